@@ -1,0 +1,26 @@
+from accounts.audit import Actor
+from accounts.services import organization_create
+from perceptis.management.base import PLAN_CODES, OperatorCommand, positive_or_zero_int
+
+
+class Command(OperatorCommand):
+    help = "Create an organization and print its slug."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="The organization's display name.")
+        parser.add_argument("--plan", required=True, choices=PLAN_CODES)
+        parser.add_argument(
+            "--credits",
+            type=positive_or_zero_int,
+            default=None,
+            help="Opening balance, exactly (0 is valid). Default: the plan's monthly credits.",
+        )
+
+    def handle(self, *args, **options):
+        org = organization_create(
+            name=options["name"],
+            plan_code=options["plan"],
+            credits=options["credits"],
+            actor=Actor.system("operator (create_org)"),
+        )
+        self.stdout.write(org.slug)

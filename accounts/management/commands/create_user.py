@@ -1,0 +1,41 @@
+from accounts.audit import Actor
+from accounts.models import Membership
+from accounts.services import user_create
+from perceptis.management.base import OperatorCommand, organization_by_slug
+
+
+class Command(OperatorCommand):
+    help = "Create a user who signs in with an email address and password."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", help="Slug of the organization to join (optional for staff).")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--password", required=True)
+        parser.add_argument(
+            "--role", choices=Membership.Role.values, default=Membership.Role.MEMBER
+        )
+        parser.add_argument("--staff", action="store_true", help="Let the user sign in to admin.")
+        parser.add_argument(
+            "--group",
+            action="append",
+            default=[],
+            dest="groups",
+            help="Add the user to this group (repeatable), e.g. --group Support.",
+        )
+
+    def handle(self, *args, **options):
+        from django.core.management.base import CommandError
+
+        if not options["org"] and not options["staff"]:
+            raise CommandError("--org is required unless the user is --staff.")
+        org = organization_by_slug(options["org"]) if options["org"] else None
+        user = user_create(
+            email=options["email"],
+            password=options["password"],
+            organization=org,
+            role=options["role"],
+            is_staff=options["staff"],
+            group_names=options["groups"],
+            actor=Actor.system("operator (create_user)"),
+        )
+        self.stdout.write(user.email)

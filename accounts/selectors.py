@@ -1,0 +1,23 @@
+"""Reads about people and their organizations."""
+
+from accounts.models import AuditEvent, Membership, Organization, User
+
+
+def membership_for(*, user: User, organization_id: int | None) -> Membership | None:
+    """Return the user's membership in that organization, or their first one."""
+    qs = Membership.objects.filter(user=user).select_related("organization__plan")
+    if organization_id is not None:
+        membership = qs.filter(organization_id=organization_id).first()
+        if membership is not None:
+            return membership
+    return qs.order_by("organization__name").first()
+
+
+def organizations_for(*, user: User) -> list[Organization]:
+    return list(Organization.objects.filter(memberships__user=user).order_by("name"))
+
+
+def audit_events_for(*, organization: Organization):
+    return AuditEvent.objects.filter(organization=organization).select_related(
+        "actor_user", "actor_key"
+    )

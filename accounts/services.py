@@ -1,0 +1,147 @@
+"""Every change to people, organizations and plans."""
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from accounts.audit import Actor, audit_record
+from accounts.models import Membership, Organization, Plan, User
+from perceptis.errors import DomainError, InvalidRequest
+
+
+class PlanNotFound(DomainError):
+    code = "plan_not_found"
+    default_message = "No such plan."
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "org"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def plan_get(code: str) -> Plan:
+    try:
+        return Plan.objects.get(code=code)
+    except Plan.DoesNotExist:
+        raise PlanNotFound(f"No plan named {code!r}.") from None
+
+
+@transaction.atomic
+def organization_create(
+    *, name: str, plan_code: str, actor: Actor, credits: int | None = None
+) -> Organization:
+    """Create an organization with its credit account.
+
+    ``credits`` is the opening balance exactly (0 is valid); when it is None the plan's monthly
+    grant is given instead.
+    """
+    from billing.services import credits_grant
+
+    name = name.strip()
+    if not name:
+        raise InvalidRequest("The organization needs a name.")
+    if credits is not None and credits < 0:
+        raise InvalidRequest("Credits cannot be negative.")
+    plan = plan_get(plan_code)
+    org = Organization.objects.create(name=name[:200], slug=_unique_slug(name), plan=plan)
+    audit_record(actor=actor, action="organization.created", organization=org, target=org)
+    amount = plan.monthly_credits if credits is None else credits
+    if amount:
+        credits_grant(organization=org, amount=amount, reason="Opening balance", actor=actor)
+    else:
+        from billing.models import CreditAccount
+
+        CreditAccount.objects.get_or_create(organization=org)
+    return org
+
+
+@transaction.atomic
+def organization_set_plan(*, organization: Organization, plan_code: str, actor: Actor) -> Plan:
+    """Move the organization to another plan; API eligibility changes on the next request."""
+    plan = plan_get(plan_code)
+    old = organization.plan
+    Organization.objects.filter(pk=organization.pk).update(plan=plan)
+    organization.plan = plan
+    audit_record(
+        actor=actor,
+        action="organization.plan_changed",
+        organization=organization,
+        target=organization,
+        metadata={"from": old.code, "to": plan.code},
+    )
+    return plan
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str,
+    actor: Actor,
+    organization: Organization | None = None,
+    role: str = Membership.Role.MEMBER,
+    is_staff: bool = False,
+    group_names: list[str] | tuple = (),
+) -> User:
+    """Create a user, optionally a member of ``organization`` with ``role``."""
+    from django.contrib.auth.models import Group
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidRequest(f"{email!r} is not a valid email address.") from None
+    if User.objects.filter(email=email).exists():
+        raise InvalidRequest(f"A user with the email {email} already exists.")
+    if role not in Membership.Role.values:
+        raise InvalidRequest(f"Unknown role {role!r}.")
+    user = User(email=email, is_staff=is_staff)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidRequest(" ".join(exc.messages)) from None
+    groups = []
+    for group_name in group_names:
+        try:
+            groups.append(Group.objects.get(name=group_name))
+        except Group.DoesNotExist:
+            raise InvalidRequest(f"No group named {group_name!r}.") from None
+    user.set_password(password)
+    user.save()
+    if groups:
+        user.groups.set(groups)
+    if organization is not None:
+        membership_add(user=user, organization=organization, role=role, actor=actor)
+    audit_record(
+        actor=actor,
+        action="user.created",
+        organization=organization,
+        target=user,
+        target_label=email,
+    )
+    return user
+
+
+@transaction.atomic
+def membership_add(
+    *, user: User, organization: Organization, role: str, actor: Actor
+) -> Membership:
+    """Add ``user`` to ``organization`` with ``role`` (or change the role they have)."""
+    membership, _ = Membership.objects.update_or_create(
+        user=user, organization=organization, defaults={"role": role}
+    )
+    audit_record(
+        actor=actor,
+        action="membership.set",
+        organization=organization,
+        target=membership,
+        target_label=f"{user.email} as {role}",
+        metadata={"role": role},
+    )
+    return membership

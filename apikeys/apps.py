@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ApikeysConfig(AppConfig):
+    name = "apikeys"
+    verbose_name = "API keys"
+
+    def ready(self):
+        from apikeys import schema  # noqa: F401  (registers the OpenAPI auth scheme)

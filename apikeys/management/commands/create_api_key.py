@@ -1,0 +1,71 @@
+import argparse
+from datetime import timedelta
+
+from django.utils import timezone
+
+from accounts.audit import Actor
+from apikeys.models import ApiKey, Permission
+from apikeys.services import apikey_create
+from perceptis.management.base import OperatorCommand, organization_by_slug
+
+
+def _days(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= number <= 3650:
+        raise argparse.ArgumentTypeError("must be from 1 to 3650")
+    return number
+
+
+def _permissions(value: str) -> list[str]:
+    perms = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = [p for p in perms if p not in Permission.values]
+    if unknown or not perms:
+        raise argparse.ArgumentTypeError(
+            f"unknown permission {', '.join(unknown) or '(none)'}; known: "
+            f"{','.join(Permission.values)}"
+        )
+    return perms
+
+
+class Command(OperatorCommand):
+    help = (
+        "Create an API key. The plaintext key goes to standard output, once; its Key ID to "
+        "standard error."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", required=True, help="The organization's slug.")
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--type", choices=ApiKey.Type.values, default=ApiKey.Type.LIVE)
+        parser.add_argument(
+            "--environment",
+            choices=ApiKey.Environment.values,
+            default=ApiKey.Environment.PRODUCTION,
+        )
+        parser.add_argument(
+            "--permissions",
+            type=_permissions,
+            default=None,
+            help="Comma-separated, e.g. jobs:write,jobs:read (the default).",
+        )
+        parser.add_argument("--expires-in-days", type=_days, default=None)
+
+    def handle(self, *args, **options):
+        org = organization_by_slug(options["org"])
+        expires_at = None
+        if options["expires_in_days"]:
+            expires_at = timezone.now() + timedelta(days=options["expires_in_days"])
+        key, plaintext = apikey_create(
+            organization=org,
+            name=options["name"],
+            type=options["type"],
+            environment=options["environment"],
+            permissions=options["permissions"],
+            expires_at=expires_at,
+            actor=Actor.system("operator (create_api_key)"),
+        )
+        self.stderr.write(key.key_id)
+        self.stdout.write(plaintext)

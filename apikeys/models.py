@@ -1,0 +1,159 @@
+"""API keys and their secrets.
+
+An ``ApiKey`` is the public, long-lived identity (Key ID, name, settings, usage, jobs); a
+``KeySecret`` is one bearer secret for it, stored only as a keyed hash. Rotation adds a secret
+to the same key and gives the old one an end, so a key can have two live secrets for a while.
+"""
+
+import ipaddress
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Organization
+
+
+class Permission(models.TextChoices):
+    JOBS_WRITE = "jobs:write", "Create jobs"
+    JOBS_READ = "jobs:read", "Read jobs"
+    USAGE_READ = "usage:read", "Read usage"
+    KEYS_MANAGE = "keys:manage", "Manage API keys"
+
+
+DEFAULT_PERMISSIONS = [Permission.JOBS_WRITE.value, Permission.JOBS_READ.value]
+
+
+class ApiKey(models.Model):
+    class Type(models.TextChoices):
+        LIVE = "live", "Live"
+        TEST = "test", "Test"
+
+    class Environment(models.TextChoices):
+        PRODUCTION = "production", "Production"
+        STAGING = "staging", "Staging"
+        DEVELOPMENT = "development", "Development"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+        REVOKED = "revoked", "Revoked"
+        # Never stored: derived from ``expires_at``.
+        EXPIRED = "expired", "Expired"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="api_keys"
+    )
+    key_id = models.CharField("Key ID", max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    hint = models.CharField(max_length=32)
+    type = models.CharField(max_length=8, choices=Type.choices, default=Type.LIVE)
+    environment = models.CharField(
+        max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+    permissions = models.JSONField(default=list)
+    # None: the plan's limit. A key can only lower it.
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    ip_allowlist = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16,
+        choices=[c for c in Status.choices if c[0] != "expired"],
+        default=Status.ACTIVE,
+        db_index=True,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_key = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    # Deleted keys are hidden from lists but kept with their jobs, usage and audit history.
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_used_user_agent = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "type", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deleted_at__isnull=True) | models.Q(status="revoked"),
+                name="only_revoked_keys_deleted",
+            )
+        ]
+
+    # DRF treats the authenticated key as ``request.user``.
+    is_authenticated = True
+
+    def __str__(self):
+        return f"{self.name} ({self.key_id})"
+
+    @property
+    def public_id(self) -> str:
+        return self.key_id
+
+    def effective_status(self, now: datetime | None = None) -> str:
+        """Return the status a client sees: ``expired`` once an active key is past its expiry."""
+        if (
+            self.status == self.Status.ACTIVE
+            and self.expires_at is not None
+            and self.expires_at <= (now or timezone.now())
+        ):
+            return self.Status.EXPIRED
+        return self.status
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        return self.effective_status(now) == self.Status.ACTIVE
+
+    def has_permission(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def ip_allowed(self, ip: str | None) -> bool:
+        """Return whether ``ip`` is inside the allowlist (an empty list allows every address)."""
+        if not self.ip_allowlist:
+            return True
+        if not ip:
+            return False
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(
+            address in ipaddress.ip_network(cidr, strict=False) for cidr in self.ip_allowlist
+        )
+
+    def effective_rate_limit(self) -> int:
+        """Return requests per minute: the plan's, or the key's where it is lower."""
+        plan_limit = self.organization.plan.rate_limit_per_minute
+        if self.rate_limit_per_minute is None:
+            return plan_limit
+        return min(self.rate_limit_per_minute, plan_limit)
+
+
+class KeySecret(models.Model):
+    """One bearer secret of a key, as ``HMAC-SHA256(API_KEY_PEPPER, key)``.
+
+    ``expires_at`` is set when the key is rotated with a grace period: the old secret keeps
+    working until then. Secrets of revoked keys stay (the key's status refuses them).
+    """
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="secrets")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"secret of {self.key.key_id}"
+
+    def is_current(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now

@@ -1,0 +1,117 @@
+"""Per-key request limits that hold across processes.
+
+Fixed one-minute windows counted with an atomic increment in the shared cache (Redis ``INCR``
+with ``REDIS_URL``, the local-memory cache otherwise), never DRF's read-modify-write throttles.
+Test keys also have a daily quota per UTC day. A request refused by the per-minute limit does
+not count toward the daily quota.
+
+If the cache is unreachable, requests are let through and the failure is logged: counting is
+lost for that time, but authentication and revocation never depend on the cache.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+from apikeys.errors import DailyQuotaExceeded, RateLimited
+from apikeys.models import ApiKey
+
+logger = logging.getLogger(__name__)
+
+_DAY = 86400
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window starts again
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(max(self.remaining, 0)),
+            "RateLimit-Reset": str(self.reset),
+        }
+
+
+class OverLimit(Exception):
+    """A request over a limit: the error to answer, the limit state and when to retry."""
+
+    def __init__(self, error, state: RateLimitState, retry_after: int):
+        super().__init__(error.message)
+        self.error = error
+        self.state = state
+        self.retry_after = retry_after
+
+
+def _incr(cache_key: str, ttl: int) -> int:
+    """Atomically add one to ``cache_key`` (created with ``ttl``) and return the new value."""
+    client = getattr(cache, "client", None)
+    if client is not None and hasattr(client, "get_client"):
+        # django-redis: INCR and EXPIRE NX in one round trip.
+        redis = client.get_client(write=True)
+        full_key = cache.make_and_validate_key(cache_key)
+        pipe = redis.pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, ttl, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+    cache.add(cache_key, 0, ttl)
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.add(cache_key, 1, ttl)
+        return 1
+
+
+def _minute_key(key: ApiKey, window: int) -> str:
+    return f"rl:m:{key.pk}:{window}"
+
+
+def _day_key(key: ApiKey, day: int) -> str:
+    return f"rl:d:{key.pk}:{day}"
+
+
+def hit(key: ApiKey, *, now: float | None = None) -> RateLimitState:
+    """Count one request for ``key`` and return the limit state; raise ``OverLimit`` past it."""
+    now = time.time() if now is None else now
+    limit = key.effective_rate_limit()
+    window = int(now // 60)
+    reset = max(1, int(60 - now % 60))
+    if not settings.APIKEYS_RATE_LIMITS_ENABLED:
+        return RateLimitState(limit, limit, reset)
+    try:
+        count = _incr(_minute_key(key, window), 90)
+    except Exception:
+        logger.warning("Rate limit cache unavailable; request not counted", exc_info=True)
+        return RateLimitState(limit, limit, reset)
+    state = RateLimitState(limit, limit - count, reset)
+    if count > limit:
+        raise OverLimit(RateLimited(), state, reset)
+    if key.type == ApiKey.Type.TEST:
+        quota = settings.APIKEYS_TEST_DAILY_QUOTA
+        day = int(now // _DAY)
+        try:
+            used = _incr(_day_key(key, day), _DAY + 3600)
+        except Exception:
+            logger.warning("Quota cache unavailable; request not counted", exc_info=True)
+            return state
+        if used > quota:
+            until_midnight = max(1, int(_DAY - now % _DAY))
+            raise OverLimit(DailyQuotaExceeded(), state, until_midnight)
+    return state
+
+
+def peek(key: ApiKey, *, now: float | None = None) -> RateLimitState:
+    """Return the limit state without counting a request (for refusals before the limiter)."""
+    now = time.time() if now is None else now
+    limit = key.effective_rate_limit()
+    try:
+        count = cache.get(_minute_key(key, int(now // 60))) or 0
+    except Exception:
+        count = 0
+    return RateLimitState(limit, limit - int(count), max(1, int(60 - now % 60)))

@@ -1,0 +1,13 @@
+"""Every change to API keys. Views, the API, admin, commands and tests call these."""
+
+from apikeys.services.keys import (  # noqa: F401
+    UNSET,
+    apikey_create,
+    apikey_delete,
+    apikey_disable,
+    apikey_enable,
+    apikey_record_use,
+    apikey_revoke,
+    apikey_rotate,
+    apikey_update,
+)

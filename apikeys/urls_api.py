@@ -1,0 +1,3 @@
+"""Key-management and usage endpoints under ``/api/v1/``."""
+
+urlpatterns = []

@@ -1,0 +1,84 @@
+"""Checks of the settings a key is given, shared by create and update."""
+
+import ipaddress
+from datetime import datetime
+
+from django.utils import timezone
+
+from apikeys.models import ApiKey, Permission
+
+MAX_ALLOWLIST_ENTRIES = 100
+
+
+def clean_name(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("Give the key a name.")
+    value = value.strip()
+    if len(value) > 100:
+        raise ValueError("Names are at most 100 characters.")
+    if any(ord(ch) < 32 for ch in value):
+        raise ValueError("Names may not contain control characters.")
+    return value
+
+
+def clean_permissions(value) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        raise ValueError("Permissions are a list of permission names.")
+    unknown = sorted(set(value) - set(Permission.values))
+    if unknown:
+        raise ValueError(
+            f"Unknown permissions: {', '.join(unknown)}. Known: {', '.join(Permission.values)}."
+        )
+    if not value:
+        raise ValueError("A key needs at least one permission.")
+    return [p for p in Permission.values if p in value]
+
+
+def clean_choice(value, choices, what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"{what} must be one of: {', '.join(choices)}.")
+    return value
+
+
+def clean_rate_limit(value, plan_limit: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("The rate limit is a whole number of requests per minute.")
+    if value < 1:
+        raise ValueError("The rate limit is at least 1 request per minute.")
+    if value > plan_limit:
+        raise ValueError(f"The plan allows at most {plan_limit} requests per minute.")
+    return value
+
+
+def clean_expires_at(value: datetime | None, now: datetime | None = None) -> datetime | None:
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        raise ValueError("Give the expiry with a time zone, e.g. 2027-01-01T00:00:00Z.")
+    if value <= (now or timezone.now()):
+        raise ValueError("The expiry must be in the future.")
+    return value
+
+
+def clean_ip_allowlist(value) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError("The IP allowlist is a list of addresses or CIDR ranges.")
+    if len(value) > MAX_ALLOWLIST_ENTRIES:
+        raise ValueError(f"At most {MAX_ALLOWLIST_ENTRIES} entries.")
+    out = []
+    for entry in value:
+        try:
+            network = ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{entry[:60]!r} is not an IP address or CIDR range.") from None
+        if str(network) not in out:
+            out.append(str(network))
+    return out
+
+
+TYPE_CHOICES = ApiKey.Type.values
+ENVIRONMENT_CHOICES = ApiKey.Environment.values

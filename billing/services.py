@@ -1,0 +1,224 @@
+"""Credits: grant, adjust, reserve for a job, capture on success, release on failure.
+
+The balance moves only by a conditional ``UPDATE ... SET balance = balance + n`` in the
+database, never by read-modify-write in Python, and each move writes its ledger row in the
+same transaction, so the balance equals the ledger's sum under any concurrency.
+"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from accounts.audit import Actor, audit_record
+from accounts.models import Organization
+from billing.models import CreditAccount, LedgerEntry
+from perceptis.errors import DomainError, InvalidRequest
+
+
+class InsufficientCredits(DomainError):
+    code = "insufficient_credits"
+    status_code = 402
+    default_message = "The organization does not have enough credits for this job."
+
+
+def _account(organization: Organization) -> CreditAccount:
+    account, _ = CreditAccount.objects.get_or_create(organization=organization)
+    return account
+
+
+def _move(*, account: CreditAccount, amount: int) -> int | None:
+    """Add ``amount`` to the balance atomically; return the new balance, or None if it would go
+    below zero."""
+    qs = CreditAccount.objects.filter(pk=account.pk)
+    if amount < 0:
+        qs = qs.filter(balance__gte=-amount)
+    if not qs.update(balance=F("balance") + amount):
+        return None
+    return CreditAccount.objects.values_list("balance", flat=True).get(pk=account.pk)
+
+
+def _entry(
+    *,
+    account,
+    kind,
+    amount,
+    balance_after,
+    job=None,
+    reason="",
+    actor: Actor | None = None,
+    period: str | None = None,
+):
+    return LedgerEntry.objects.create(
+        account=account,
+        period=period,
+        kind=kind,
+        amount=amount,
+        balance_after=balance_after,
+        job=job,
+        reason=reason[:255],
+        actor_user=actor.user if actor else None,
+        actor_label=actor.label[:255] if actor else "system",
+    )
+
+
+def credits_balance(*, organization: Organization) -> int:
+    return (
+        CreditAccount.objects.filter(organization=organization)
+        .values_list("balance", flat=True)
+        .first()
+        or 0
+    )
+
+
+@transaction.atomic
+def credits_grant(
+    *, organization: Organization, amount: int, reason: str, actor: Actor
+) -> LedgerEntry:
+    """Give the organization ``amount`` credits (a positive whole number)."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidRequest("The amount must be a positive whole number of credits.")
+    if not reason or not reason.strip():
+        raise InvalidRequest("A grant needs a reason.")
+    account = _account(organization)
+    balance = _move(account=account, amount=amount)
+    entry = _entry(
+        account=account,
+        kind=LedgerEntry.Kind.GRANT,
+        amount=amount,
+        balance_after=balance,
+        reason=reason.strip(),
+        actor=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="credits.granted",
+        organization=organization,
+        target=organization,
+        metadata={"amount": amount, "reason": reason.strip()[:255], "balance_after": balance},
+    )
+    return entry
+
+
+@transaction.atomic
+def credits_adjust(
+    *, organization: Organization, amount: int, reason: str, actor: Actor
+) -> LedgerEntry:
+    """Add (positive) or remove (negative) credits by hand; the balance never goes below zero."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise InvalidRequest("The adjustment must be a non-zero whole number of credits.")
+    if not reason or not reason.strip():
+        raise InvalidRequest("An adjustment needs a reason.")
+    account = _account(organization)
+    balance = _move(account=account, amount=amount)
+    if balance is None:
+        raise InsufficientCredits(
+            f"The balance is {credits_balance(organization=organization)}; it cannot go below 0."
+        )
+    entry = _entry(
+        account=account,
+        kind=LedgerEntry.Kind.ADJUSTMENT,
+        amount=amount,
+        balance_after=balance,
+        reason=reason.strip(),
+        actor=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="credits.adjusted",
+        organization=organization,
+        target=organization,
+        metadata={"amount": amount, "reason": reason.strip()[:255], "balance_after": balance},
+    )
+    return entry
+
+
+def credits_reserve(*, organization: Organization, job, amount: int) -> LedgerEntry:
+    """Take ``amount`` from the balance for ``job``; raise ``InsufficientCredits`` when short.
+
+    Call inside the transaction that creates the job, so a refusal leaves nothing behind.
+    """
+    account = _account(organization)
+    balance = _move(account=account, amount=-amount)
+    if balance is None:
+        raise InsufficientCredits(
+            f"This job costs {amount} credit{'s' if amount != 1 else ''}; the organization has "
+            f"{credits_balance(organization=organization)}."
+        )
+    return _entry(
+        account=account,
+        kind=LedgerEntry.Kind.RESERVE,
+        amount=-amount,
+        balance_after=balance,
+        job=job,
+    )
+
+
+def _settle(*, job, kind: str) -> LedgerEntry | None:
+    reserve = LedgerEntry.objects.filter(job=job, kind=LedgerEntry.Kind.RESERVE).first()
+    if reserve is None:
+        return None  # Test-key jobs and free jobs reserve nothing.
+    if LedgerEntry.objects.filter(
+        job=job, kind__in=[LedgerEntry.Kind.CAPTURE, LedgerEntry.Kind.RELEASE]
+    ).exists():
+        return None
+    amount = 0 if kind == LedgerEntry.Kind.CAPTURE else -reserve.amount
+    try:
+        with transaction.atomic():
+            balance = _move(account=reserve.account, amount=amount)
+            return _entry(
+                account=reserve.account, kind=kind, amount=amount, balance_after=balance, job=job
+            )
+    except IntegrityError:
+        return None  # Settled concurrently: the constraint kept it to once.
+
+
+def credits_capture(*, job) -> LedgerEntry | None:
+    """Turn the job's reservation into its charge (at most once per job)."""
+    return _settle(job=job, kind=LedgerEntry.Kind.CAPTURE)
+
+
+def credits_release(*, job) -> LedgerEntry | None:
+    """Return the job's reserved credits to the pool (at most once per job)."""
+    return _settle(job=job, kind=LedgerEntry.Kind.RELEASE)
+
+
+def credits_grant_plan_period(*, organization: Organization, period: str) -> LedgerEntry | None:
+    """Give the organization its plan's credits for ``period`` ("YYYY-MM"), at most once."""
+    plan = organization.plan
+    if not plan.monthly_credits:
+        return None
+    account = _account(organization)
+    try:
+        with transaction.atomic():
+            balance = _move(account=account, amount=plan.monthly_credits)
+            entry = _entry(
+                account=account,
+                kind=LedgerEntry.Kind.GRANT,
+                amount=plan.monthly_credits,
+                balance_after=balance,
+                reason=f"{plan.name} plan credits for {period}",
+                actor=Actor.system("billing schedule"),
+                period=period,
+            )
+    except IntegrityError:
+        return None  # Already granted for this period.
+    return entry
+
+
+def credits_grant_all_plans(*, now=None) -> int:
+    """Grant every organization its plan's credits for the current month; return how many got them.
+
+    Organizations created this month are skipped: their opening balance covers the first period.
+    """
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    period = now.strftime("%Y-%m")
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    granted = 0
+    orgs = Organization.objects.select_related("plan").filter(
+        plan__monthly_credits__gt=0, created_at__lt=month_start
+    )
+    for org in orgs:
+        if credits_grant_plan_period(organization=org, period=period):
+            granted += 1
+    return granted

@@ -1,0 +1,134 @@
+"""``POST /api/v1/generate`` and ``GET /api/v1/status/{job_id}``."""
+
+import json
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apikeys.models import Permission
+from apikeys.views_base import KeyAuthenticatedView
+from jobs.models import Job
+from jobs.services import job_get_for_key, job_submit
+from perceptis.errors import ApiError, DomainError
+from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
+from perceptis.openapi import ERROR_RESPONSES
+
+MAX_OPTIONS_BYTES = 16 * 1024
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status_code = 415
+    default_message = "Send the body as JSON with 'Content-Type: application/json'."
+
+
+class GenerateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    prompt = StrictCharField(max_length=settings.JOBS_MAX_PROMPT_CHARS, trim_whitespace=False)
+    options = StrictDictField(required=False, allow_empty=True)
+
+    def validate_prompt(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("The prompt is empty.")
+        return value
+
+    def validate_options(self, value):
+        if len(json.dumps(value)) > MAX_OPTIONS_BYTES:
+            raise serializers.ValidationError(f"Options are at most {MAX_OPTIONS_BYTES} bytes.")
+        return value
+
+
+class JobErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class JobSerializer(serializers.ModelSerializer):
+    error = JobErrorSerializer(allow_null=True, read_only=True)
+    result = serializers.JSONField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "job_id",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "result",
+            "error",
+            "credits_charged",
+            "test",
+        ]
+        read_only_fields = fields
+
+
+class SubmittedJobSerializer(JobSerializer):
+    status_url = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "status_url"]
+        read_only_fields = fields
+
+    def get_status_url(self, job) -> str:
+        return reverse("api-status", args=[job.job_id])
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
+
+
+class GenerateView(KeyAuthenticatedView):
+    required_permission = Permission.JOBS_WRITE
+
+    @extend_schema(
+        operation_id="generate",
+        summary="Submit a generation job",
+        request=GenerateRequestSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="The same key and body within 24 hours return the original job.",
+            )
+        ],
+        responses={202: SubmittedJobSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request):
+        if not _is_json(request.content_type or ""):
+            raise ApiError(UnsupportedMediaType())
+        serializer = GenerateRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        submission = job_submit(
+            key=request.auth,
+            prompt=serializer.validated_data["prompt"],
+            options=serializer.validated_data.get("options") or {},
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        body = SubmittedJobSerializer(submission.job).data
+        response = Response(body, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = body["status_url"]
+        if submission.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class StatusView(KeyAuthenticatedView):
+    required_permission = Permission.JOBS_READ
+
+    @extend_schema(
+        operation_id="job_status",
+        summary="Get a job's status and result",
+        responses={
+            200: JobSerializer,
+            404: OpenApiResponse(description="job_not_found"),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request, job_id: str):
+        job = job_get_for_key(key=request.auth, job_id=job_id)
+        return Response(JobSerializer(job).data)

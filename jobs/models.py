@@ -1,0 +1,73 @@
+"""Generation jobs. The ``Job`` row is the truth; the queue only triggers work on it."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Organization
+from apikeys.models import ApiKey
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+    job_id = models.CharField(max_length=40, unique=True)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="jobs")
+    # Jobs belong to the key, not to one of its secrets: rotation keeps them reachable.
+    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="jobs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    test = models.BooleanField(default=False)
+    prompt = models.TextField()
+    options = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    credits_reserved = models.PositiveIntegerField(default=0)
+    credits_charged = models.PositiveIntegerField(default=0)
+    # NULL, not "", so that the partial unique constraint ignores jobs without a key.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    request_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "enqueued_at"]),
+            models.Index(fields=["organization", "-created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="one_job_per_idempotency_key",
+            )
+        ]
+
+    def __str__(self):
+        return self.job_id
+
+    @property
+    def public_id(self) -> str:
+        return self.job_id
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def error(self) -> dict | None:
+        if not self.error_code:
+            return None
+        return {"code": self.error_code, "message": self.error_message}

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from jobs.api import GenerateView, StatusView
+
+urlpatterns = [
+    path("generate", GenerateView.as_view(), name="api-generate"),
+    path("status/<str:job_id>", StatusView.as_view(), name="api-status"),
+]

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PerceptisConfig(AppConfig):
+    name = "perceptis"
+
+    def ready(self):
+        from perceptis import checks  # noqa: F401  (registers the checks)

@@ -1,0 +1,176 @@
+"""Domain errors and the one renderer for every API error.
+
+Every error under ``/api/v1/`` is ``{"error": {"code", "message", "request_id"}}``, plus
+``fields`` for validation errors. Clients branch on ``code``, never on ``message``.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from perceptis.middleware import current_request_id
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A refusal a client can act on: a stable ``code``, an HTTP status and a message."""
+
+    code = "error"
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_message = "The request was refused."
+
+    def __init__(self, message: str | None = None, *, fields: dict | None = None):
+        self.message = message or self.default_message
+        self.fields = fields
+        super().__init__(self.message)
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+    default_message = "The request body is not valid."
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+    default_message = "Not found."
+
+
+class PermissionRefused(DomainError):
+    code = "insufficient_permissions"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "This API key lacks the permission this request needs."
+
+
+class ApiError(exceptions.APIException):
+    """A DRF exception that carries a domain error through DRF's authentication machinery."""
+
+    def __init__(self, error: DomainError, headers: dict | None = None):
+        self.error = error
+        self.status_code = error.status_code
+        self.headers = headers or {}
+        super().__init__(detail=error.message, code=error.code)
+
+
+# DRF's own exception codes, renamed to the API's stable codes.
+_DRF_CODES = {
+    exceptions.NotAuthenticated: "missing_api_key",
+    exceptions.AuthenticationFailed: "invalid_api_key",
+    exceptions.PermissionDenied: "insufficient_permissions",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.ParseError: "invalid_request",
+    exceptions.ValidationError: "invalid_request",
+    exceptions.Throttled: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, *, fields: dict | None = None) -> dict:
+    body = {"code": code, "message": message, "request_id": current_request_id()}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def _flatten_fields(detail) -> dict:
+    """Return ``{field: [messages]}`` from a DRF validation detail of any shape."""
+    if isinstance(detail, dict):
+        out = {}
+        for name, value in detail.items():
+            if isinstance(value, dict):
+                for sub, msgs in _flatten_fields(value).items():
+                    out[f"{name}.{sub}"] = msgs
+            elif isinstance(value, list):
+                out[name] = [str(v) for v in value if not isinstance(v, (dict, list))] or [
+                    "Invalid value."
+                ]
+            else:
+                out[name] = [str(value)]
+        return out
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(v) for v in detail]}
+    return {"non_field_errors": [str(detail)]}
+
+
+def api_exception_handler(exc, context):
+    """Render any exception raised in an API view as the API's JSON error body."""
+    headers = {}
+    if isinstance(exc, DomainError):
+        exc = ApiError(exc)
+    if isinstance(exc, Http404):
+        exc = ApiError(NotFound())
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = ApiError(PermissionRefused())
+
+    if isinstance(exc, ApiError):
+        err = exc.error
+        headers.update(exc.headers)
+        response = Response(
+            error_body(err.code, err.message, fields=err.fields), status=err.status_code
+        )
+    elif isinstance(exc, exceptions.APIException):
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+        if isinstance(exc, exceptions.ValidationError):
+            response = Response(
+                error_body(
+                    "invalid_request",
+                    "The request body is not valid.",
+                    fields=_flatten_fields(exc.detail),
+                ),
+                status=exc.status_code,
+            )
+        elif isinstance(exc, exceptions.NotAuthenticated):
+            from apikeys.errors import MissingApiKey
+
+            response = Response(
+                error_body(MissingApiKey.code, MissingApiKey.default_message),
+                status=exc.status_code,
+            )
+        else:
+            message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else ""
+            response = Response(
+                error_body(code or exc.get_codes() or "error", message or "Request refused."),
+                status=exc.status_code,
+            )
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = str(int(exc.wait))
+    else:
+        return None  # A bug: DRF re-raises, Django logs it and answers 500 (see handler500).
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def json_error_response(code: str, message: str, status_code: int) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_error_response("not_found", "No such endpoint.", 404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    logger.error("Unhandled error serving %s %s", request.method, request.path)
+    if request.path.startswith("/api/"):
+        return json_error_response(
+            "internal_error", "An internal error occurred; quote the request id to support.", 500
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def api_not_found(request, rest=""):
+    return json_error_response("not_found", "No such endpoint.", 404)

@@ -1,0 +1,41 @@
+"""A base for operator commands: domain refusals become one-line errors and a non-zero exit."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from perceptis.errors import DomainError
+
+
+class OperatorCommand(BaseCommand):
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except DomainError as exc:
+            message = exc.message
+            if exc.fields:
+                details = "; ".join(f"{f}: {' '.join(m)}" for f, m in exc.fields.items())
+                message = f"{message} {details}"
+            raise CommandError(message) from None
+
+
+def positive_or_zero_int(value: str) -> int:
+    import argparse
+
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def organization_by_slug(slug: str):
+    from accounts.models import Organization
+
+    try:
+        return Organization.objects.select_related("plan").get(slug=slug)
+    except Organization.DoesNotExist:
+        raise CommandError(f"No organization with slug {slug!r}.") from None
+
+
+PLAN_CODES = ["free", "starter", "trial", "business", "enterprise"]

@@ -1,0 +1,53 @@
+from django.conf import settings
+
+from accounts.audit import Actor
+from accounts.models import Membership, Organization, User
+from accounts.services import organization_create, user_create
+from apikeys.services import apikey_create
+from perceptis.management.base import OperatorCommand
+
+DEMO_SLUG = "demo"
+DEMO_EMAIL = "admin@demo.example"
+DEMO_PASSWORD = "perceptis-demo-password"
+
+
+class Command(OperatorCommand):
+    help = (
+        "Create the demo organization (Business plan, credits), its admin user and one live API "
+        "key, printed once. Does nothing when the demo organization already exists."
+    )
+
+    def handle(self, *args, **options):
+        if Organization.objects.filter(slug=DEMO_SLUG).exists():
+            self.stdout.write(
+                "The demo organization exists already; its key was printed when it was made. "
+                "Make another with: python manage.py create_api_key --org demo --name 'Demo key'"
+            )
+            return
+        actor = Actor.system("demo bootstrap")
+        org = organization_create(
+            name="Demo",
+            plan_code="business",
+            credits=settings.BILLING_DEFAULT_DEMO_CREDITS,
+            actor=actor,
+        )
+        if not User.objects.filter(email=DEMO_EMAIL).exists():
+            user_create(
+                email=DEMO_EMAIL,
+                password=DEMO_PASSWORD,
+                organization=org,
+                role=Membership.Role.OWNER,
+                actor=actor,
+            )
+        key, plaintext = apikey_create(organization=org, name="Demo key", actor=actor)
+        self.stdout.write(
+            "\n".join(
+                [
+                    f"Organization: {org.name} ({org.slug}), Business plan, "
+                    f"{settings.BILLING_DEFAULT_DEMO_CREDITS} credits",
+                    f"Sign in at /accounts/login/ as {DEMO_EMAIL} / {DEMO_PASSWORD}",
+                    f"API key {key.key_id} (shown once, store it now):",
+                    f"    {plaintext}",
+                ]
+            )
+        )

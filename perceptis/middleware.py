@@ -1,0 +1,51 @@
+"""Request id: one id per request, echoed in ``X-Request-ID`` and in every log line."""
+
+import contextvars
+import logging
+import re
+import secrets
+
+_request_id = contextvars.ContextVar("request_id", default="-")
+
+# A caller-supplied id is kept only when it is short and plain, so it cannot inject into logs.
+_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+def current_request_id() -> str:
+    """Return the id of the request being served, or ``"-"`` outside a request."""
+    return _request_id.get()
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+class RequestIdMiddleware:
+    """Give every request an id and send it back in ``X-Request-ID``.
+
+    It runs first, so responses made by Django itself (404, 405, CSRF failures) carry the id too.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        supplied = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = supplied if _CLIENT_ID_RE.match(supplied) else new_request_id()
+        request.request_id = request_id
+        token = _request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Add ``request_id`` to every log record."""
+
+    def filter(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True

@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from perceptis.errors import api_not_found
+
+handler404 = "perceptis.errors.handler404"
+handler500 = "perceptis.errors.handler500"
+
+api_v1 = [
+    path("", include("jobs.urls")),
+    path("", include("apikeys.urls_api")),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="api-schema",
+    ),
+    # Anything else under /api/v1/ is a JSON 404, never an HTML page or a slash redirect.
+    path("<path:rest>", api_not_found),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="developer-settings", permanent=False)),
+    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api-schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="api-docs",
+    ),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("settings/developer/", include("apikeys.urls_web")),
+]
