@@ -47,9 +47,11 @@ class LedgerEntry(models.Model):
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     amount = models.BigIntegerField()
+    # The job link survives the job's retention purge as ``job_ref`` (its public id).
     job = models.ForeignKey(
-        "jobs.Job", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+        "jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries"
     )
+    job_ref = models.CharField(max_length=40, blank=True)
     reason = models.CharField(max_length=255, blank=True)
     # The billing period ("2026-11") of a plan's recurring grant: one grant per period.
     period = models.CharField(max_length=7, null=True, blank=True)  # noqa: DJ001 (NULL: no period)
@@ -79,7 +81,7 @@ class LedgerEntry(models.Model):
                 name="one_plan_grant_per_period",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["grant", "adjustment"]) | Q(job__isnull=False),
+                condition=Q(kind__in=["grant", "adjustment"]) | ~Q(job_ref=""),
                 name="job_entries_name_their_job",
             ),
         ]

@@ -54,6 +54,7 @@ def _entry(
         amount=amount,
         balance_after=balance_after,
         job=job,
+        job_ref=job.job_id if job is not None else "",
         reason=reason[:255],
         actor_user=actor.user if actor else None,
         actor_label=actor.label[:255] if actor else "system",
