@@ -76,10 +76,8 @@ def _check_key_limit(organization: Organization, key_type: str) -> None:
         )
 
 
-def _new_secret(key: ApiKey, key_type: str) -> str:
-    plaintext = keys.generate(key_type)
+def _store_secret(key: ApiKey, plaintext: str) -> None:
     KeySecret.objects.create(key=key, secret_hash=keys.hash_key(plaintext))
-    return plaintext
 
 
 @transaction.atomic
@@ -140,7 +138,7 @@ def apikey_create(
             break
         except IntegrityError:  # A Key ID collision: 95 bits make it all but impossible.
             continue
-    KeySecret.objects.create(key=key, secret_hash=keys.hash_key(plaintext))
+    _store_secret(key, plaintext)
     audit_record(
         actor=actor,
         action="api_key.created",
@@ -297,7 +295,8 @@ def apikey_rotate(
         if secret.expires_at is None or secret.expires_at > old_until:
             secret.expires_at = old_until
             secret.save(update_fields=["expires_at"])
-    plaintext = _new_secret(key, key.type)
+    plaintext = keys.generate(key.type)
+    _store_secret(key, plaintext)
     key.hint = keys.hint(plaintext)
     key.rotated_at = now
     key.save(update_fields=["hint", "rotated_at"])
