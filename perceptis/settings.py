@@ -265,7 +265,10 @@ if Q_CLUSTER["timeout"] >= JOBS_LEASE_SECONDS:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "perceptis.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "perceptis.middleware.RequestIdLogFilter"},
+        "redact_keys": {"()": "perceptis.middleware.RedactApiKeysFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -273,11 +276,13 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_keys"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Logs the path of every 4xx, where a client may have pasted a key.
+        "django.request": {"filters": ["redact_keys"]},
     },
 }
