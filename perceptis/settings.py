@@ -164,7 +164,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-STATICFILES_DIRS = [BASE_DIR / "perceptis" / "static"]
+# Only when present: git keeps no empty directory, and a missing one fails the deploy check.
+STATICFILES_DIRS = [d for d in [BASE_DIR / "perceptis" / "static"] if d.is_dir()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
