@@ -14,7 +14,7 @@ from jobs.models import Job
 from jobs.services import job_get_for_key, job_submit
 from perceptis.errors import ApiError, DomainError
 from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
-from perceptis.openapi import ERROR_RESPONSES
+from perceptis.openapi import ERROR_RESPONSES, ErrorSerializer
 
 MAX_OPTIONS_BYTES = 16 * 1024
 
@@ -87,6 +87,11 @@ class GenerateView(KeyAuthenticatedView):
     @extend_schema(
         operation_id="generate",
         summary="Submit a generation job",
+        description=(
+            "Reserve the job's credits (none for test keys), create the job and queue it. "
+            "Answer 202 with the job and `Location: /api/v1/status/{job_id}`. With an "
+            "`Idempotency-Key`, the same key and body within 24 hours return the original job."
+        ),
         request=GenerateRequestSerializer,
         parameters=[
             OpenApiParameter(
@@ -123,10 +128,14 @@ class StatusView(KeyAuthenticatedView):
     @extend_schema(
         operation_id="job_status",
         summary="Get a job's status and result",
+        description=(
+            "Return the job's status, timestamps, result or error and the credits charged. "
+            "Only the key that created the job sees it; any other id is 404 `job_not_found`."
+        ),
         responses={
-            200: JobSerializer,
-            404: OpenApiResponse(description="job_not_found"),
             **ERROR_RESPONSES,
+            200: JobSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="job_not_found"),
         },
     )
     def get(self, request, job_id: str):

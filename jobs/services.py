@@ -28,7 +28,8 @@ from perceptis.errors import DomainError, InvalidRequest
 
 logger = logging.getLogger(__name__)
 
-_IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}\Z")
+_JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}\Z")
 
 
 class IdempotencyKeyReused(DomainError):
@@ -167,7 +168,9 @@ def enqueue(job: Job) -> None:
 
 def job_get_for_key(*, key: ApiKey, job_id: str) -> Job:
     """Return the job if ``key`` created it; otherwise ``JobNotFound`` (never another's job)."""
-    if not isinstance(job_id, str) or len(job_id) > 40:
+    # Only ids that could exist reach the database: PostgreSQL refuses NUL in a text
+    # parameter with an error, which would be a 500.
+    if not isinstance(job_id, str) or not _JOB_ID_RE.match(job_id):
         raise JobNotFound()
     job = Job.objects.filter(job_id=job_id, api_key_id=key.pk).first()
     if job is None:

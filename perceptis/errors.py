@@ -6,7 +6,9 @@ Every error under ``/api/v1/`` is ``{"error": {"code", "message", "request_id"}}
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -103,6 +105,12 @@ def api_exception_handler(exc, context):
     headers = {}
     if isinstance(exc, DomainError):
         exc = ApiError(exc)
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads ``request.body`` for JSON, where Django refuses an oversized body with an
+        # exception that would otherwise become an HTML 400 page.
+        exc = exceptions.ParseError(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
     if isinstance(exc, Http404):
         exc = ApiError(NotFound())
     elif isinstance(exc, DjangoPermissionDenied):
@@ -123,6 +131,14 @@ def api_exception_handler(exc, context):
                     "The request body is not valid.",
                     fields=_flatten_fields(exc.detail),
                 ),
+                status=exc.status_code,
+            )
+        elif isinstance(exc, exceptions.ParseError):
+            # An unreadable body is a validation error of the body as a whole: clients get
+            # ``fields`` on every ``invalid_request``.
+            message = str(exc.detail)
+            response = Response(
+                error_body("invalid_request", message, fields={"body": [message]}),
                 status=exc.status_code,
             )
         elif isinstance(exc, exceptions.NotAuthenticated):

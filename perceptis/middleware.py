@@ -8,12 +8,17 @@ import secrets
 _request_id = contextvars.ContextVar("request_id", default="-")
 
 # A caller-supplied id is kept only when it is short and plain, so it cannot inject into logs.
-_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}\Z")
 
 
 def current_request_id() -> str:
     """Return the id of the request being served, or ``"-"`` outside a request."""
     return _request_id.get()
+
+
+def _acceptable_client_id(supplied: str) -> bool:
+    # A client that sends its API key as the request id would have it echoed and logged.
+    return bool(_CLIENT_ID_RE.match(supplied)) and not supplied.lower().startswith("sk-")
 
 
 def new_request_id() -> str:
@@ -31,7 +36,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         supplied = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = supplied if _CLIENT_ID_RE.match(supplied) else new_request_id()
+        request_id = supplied if _acceptable_client_id(supplied) else new_request_id()
         request.request_id = request_id
         token = _request_id.set(request_id)
         try:
@@ -48,4 +53,20 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record):
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id()
+        return True
+
+
+class RedactApiKeysFilter(logging.Filter):
+    """Replace anything shaped like an API key in a log message, e.g. a key pasted in a URL.
+
+    Attached to the handlers and to ``django.request``, which logs the path of every 4xx.
+    """
+
+    def filter(self, record):
+        from apikeys.keys import redact  # Logging is configured before the apps are loaded.
+
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True

@@ -164,7 +164,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-STATICFILES_DIRS = [BASE_DIR / "perceptis" / "static"]
+# Only when present: git keeps no empty directory, and a missing one fails the deploy check.
+STATICFILES_DIRS = [d for d in [BASE_DIR / "perceptis" / "static"] if d.is_dir()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -265,7 +266,10 @@ if Q_CLUSTER["timeout"] >= JOBS_LEASE_SECONDS:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "perceptis.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "perceptis.middleware.RequestIdLogFilter"},
+        "redact_keys": {"()": "perceptis.middleware.RedactApiKeysFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -273,11 +277,13 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_keys"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Logs the path of every 4xx, where a client may have pasted a key.
+        "django.request": {"filters": ["redact_keys"]},
     },
 }

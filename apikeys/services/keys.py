@@ -310,6 +310,15 @@ def apikey_rotate(
     return key, plaintext
 
 
+def _printable(user_agent: str) -> str:
+    # The header is client-controlled: PostgreSQL refuses NUL in text, and control characters
+    # or lone surrogates have no place in a stored, displayed value.
+    cleaned = "".join(
+        ch for ch in user_agent[:1024] if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF
+    )
+    return cleaned[:255]
+
+
 def apikey_record_use(*, key: ApiKey, ip: str | None, user_agent: str, now: datetime) -> bool:
     """Record the key's last use, at most once a minute per key across all processes.
 
@@ -324,7 +333,7 @@ def apikey_record_use(*, key: ApiKey, ip: str | None, user_agent: str, now: date
     written = (
         ApiKey.objects.filter(pk=key.pk)
         .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
-        .update(last_used_at=now, last_used_ip=ip, last_used_user_agent=user_agent[:255])
+        .update(last_used_at=now, last_used_ip=ip, last_used_user_agent=_printable(user_agent))
     )
     if written:
         key.last_used_at = now
