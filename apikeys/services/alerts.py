@@ -253,7 +253,7 @@ def alertrule_update(
         raise InvalidRequest(
             "Unknown fields.", fields={f: ["This field cannot be changed."] for f in unknown}
         )
-    rule = AlertRule.objects.select_for_update().select_related("api_key").get(pk=rule.pk)
+    rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
     current = {f: getattr(rule, f) for f in _UPDATABLE}
     cleaned = alertrule_clean(organization=rule.organization, **{**current, **changes})
     diff = {}

@@ -4,15 +4,17 @@ import hashlib
 import hmac
 import json
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 
 from apikeys.alerts import alerts_deliver_due, alerts_evaluate
 from apikeys.models import AlertDelivery
 from apikeys.services import alertdelivery_retry, alertrule_create
-from tests.conftest import SYSTEM
+from tests.conftest import SYSTEM, requires_postgres
 
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
 HOUR = NOW.replace(minute=0)
@@ -251,3 +253,39 @@ def test_retry_now_gives_a_failed_delivery_one_more_attempt(org, busy_key, recei
 
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
     assert len(receiver.requests) == 2
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliverers_send_each_attempt_once(org, busy_key, receiver):
+    rule = requests_rule(org, "webhook", receiver.url)
+    deliveries = [
+        AlertDelivery.objects.create(
+            rule=rule,
+            window_start=HOUR - timedelta(hours=n),
+            value=25,
+            message="25 requests",
+            payload={"id": f"alert_{n}"},
+            next_attempt_at=NOW,
+        )
+        for n in range(5)
+    ]
+    barrier = threading.Barrier(4)
+
+    def deliver():
+        try:
+            barrier.wait()
+            alerts_deliver_due(now=NOW)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(r["headers"]["Perceptis-Delivery"] for r in receiver.requests) == sorted(
+        d.payload["id"] for d in deliveries
+    )
+    assert set(AlertDelivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
