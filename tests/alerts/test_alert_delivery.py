@@ -256,7 +256,8 @@ def test_retry_now_gives_a_failed_delivery_one_more_attempt(org, busy_key, recei
 
 
 @requires_postgres
-@pytest.mark.django_db(transaction=True)
+# Restore the plans and schedules that migrations seed, which a transactional test flushes.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_deliverers_send_each_attempt_once(org, busy_key, receiver):
     rule = requests_rule(org, "webhook", receiver.url)
     deliveries = [

@@ -190,7 +190,8 @@ def test_disabled_rule_does_not_fire(org, key, add_usage):
 
 
 @requires_postgres
-@pytest.mark.django_db(transaction=True)
+# Restore the plans and schedules that migrations seed, which a transactional test flushes.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_evaluators_record_one_firing(org, key, add_usage):
     add_usage(key, HOUR, requests=20)
     rule = rule_for(org, "requests", 10)
