@@ -368,3 +368,22 @@ def job_retry(*, job: Job, actor: Actor) -> Job:
     enqueue(job)
     audit_record(actor=actor, action="job.retried", organization=job.organization, target=job)
     return job
+
+
+def jobs_purge_finished(
+    *, now=None, older_than_days: int | None = None, batch_size: int | None = None
+) -> int:
+    """Delete jobs that finished more than ``JOBS_RETENTION_DAYS`` ago (0: keep them all).
+
+    Deleted in batches, one short transaction each. Their ledger entries stay: the link is set
+    to NULL and the job's public id remains in ``LedgerEntry.job_ref``, so the balance still
+    equals the ledger's sum. Queued and running jobs are never purged.
+    """
+    from apikeys.retention import delete_in_batches
+
+    days = settings.JOBS_RETENTION_DAYS if older_than_days is None else older_than_days
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    finished = Job.objects.filter(status__in=Job.FINISHED, finished_at__lt=cutoff)
+    return delete_in_batches(finished, batch_size=batch_size)

@@ -216,6 +216,20 @@ APIKEYS_LAST_USED_INTERVAL_SECONDS = 60
 APIKEYS_MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
 APIKEYS_TEST_DAILY_QUOTA = env.int("APIKEYS_TEST_DAILY_QUOTA", default=100)
 APIKEYS_RATE_LIMITS_ENABLED = env.bool("APIKEYS_RATE_LIMITS_ENABLED", default=True)
+# Retention: hourly usage and the request log are purged past these ages (0 keeps them).
+APIKEYS_USAGE_RETENTION_DAYS = env.int("APIKEYS_USAGE_RETENTION_DAYS", default=400)
+APIKEYS_REQUEST_LOG_RETENTION_DAYS = env.int("APIKEYS_REQUEST_LOG_RETENTION_DAYS", default=30)
+# Rows deleted per transaction by the purge: small enough that no lock is held for long.
+APIKEYS_PURGE_BATCH_SIZE = env.int("APIKEYS_PURGE_BATCH_SIZE", default=1000)
+# Alert delivery: attempts before a delivery is marked failed, and the retry backoff
+# (base * 2^(attempt-1), capped), and the timeout of one webhook or Slack POST.
+APIKEYS_ALERT_MAX_ATTEMPTS = env.int("APIKEYS_ALERT_MAX_ATTEMPTS", default=8)
+APIKEYS_ALERT_RETRY_BASE_SECONDS = env.int("APIKEYS_ALERT_RETRY_BASE_SECONDS", default=60)
+APIKEYS_ALERT_RETRY_MAX_SECONDS = env.int("APIKEYS_ALERT_RETRY_MAX_SECONDS", default=3600)
+APIKEYS_ALERT_TIMEOUT_SECONDS = env.float("APIKEYS_ALERT_TIMEOUT_SECONDS", default=5.0)
+# Webhook and Slack URLs are given by customers: refuse to POST to loopback, private and
+# link-local addresses (cloud metadata, internal services) unless this is a development box.
+APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=DEBUG)
 
 # --- Jobs -------------------------------------------------------------------------------------
 GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="jobs.engines.DevelopmentEngine")
@@ -232,6 +246,9 @@ JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", default=300)
 JOBS_REQUEUE_AFTER_SECONDS = env.int("JOBS_REQUEUE_AFTER_SECONDS", default=120)
 JOBS_IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 JOBS_MAX_PROMPT_CHARS = env.int("JOBS_MAX_PROMPT_CHARS", default=32000)
+# Finished jobs (succeeded, failed, canceled) are purged this many days after they finished;
+# 0 keeps them forever. Their ledger entries stay, with the job's id in ``job_ref``.
+JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=90)
 
 # --- Billing ----------------------------------------------------------------------------------
 BILLING_DEFAULT_DEMO_CREDITS = 1000

@@ -62,6 +62,8 @@ class AlertDelivery(models.Model):
     window_start = models.DateTimeField()
     value = models.FloatField()
     message = models.CharField(max_length=500)
+    # What is sent, fixed when the rule fires, so every retry delivers the same document.
+    payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

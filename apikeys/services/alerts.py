@@ -1,0 +1,320 @@
+"""Create, change and delete an organization's alert rules, and retry a delivery.
+
+Each function takes the ``actor`` who caused the change and writes the audit row in the same
+transaction. Invalid input is refused with ``InvalidRequest`` carrying every field's error.
+"""
+
+import secrets
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import Actor, audit_record
+from accounts.models import Organization
+from apikeys.models import AlertDelivery, AlertRule, ApiKey
+from perceptis.errors import InvalidRequest
+
+Metric = AlertRule.Metric
+Channel = AlertRule.Channel
+
+# Usage is kept per hour, so usage windows are whole hours; at most 30 days.
+MAX_WINDOW_MINUTES = 30 * 24 * 60
+# (lowest, highest) threshold per metric, and what the threshold means, for error messages.
+THRESHOLD_BOUNDS = {
+    Metric.REQUESTS: (0, 10**12, "a number of requests"),
+    Metric.ERROR_RATE: (0, 100, "a percentage from 0 to 100"),
+    Metric.P95_LATENCY: (0, 600_000, "milliseconds"),
+    Metric.CREDITS_BELOW: (0, 10**15, "a number of credits"),
+    Metric.KEY_EXPIRING: (1, 365, "a number of days from 1 to 365"),
+}
+# Rules that are about the organization as a whole and cannot be scoped to one key.
+ORG_ONLY_METRICS = {Metric.CREDITS_BELOW}
+# Fields whose values are not written to the audit log: a Slack URL is itself a credential.
+_SECRET_FIELDS = {"destination", "signing_secret"}
+
+
+def new_signing_secret() -> str:
+    """Return a fresh webhook signing secret (256 bits)."""
+    return "whsec_" + secrets.token_hex(24)
+
+
+def _clean_name(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("Give the rule a name.")
+    value = value.strip()
+    if len(value) > 100:
+        raise ValueError("Names are at most 100 characters.")
+    if any(ord(ch) < 32 for ch in value):
+        raise ValueError("Names may not contain control characters.")
+    return value
+
+
+def _clean_choice(value, choices, what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"{what} must be one of: {', '.join(choices)}.")
+    return value
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a number.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{what} must be a number.")
+    return number
+
+
+def _clean_threshold(value, metric: str | None) -> float:
+    number = _number(value, "The threshold")
+    if metric not in THRESHOLD_BOUNDS:
+        return number  # The metric's own error is reported.
+    low, high, meaning = THRESHOLD_BOUNDS[metric]
+    if not low <= number <= high:
+        raise ValueError(f"The threshold is {meaning}, between {low} and {high}.")
+    if metric == Metric.KEY_EXPIRING and number != int(number):
+        raise ValueError("The threshold is a whole number of days.")
+    return number
+
+
+def _clean_window(value) -> int:
+    number = _number(value, "The window")
+    if number != int(number) or number < 60 or number > MAX_WINDOW_MINUTES:
+        raise ValueError(
+            f"The window is a whole number of minutes from 60 to {MAX_WINDOW_MINUTES}."
+        )
+    if int(number) % 60:
+        raise ValueError("Usage is counted per hour: the window must be a multiple of 60 minutes.")
+    return int(number)
+
+
+def clean_destination(channel: str | None, value) -> str:
+    """Return the destination for the channel: an email address, or an http(s) URL."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("Give an email address or URL to deliver alerts to.")
+    value = value.strip()
+    if len(value) > 500:
+        raise ValueError("The destination is at most 500 characters.")
+    if channel == Channel.EMAIL:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ValueError("Enter a valid email address.") from None
+        return value
+    if channel in (Channel.WEBHOOK, Channel.SLACK):
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            raise ValueError("Enter a valid http or https URL.") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("Enter a valid http or https URL.")
+        if parts.username or parts.password:
+            raise ValueError("URLs with a user name or password are not accepted.")
+        if any(ord(ch) < 33 for ch in value):
+            raise ValueError("Enter a valid http or https URL.")
+        return value
+    return value  # The channel's own error is reported.
+
+
+def _clean_api_key(value, organization: Organization, metric: str | None) -> ApiKey | None:
+    if value in (None, ""):
+        return None
+    if metric in ORG_ONLY_METRICS:
+        raise ValueError("This metric is about the whole organization; leave the key empty.")
+    if isinstance(value, ApiKey):
+        key_id = value.key_id
+    elif isinstance(value, str):
+        key_id = value
+    else:
+        raise ValueError("Choose one of the organization's keys.")
+    key = ApiKey.objects.filter(
+        organization=organization, key_id=key_id, deleted_at__isnull=True
+    ).first()
+    if key is None:
+        raise ValueError("Choose one of the organization's keys.")
+    return key
+
+
+def alertrule_clean(*, organization: Organization, **fields) -> dict:
+    """Return the cleaned rule fields, or raise ``InvalidRequest`` with every field's error.
+
+    ``fields`` are those of ``alertrule_create``; the admin's form calls this to show errors.
+    """
+    metric = fields.get("metric")
+    channel = fields.get("channel")
+    checks = {
+        "name": lambda: _clean_name(fields.get("name")),
+        "metric": lambda: _clean_choice(metric, Metric.values, "The metric"),
+        "threshold": lambda: _clean_threshold(fields.get("threshold"), metric),
+        "window_minutes": lambda: _clean_window(fields.get("window_minutes", 60)),
+        "api_key": lambda: _clean_api_key(fields.get("api_key"), organization, metric),
+        "channel": lambda: _clean_choice(channel, Channel.values, "The channel"),
+        "destination": lambda: clean_destination(channel, fields.get("destination")),
+        "enabled": lambda: bool(fields.get("enabled", True)),
+    }
+    cleaned, errors = {}, {}
+    for field, check in checks.items():
+        try:
+            cleaned[field] = check()
+        except ValueError as exc:
+            errors[field] = [str(exc)]
+    if errors:
+        raise InvalidRequest("Some fields are not valid.", fields=errors)
+    if cleaned["metric"] == Metric.KEY_EXPIRING:
+        # Expiry warnings are evaluated once a day.
+        cleaned["window_minutes"] = 24 * 60
+    return cleaned
+
+
+def _audit_value(field: str, value):
+    if field in _SECRET_FIELDS:
+        return "(changed)"
+    if isinstance(value, ApiKey):
+        return value.key_id
+    return value
+
+
+@transaction.atomic
+def alertrule_create(
+    *,
+    organization: Organization,
+    actor: Actor,
+    name: str,
+    metric: str,
+    threshold,
+    channel: str,
+    destination: str,
+    window_minutes=60,
+    api_key: ApiKey | str | None = None,
+    enabled: bool = True,
+) -> AlertRule:
+    """Create an alert rule; a webhook rule gets a new signing secret."""
+    cleaned = alertrule_clean(
+        organization=organization,
+        name=name,
+        metric=metric,
+        threshold=threshold,
+        window_minutes=window_minutes,
+        api_key=api_key,
+        channel=channel,
+        destination=destination,
+        enabled=enabled,
+    )
+    rule = AlertRule.objects.create(
+        organization=organization,
+        created_by=actor.user,
+        signing_secret=new_signing_secret() if cleaned["channel"] == Channel.WEBHOOK else "",
+        **cleaned,
+    )
+    audit_record(
+        actor=actor,
+        action="alert_rule.created",
+        organization=organization,
+        target=rule,
+        metadata={
+            "metric": rule.metric,
+            "threshold": rule.threshold,
+            "window_minutes": rule.window_minutes,
+            "channel": rule.channel,
+            "api_key": rule.api_key.key_id if rule.api_key else None,
+        },
+    )
+    return rule
+
+
+_UPDATABLE = (
+    "name",
+    "metric",
+    "threshold",
+    "window_minutes",
+    "api_key",
+    "channel",
+    "destination",
+    "enabled",
+)
+
+
+@transaction.atomic
+def alertrule_update(
+    *, rule: AlertRule, actor: Actor, rotate_signing_secret: bool = False, **changes
+) -> AlertRule:
+    """Change a rule; only the fields given change (see ``alertrule_create`` for them).
+
+    A rule that becomes a webhook rule gets a signing secret; ``rotate_signing_secret`` replaces
+    it. Past deliveries are kept.
+    """
+    unknown = sorted(set(changes) - set(_UPDATABLE))
+    if unknown:
+        raise InvalidRequest(
+            "Unknown fields.", fields={f: ["This field cannot be changed."] for f in unknown}
+        )
+    rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
+    current = {f: getattr(rule, f) for f in _UPDATABLE}
+    cleaned = alertrule_clean(organization=rule.organization, **{**current, **changes})
+    diff = {}
+    for field, value in cleaned.items():
+        old = current[field]
+        if old != value:
+            diff[field] = {"from": _audit_value(field, old), "to": _audit_value(field, value)}
+            setattr(rule, field, value)
+    if rule.channel == Channel.WEBHOOK and (rotate_signing_secret or not rule.signing_secret):
+        rule.signing_secret = new_signing_secret()
+        diff["signing_secret"] = {"from": "(changed)", "to": "(changed)"}
+    elif rule.channel != Channel.WEBHOOK and rule.signing_secret:
+        rule.signing_secret = ""
+    if diff:
+        rule.save()
+        audit_record(
+            actor=actor,
+            action="alert_rule.updated",
+            organization=rule.organization,
+            target=rule,
+            metadata={"changes": diff},
+        )
+    return rule
+
+
+@transaction.atomic
+def alertrule_delete(*, rule: AlertRule, actor: Actor) -> None:
+    """Delete a rule and the record of its deliveries."""
+    audit_record(
+        actor=actor,
+        action="alert_rule.deleted",
+        organization=rule.organization,
+        target=rule,
+        metadata={"metric": rule.metric, "channel": rule.channel},
+    )
+    rule.delete()
+
+
+def alertdelivery_retry(*, delivery: AlertDelivery, actor: Actor, now=None) -> AlertDelivery:
+    """Make a delivery due now and attempt it once more; return it with its new status.
+
+    A delivered alert is left alone. A failed one gets one more attempt (it is failed again if
+    that attempt fails, since it already used its attempts).
+    """
+    from apikeys.alerts import alerts_deliver
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        moved = AlertDelivery.objects.filter(
+            pk=delivery.pk,
+            status__in=[AlertDelivery.Status.PENDING, AlertDelivery.Status.FAILED],
+        ).update(status=AlertDelivery.Status.PENDING, next_attempt_at=now)
+        if moved:
+            audit_record(
+                actor=actor,
+                action="alert_delivery.retried",
+                organization=delivery.rule.organization,
+                target=delivery.rule,
+                metadata={"delivery": delivery.pk},
+            )
+    if moved:
+        alerts_deliver(delivery_id=delivery.pk, now=now)
+    delivery.refresh_from_db()
+    return delivery

@@ -1,0 +1,168 @@
+"""Developer Settings pages for alert rules: owners and admins change, members look."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import AuditEvent, Membership
+from apikeys.models import AlertDelivery, AlertRule
+from apikeys.services import alertrule_create
+from tests.conftest import SYSTEM
+
+LIST = "/settings/developer/alerts/"
+
+
+def make_rule(org, **fields):
+    data = {
+        "name": "Spike",
+        "metric": "requests",
+        "threshold": 100,
+        "channel": "slack",
+        "destination": "https://hooks.slack.com/services/T000/B000/verysecretpath",
+    }
+    data.update(fields)
+    return alertrule_create(organization=org, actor=SYSTEM, **data)
+
+
+@pytest.fixture
+def owner_client(client, org, make_user):
+    client.force_login(make_user(org, role=Membership.Role.OWNER))
+    return client
+
+
+@pytest.fixture
+def member_client(client, org, make_user):
+    client.force_login(make_user(org, role=Membership.Role.MEMBER))
+    return client
+
+
+FORM = {
+    "name": "Errors up",
+    "metric": "error_rate",
+    "threshold": "5",
+    "window_minutes": "60",
+    "api_key": "",
+    "channel": "webhook",
+    "destination": "https://hooks.example.com/perceptis",
+    "enabled": "on",
+}
+
+
+def test_list_url_is_named_developer_alerts():
+    assert reverse("developer-alerts") == LIST
+
+
+def test_signed_out_visitor_is_sent_to_login(client):
+    response = client.get(LIST)
+
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_owner_creates_a_rule_and_sees_its_signing_secret(owner_client, org, make_key):
+    key, _ = make_key(org, name="Checkout")
+    response = owner_client.post(reverse("developer-alert-create"), {**FORM, "api_key": key.key_id})
+
+    rule = AlertRule.objects.get(organization=org)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("developer-alert-edit", args=[rule.pk])
+    assert (rule.metric, rule.threshold, rule.api_key, rule.enabled) == ("error_rate", 5, key, True)
+    page = owner_client.get(response["Location"]).content.decode()
+    assert rule.signing_secret in page
+    assert AuditEvent.objects.filter(action="alert_rule.created", actor_user__isnull=False).exists()
+
+
+def test_invalid_form_shows_the_error_next_to_its_field(owner_client, org):
+    response = owner_client.post(
+        reverse("developer-alert-create"), {**FORM, "destination": "not a url"}
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="id_destination_error"' in page
+    assert "Enter a valid http or https URL." in page
+    assert not AlertRule.objects.exists()
+
+
+def test_every_input_has_a_label(owner_client):
+    page = owner_client.get(reverse("developer-alert-create")).content.decode()
+
+    for field in FORM:
+        assert f'for="id_{field}"' in page
+
+
+def test_owner_edits_a_rule(owner_client, org):
+    rule = make_rule(org)
+    data = {**FORM, "name": "Renamed", "channel": "slack", "destination": rule.destination}
+    data.update(metric="requests", threshold="250")
+
+    response = owner_client.post(reverse("developer-alert-edit", args=[rule.pk]), data)
+
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.name, rule.threshold) == ("Renamed", 250)
+
+
+def test_owner_deletes_a_rule(owner_client, org):
+    rule = make_rule(org)
+
+    confirm = owner_client.get(reverse("developer-alert-delete", args=[rule.pk]))
+    response = owner_client.post(reverse("developer-alert-delete", args=[rule.pk]))
+
+    assert confirm.status_code == 200
+    assert response.status_code == 302
+    assert not AlertRule.objects.filter(pk=rule.pk).exists()
+
+
+def test_list_shows_latest_delivery_status_and_hides_slack_url_path(owner_client, org):
+    from django.utils import timezone
+
+    rule = make_rule(org)
+    AlertDelivery.objects.create(
+        rule=rule, window_start=timezone.now(), value=1, message="m", status="failed"
+    )
+
+    page = owner_client.get(LIST).content.decode()
+
+    assert "Spike" in page
+    assert "status-failed" in page
+    assert "verysecretpath" not in page
+    assert "https://hooks.slack.com/…" in page
+
+
+def test_member_sees_rules_but_gets_403_on_every_change(member_client, org):
+    rule = make_rule(org)
+    edit = reverse("developer-alert-edit", args=[rule.pk])
+
+    assert member_client.get(LIST).status_code == 200
+    assert "Spike" in member_client.get(LIST).content.decode()
+    assert member_client.post(reverse("developer-alert-create"), FORM).status_code == 403
+    assert member_client.post(edit, {**FORM, "name": "Hijacked"}).status_code == 403
+    delete = reverse("developer-alert-delete", args=[rule.pk])
+    assert member_client.post(delete).status_code == 403
+    rule.refresh_from_db()
+    assert rule.name == "Spike"
+    assert AlertRule.objects.count() == 1
+
+
+def test_another_organizations_rule_is_not_found(owner_client, make_org):
+    foreign = make_rule(make_org())
+
+    edit = reverse("developer-alert-edit", args=[foreign.pk])
+    delete = reverse("developer-alert-delete", args=[foreign.pk])
+
+    assert owner_client.get(edit).status_code == 404
+    assert owner_client.post(edit, FORM).status_code == 404
+    assert owner_client.post(delete).status_code == 404
+    assert AlertRule.objects.filter(pk=foreign.pk, name="Spike").exists()
+
+
+def test_post_without_csrf_token_is_refused(org, make_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user(org, role=Membership.Role.OWNER))
+
+    response = client.post(reverse("developer-alert-create"), FORM)
+
+    assert response.status_code == 403
+    assert not AlertRule.objects.exists()
