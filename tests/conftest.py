@@ -1,34 +1,22 @@
 """Shared factories and clients. Data comes from the services, as in production."""
 
-import itertools
-import os
-
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from helpers import (  # noqa: F401
+    PASSWORD,
+    SYSTEM,
+    bearer,
+    counter,
+    on_postgres,
+    requires_postgres,
+    requires_redis,
+)
 from rest_framework.test import APIClient
 
-from accounts.audit import Actor
-from accounts.models import Membership, Organization
+from accounts.models import Membership, Organization, Plan
+from accounts.plans import plans_ensure
 from accounts.services import organization_create, user_create
 from apikeys.services import apikey_create
-
-_counter = itertools.count(1)
-SYSTEM = Actor.system("tests")
-PASSWORD = "correct-horse-battery-staple"
-
-
-def on_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-requires_postgres = pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql")),
-    reason="needs PostgreSQL (set DATABASE_URL); SQLite serializes writers",
-)
-requires_redis = pytest.mark.skipif(
-    not os.environ.get("REDIS_URL"), reason="needs Redis (set REDIS_URL)"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +31,10 @@ def make_org(db):
     """Return a factory: ``make_org(plan="business", credits=100, name=None)``."""
 
     def make(*, plan: str = "business", credits: int = 100, name: str | None = None):
+        # A transactional test before this one may have flushed the plans the migration made.
+        plans_ensure(Plan)
         return organization_create(
-            name=name or f"Org {next(_counter)}", plan_code=plan, credits=credits, actor=SYSTEM
+            name=name or f"Org {next(counter)}", plan_code=plan, credits=credits, actor=SYSTEM
         )
 
     return make
@@ -63,7 +53,7 @@ def make_user(db):
         organization=None, *, role=Membership.Role.ADMIN, email=None, password=PASSWORD, **extra
     ):
         return user_create(
-            email=email or f"user{next(_counter)}@example.com",
+            email=email or f"user{next(counter)}@example.com",
             password=password,
             organization=organization,
             role=role,
@@ -80,7 +70,7 @@ def make_key(db):
 
     def make(organization, *, name=None, actor=SYSTEM, **fields):
         return apikey_create(
-            organization=organization, name=name or f"Key {next(_counter)}", actor=actor, **fields
+            organization=organization, name=name or f"Key {next(counter)}", actor=actor, **fields
         )
 
     return make
@@ -95,10 +85,6 @@ def live_key(org, make_key):
 def api():
     """A DRF test client; pass ``HTTP_AUTHORIZATION=bearer(key)`` or use ``client_for``."""
     return APIClient()
-
-
-def bearer(plaintext: str) -> str:
-    return f"Bearer {plaintext}"
 
 
 @pytest.fixture

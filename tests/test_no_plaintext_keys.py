@@ -4,11 +4,11 @@ import io
 import logging
 
 import pytest
-from conftest import SYSTEM, bearer
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from helpers import SYSTEM, bearer
 from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey

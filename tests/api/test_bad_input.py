@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from conftest import bearer
 from django.conf import settings as django_settings
+from helpers import bearer
 from rest_framework.test import APIClient
 
 from billing.models import LedgerEntry

@@ -5,8 +5,8 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from conftest import SYSTEM
 from django.utils import timezone
+from helpers import SYSTEM
 from rest_framework.test import APIClient
 
 from accounts.services import organization_set_plan

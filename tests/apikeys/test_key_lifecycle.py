@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from conftest import SYSTEM
 from django.utils import timezone
+from helpers import SYSTEM
 
 from accounts.audit import Actor
 from accounts.models import AuditEvent
