@@ -6,4 +6,4 @@ class ApikeysConfig(AppConfig):
     verbose_name = "API keys"
 
     def ready(self):
-        from apikeys import schema  # noqa: F401  (registers the OpenAPI auth scheme)
+        from apikeys import admin_usage, schema  # noqa: F401  (register admin, OpenAPI scheme)
