@@ -170,7 +170,8 @@ def flush() -> int:
     if not taken.records:
         return 0
     try:
-        _write_usage(taken.usage)
+        if taken.usage:
+            _write_usage(taken.usage)
     except Exception:
         lost = sum(c[0] for c in taken.usage.values())
         logger.exception("Usage flush failed; usage of %d requests lost", lost)
