@@ -7,9 +7,10 @@ log only, with no key.
 
 The buffer is written to the database by the process that filled it:
 
-- after a response, when the oldest record is older than ``APIKEYS_USAGE_FLUSH_SECONDS``
-  (10 s by default) or the buffer holds more than ``APIKEYS_USAGE_FLUSH_MAX_RECORDS``;
-- by a daemon thread, so that an idle process still writes what it holds;
+- by a daemon thread, when the oldest record is older than ``APIKEYS_USAGE_FLUSH_SECONDS``
+  (10 s by default), and at once when a response finds the buffer holding more than
+  ``APIKEYS_USAGE_FLUSH_MAX_RECORDS``; so an idle process still writes what it holds, and no
+  request waits for a flush (without the thread, the request that finds it due flushes);
 - at interpreter exit.
 
 Counters are written as atomic increments (``UPDATE … SET requests = requests + n``; the row is
@@ -63,15 +64,18 @@ class _Buffer:
 
 _lock = threading.Lock()
 _buffer = _Buffer()
+# Set by a request that finds the buffer due, so the flusher thread writes it, not the request.
+_wake = threading.Event()
 # The flusher thread and exit hook belong to one process; a forked child starts its own.
 _owner_pid: int | None = None
 
 
 def _reset_after_fork() -> None:
-    global _lock, _buffer, _owner_pid
+    global _lock, _buffer, _owner_pid, _wake
     # A child must not write its parent's records a second time.
     _lock = threading.Lock()
     _buffer = _Buffer()
+    _wake = threading.Event()
     _owner_pid = None
 
 
@@ -219,11 +223,16 @@ def _flush_in_thread() -> None:
 
 def _flusher_loop(pid: int) -> None:
     while _owner_pid == pid:
-        time.sleep(max(0.5, settings.APIKEYS_USAGE_FLUSH_SECONDS / 2))
+        _wake.wait(max(0.1, settings.APIKEYS_USAGE_FLUSH_SECONDS / 2))
+        _wake.clear()
         if _owner_pid != pid or not settings.APIKEYS_USAGE_FLUSH_THREAD:
             continue
         if flush_due():
             _flush_in_thread()
+
+
+def _flusher_running() -> bool:
+    return _owner_pid == os.getpid() and settings.APIKEYS_USAGE_FLUSH_THREAD
 
 
 def _ensure_flusher() -> None:
@@ -292,7 +301,10 @@ class UsageMiddleware:
                 request_id=getattr(request, "request_id", ""),
             )
             if flush_due():
-                flush()
+                if _flusher_running():
+                    _wake.set()
+                else:
+                    flush()
         except Exception:
             # Metering must never break the response it measures.
             logger.exception("Could not meter %s %s", request.method, request.path)

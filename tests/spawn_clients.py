@@ -78,3 +78,12 @@ def serve_in_processes(
             if worker.is_alive():
                 worker.kill()
     return responses
+
+
+def ensure_plans() -> None:
+    """Put the plans back: a transactional test before this one truncated every table."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("accounts.migrations.0003_plans").create_plans(apps, None)

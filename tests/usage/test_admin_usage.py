@@ -38,7 +38,7 @@ def test_request_log_filters_by_status_organization_and_date(admin_client, traff
     )
     by_org = admin_client.get(url, {"organization__id__exact": key.organization_id})
     assert by_org.context["cl"].result_count == 2
-    assert admin_client.get(url, {"created_at__gte": "2000-01-01 00:00:00+00:00"}).status_code == 200
+    assert admin_client.get(url, {"created_at__gte": "2000-01-01 00:00+00:00"}).status_code == 200
 
 
 def test_request_log_admin_is_read_only_and_shows_the_key_id(admin_client, traffic):

@@ -1,11 +1,14 @@
 """Usage metering: counters per key and hour, latency histogram, flushes, last use."""
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from spawn_clients import ensure_plans
 
 from apikeys import metering
 from apikeys.models import ApiKey, RequestLog, UsageHourly
@@ -142,3 +145,19 @@ def test_last_use_is_written_at_most_once_a_minute(live_key, client_for, monkeyp
     client.get("/api/v1/status/job_nope", HTTP_USER_AGENT="third-agent/1.0")
     key = ApiKey.objects.get(pk=key.pk)
     assert (key.last_used_at, key.last_used_user_agent) == (later, "third-agent/1.0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flusher_thread_writes_an_idle_processs_buffer(
+    make_org, make_key, client_for, settings
+):
+    ensure_plans()
+    key, plaintext = make_key(make_org())
+    settings.APIKEYS_USAGE_FLUSH_THREAD = True
+    settings.APIKEYS_USAGE_FLUSH_SECONDS = 0.2
+    client_for(plaintext).get("/api/v1/status/job_nope")
+    deadline = time.monotonic() + 10
+    while not UsageHourly.objects.filter(api_key=key).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert UsageHourly.objects.get(api_key=key).requests == 1
+    assert RequestLog.objects.filter(api_key=key).count() == 1
