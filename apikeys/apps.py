@@ -6,4 +6,4 @@ class ApikeysConfig(AppConfig):
     verbose_name = "API keys"
 
     def ready(self):
-        from apikeys import admin_alerts, schema  # noqa: F401  (alert admin, OpenAPI auth scheme)
+        from apikeys import admin_alerts, admin_usage, schema  # noqa: F401  (admin, OpenAPI scheme)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "perceptis.middleware.RequestIdMiddleware",
+    "apikeys.metering.UsageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -91,6 +92,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+    )
+    # Tests use a file too (not SQLite's in-memory default), so that processes spawned by a
+    # test see the same database, as a worker beside the web process does.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(BASE_DIR / "test_db.sqlite3")
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
@@ -202,6 +208,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Jobs and keys both have a "status"; name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.Job.Status",
+        "KeyStatusEnum": "apikeys.models.ApiKey.Status",
+    },
 }
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -230,6 +241,12 @@ APIKEYS_ALERT_TIMEOUT_SECONDS = env.float("APIKEYS_ALERT_TIMEOUT_SECONDS", defau
 # Webhook and Slack URLs are given by customers: refuse to POST to loopback, private and
 # link-local addresses (cloud metadata, internal services) unless this is a development box.
 APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=DEBUG)
+# Usage and request-log records are buffered per process and written at most this many seconds
+# after the request (see apikeys.metering), or sooner when the buffer fills.
+APIKEYS_USAGE_FLUSH_SECONDS = env.float("APIKEYS_USAGE_FLUSH_SECONDS", default=10.0)
+APIKEYS_USAGE_FLUSH_MAX_RECORDS = env.int("APIKEYS_USAGE_FLUSH_MAX_RECORDS", default=500)
+# A daemon thread flushes an idle process's buffer; tests turn it off and flush explicitly.
+APIKEYS_USAGE_FLUSH_THREAD = env.bool("APIKEYS_USAGE_FLUSH_THREAD", default=True)
 
 # --- Jobs -------------------------------------------------------------------------------------
 GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="jobs.engines.DevelopmentEngine")

@@ -26,6 +26,21 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _usage_buffer(settings):
+    """Start each test with an empty usage buffer and no background flusher.
+
+    Buffered records of one test would name keys another test's rollback removed; tests that
+    need the figures call ``apikeys.metering.flush()`` themselves.
+    """
+    from apikeys import metering
+
+    settings.APIKEYS_USAGE_FLUSH_THREAD = False
+    metering.discard()
+    yield
+    metering.discard()
+
+
 @pytest.fixture
 def make_org(db):
     """Return a factory: ``make_org(plan="business", credits=100, name=None)``."""

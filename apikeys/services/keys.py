@@ -274,11 +274,14 @@ def apikey_rotate(
     """Give the key a new secret and return it; the Key ID, settings, usage and jobs stay.
 
     The old secret stops at once, or after ``grace_period_seconds`` (up to 7 days) so that a
-    deployment can switch over without downtime.
+    deployment can switch over without downtime. An acting key may only rotate keys whose
+    permissions it holds itself (``insufficient_permissions``), since it receives the secret.
     """
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked("A revoked key cannot be rotated; create a new key instead.")
+    # Rotating hands over the new secret: a key may only do that for keys no stronger than it.
+    _check_grantable(actor, key.permissions)
     maximum = settings.APIKEYS_MAX_ROTATION_GRACE_SECONDS
     if (
         isinstance(grace_period_seconds, bool)

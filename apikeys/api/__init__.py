@@ -1,0 +1,1 @@
+"""The key-management and usage API under ``/api/v1/``."""

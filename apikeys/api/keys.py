@@ -1,0 +1,232 @@
+"""``/api/v1/keys…``: manage the organization's keys with a key that holds ``keys:manage``.
+
+Every change goes through ``apikeys.services`` with the acting key as the audit actor, so the
+API, Developer Settings and admin share one set of rules: a key cannot grant (or, by rotating,
+obtain) permissions it does not hold, cannot exceed the plan's key limit, and may revoke itself.
+"""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from accounts.audit import Actor
+from apikeys import selectors, services
+from apikeys.api.pagination import NextCursorPagination
+from apikeys.api.serializers import (
+    KeyChangeSerializer,
+    KeyCreateSerializer,
+    KeyListQuerySerializer,
+    KeyPageSerializer,
+    KeyRotateSerializer,
+    KeySerializer,
+    KeyWithSecretSerializer,
+)
+from apikeys.clientip import client_ip
+from apikeys.models import Permission
+from apikeys.views_base import KeyAuthenticatedView
+from perceptis.errors import ApiError, DomainError
+from perceptis.openapi import ErrorSerializer
+
+TAG = "API keys"
+
+
+def _errors(**extra) -> dict:
+    responses = {
+        400: OpenApiResponse(ErrorSerializer, description="invalid_request"),
+        401: OpenApiResponse(
+            ErrorSerializer,
+            description="missing_api_key, invalid_api_key, api_key_revoked, api_key_inactive, "
+            "api_key_expired, environment_mismatch",
+        ),
+        403: OpenApiResponse(
+            ErrorSerializer,
+            description="ip_not_allowed, plan_not_eligible, insufficient_permissions",
+        ),
+        429: OpenApiResponse(ErrorSerializer, description="rate_limited, daily_quota_exceeded"),
+    }
+    for code, description in extra.items():
+        responses[int(code[1:])] = OpenApiResponse(ErrorSerializer, description=description)
+    return responses
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status_code = 415
+    default_message = "Send the body as JSON with 'Content-Type: application/json'."
+
+
+def _body(request) -> dict:
+    """Return the JSON body ({} when there is none); refuse any other media type with 415."""
+    has_body = request.META.get("CONTENT_LENGTH") not in (None, "", "0")
+    media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
+    if has_body and media_type != "application/json":
+        raise ApiError(UnsupportedMediaType())
+    return request.data if has_body else {}
+
+
+def _actor(request) -> Actor:
+    ip = getattr(request._request, "client_ip", None) or client_ip(request)
+    return Actor(key=request.auth, ip=ip)
+
+
+def _with_secret(key, plaintext: str) -> Response:
+    response = Response(KeyWithSecretSerializer(key, context={"plaintext": plaintext}).data)
+    # The plaintext is shown once: no cache may keep a copy.
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+class _KeyView(KeyAuthenticatedView):
+    required_permission = Permission.KEYS_MANAGE
+
+    def get_key(self, request, key_id: str):
+        return selectors.apikey_get(organization=request.auth.organization, key_id=key_id)
+
+
+class KeyListView(_KeyView):
+    @extend_schema(
+        operation_id="keys_list",
+        summary="List the organization's keys",
+        tags=[TAG],
+        parameters=[KeyListQuerySerializer],
+        responses={200: KeyPageSerializer, **_errors()},
+    )
+    def get(self, request):
+        query = KeyListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = {k: v for k, v in query.validated_data.items() if k not in ("limit", "cursor")}
+        keys = selectors.apikey_list(organization=request.auth.organization, **filters)
+        paginator = NextCursorPagination()
+        page = paginator.paginate_queryset(keys, request, view=self)
+        return paginator.get_paginated_response(KeySerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="keys_create",
+        summary="Create a key (its plaintext is in this response only)",
+        tags=[TAG],
+        request=KeyCreateSerializer,
+        responses={
+            201: KeyWithSecretSerializer,
+            **_errors(
+                _403="ip_not_allowed, plan_not_eligible, insufficient_permissions, "
+                "key_limit_reached",
+                _415="unsupported_media_type",
+            ),
+        },
+    )
+    def post(self, request):
+        serializer = KeyCreateSerializer(data=_body(request))
+        serializer.is_valid(raise_exception=True)
+        fields = {"environment": settings.PERCEPTIS_ENVIRONMENT, **serializer.validated_data}
+        key, plaintext = services.apikey_create(
+            organization=request.auth.organization, actor=_actor(request), **fields
+        )
+        response = _with_secret(key, plaintext)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+
+class KeyDetailView(_KeyView):
+    @extend_schema(
+        operation_id="keys_retrieve",
+        summary="Get a key",
+        tags=[TAG],
+        responses={200: KeySerializer, **_errors(_404="key_not_found")},
+    )
+    def get(self, request, key_id: str):
+        return Response(KeySerializer(self.get_key(request, key_id)).data)
+
+    @extend_schema(
+        operation_id="keys_update",
+        summary="Rename a key or change its permissions, rate limit, expiry or IP allowlist",
+        tags=[TAG],
+        request=KeyChangeSerializer,
+        responses={
+            200: KeySerializer,
+            **_errors(
+                _404="key_not_found",
+                _409="key_revoked",
+                _415="unsupported_media_type",
+            ),
+        },
+    )
+    def patch(self, request, key_id: str):
+        serializer = KeyChangeSerializer(data=_body(request))
+        serializer.is_valid(raise_exception=True)
+        key = services.apikey_update(
+            key=self.get_key(request, key_id), actor=_actor(request), **serializer.validated_data
+        )
+        return Response(KeySerializer(key).data)
+
+    @extend_schema(
+        operation_id="keys_delete",
+        summary="Delete a revoked key (its jobs, usage and audit history stay)",
+        tags=[TAG],
+        responses={204: None, **_errors(_404="key_not_found", _409="key_not_revoked")},
+    )
+    def delete(self, request, key_id: str):
+        services.apikey_delete(key=self.get_key(request, key_id), actor=_actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class KeyRevokeView(_KeyView):
+    @extend_schema(
+        operation_id="keys_revoke",
+        summary="Revoke a key for good (a key may revoke itself)",
+        tags=[TAG],
+        request=None,
+        responses={200: KeySerializer, **_errors(_404="key_not_found")},
+    )
+    def post(self, request, key_id: str):
+        key = services.apikey_revoke(key=self.get_key(request, key_id), actor=_actor(request))
+        return Response(KeySerializer(key).data)
+
+
+class KeyDisableView(_KeyView):
+    @extend_schema(
+        operation_id="keys_disable",
+        summary="Disable a key until it is enabled again",
+        tags=[TAG],
+        request=None,
+        responses={200: KeySerializer, **_errors(_404="key_not_found", _409="key_revoked")},
+    )
+    def post(self, request, key_id: str):
+        key = services.apikey_disable(key=self.get_key(request, key_id), actor=_actor(request))
+        return Response(KeySerializer(key).data)
+
+
+class KeyEnableView(_KeyView):
+    @extend_schema(
+        operation_id="keys_enable",
+        summary="Enable a disabled key",
+        tags=[TAG],
+        request=None,
+        responses={200: KeySerializer, **_errors(_404="key_not_found", _409="key_revoked")},
+    )
+    def post(self, request, key_id: str):
+        key = services.apikey_enable(key=self.get_key(request, key_id), actor=_actor(request))
+        return Response(KeySerializer(key).data)
+
+
+class KeyRotateView(_KeyView):
+    @extend_schema(
+        operation_id="keys_rotate",
+        summary="Give a key a new secret (its plaintext is in this response only)",
+        tags=[TAG],
+        request=KeyRotateSerializer,
+        responses={
+            200: KeyWithSecretSerializer,
+            **_errors(_404="key_not_found", _409="key_revoked", _415="unsupported_media_type"),
+        },
+    )
+    def post(self, request, key_id: str):
+        serializer = KeyRotateSerializer(data=_body(request))
+        serializer.is_valid(raise_exception=True)
+        key, plaintext = services.apikey_rotate(
+            key=self.get_key(request, key_id),
+            actor=_actor(request),
+            grace_period_seconds=serializer.validated_data.get("grace_period_seconds", 0),
+        )
+        return _with_secret(key, plaintext)

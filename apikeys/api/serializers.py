@@ -1,0 +1,157 @@
+"""Shapes of keys and usage in the API, and the checks on request bodies.
+
+Serializers check types and refuse unknown fields; what a value may be (a name, a CIDR, a future
+expiry, a rate limit within the plan) is checked by the services, which every caller shares.
+"""
+
+from datetime import UTC, datetime
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from apikeys.models import ApiKey, Permission
+from perceptis.fields import (
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    StrictIntegerField,
+    StrictListField,
+)
+
+
+class IsoDateTimeField(serializers.DateTimeField):
+    """Any ISO 8601 date or time (``Z``, offsets, basic format, a bare date); naive means UTC."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601")
+        try:
+            return super().to_internal_value(value)
+        except serializers.ValidationError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            self.fail("invalid", format="ISO 8601, e.g. 2027-01-01T00:00:00Z")
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=UTC)
+        return self.enforce_timezone(parsed)
+
+
+class KeySerializer(serializers.Serializer):
+    """A key as clients see it; never its secret or hash."""
+
+    id = serializers.CharField(source="key_id", help_text="The Key ID, e.g. key_7Hq2…")
+    name = serializers.CharField()
+    hint = serializers.CharField(help_text="The key's start and last four characters.")
+    type = serializers.ChoiceField(choices=ApiKey.Type.choices)
+    environment = serializers.ChoiceField(choices=ApiKey.Environment.choices)
+    permissions = serializers.ListField(child=serializers.ChoiceField(Permission.choices))
+    status = serializers.ChoiceField(choices=ApiKey.Status.choices, source="effective_status")
+    rate_limit_per_minute = serializers.IntegerField(
+        source="effective_rate_limit",
+        help_text="Requests per minute in force: the plan's, or the key's own lower limit.",
+    )
+    ip_allowlist = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    last_used_ip = serializers.IPAddressField(allow_null=True)
+
+
+class KeyWithSecretSerializer(KeySerializer):
+    """A key with its plaintext, in the create and rotate responses only."""
+
+    key = serializers.SerializerMethodField(
+        help_text="The plaintext key. Shown once: store it now; it cannot be shown again."
+    )
+
+    def get_key(self, obj) -> str:
+        return self.context["plaintext"]
+
+
+class KeyChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    name = StrictCharField(required=False, allow_blank=True, trim_whitespace=False)
+    permissions = StrictListField(
+        child=serializers.ChoiceField(choices=Permission.choices), required=False
+    )
+    rate_limit_per_minute = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Lower the plan's limit for this key; null restores the plan's limit.",
+    )
+    expires_at = IsoDateTimeField(
+        required=False, allow_null=True, help_text="A future ISO 8601 time; null: never."
+    )
+    ip_allowlist = StrictListField(
+        child=StrictCharField(max_length=100),
+        required=False,
+        allow_null=True,
+        help_text="Addresses or CIDR ranges; empty or null: any address.",
+    )
+
+
+class KeyCreateSerializer(KeyChangeSerializer):
+    name = StrictCharField(allow_blank=True, trim_whitespace=False)
+    type = serializers.ChoiceField(choices=ApiKey.Type.choices, required=False)
+    environment = serializers.ChoiceField(choices=ApiKey.Environment.choices, required=False)
+
+
+class KeyRotateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    grace_period_seconds = StrictIntegerField(
+        required=False,
+        min_value=0,
+        max_value=7 * 24 * 3600,
+        help_text="How long the old secret keeps working (up to 7 days); 0 stops it at once.",
+    )
+
+
+class KeyListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ApiKey.Status.choices, required=False)
+    type = serializers.ChoiceField(choices=ApiKey.Type.choices, required=False)
+    environment = serializers.ChoiceField(choices=ApiKey.Environment.choices, required=False)
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Keys per page (default 20)."
+    )
+    cursor = serializers.CharField(required=False, help_text="From the previous page's next.")
+
+
+class KeyPageSerializer(serializers.Serializer):
+    results = KeySerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+
+
+class UsageFiguresSerializer(serializers.Serializer):
+    requests = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    error_rate = serializers.FloatField(help_text="Errors (4xx and 5xx) over requests.")
+    p50_ms = serializers.FloatField(allow_null=True)
+    p95_ms = serializers.FloatField(allow_null=True)
+
+
+class UsageWindowsSerializer(serializers.Serializer):
+    # "24h" is not a Python name; the fields are declared below.
+    pass
+
+
+UsageWindowsSerializer._declared_fields.update(
+    {name: UsageFiguresSerializer() for name in ("24h", "7d", "30d")}
+)
+
+
+class KeyUsageSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=ApiKey.Type.choices)
+    status = serializers.ChoiceField(choices=ApiKey.Status.choices)
+    usage = UsageWindowsSerializer()
+
+
+class CreditsSerializer(serializers.Serializer):
+    balance = serializers.IntegerField()
+
+
+class UsageReportSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField()
+    credits = CreditsSerializer()
+    totals = UsageWindowsSerializer(help_text="All of the organization's keys together.")
+    keys = KeyUsageSerializer(many=True)

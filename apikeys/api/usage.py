@@ -1,0 +1,78 @@
+"""``GET /api/v1/usage``: the organization's credit balance and usage per key.
+
+Figures come from the same selectors as Developer Settings and admin; they are as fresh as the
+last flush of each web process (``APIKEYS_USAGE_FLUSH_SECONDS``, 10 s by default).
+"""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+
+from apikeys import selectors
+from apikeys.api.serializers import UsageReportSerializer
+from apikeys.models import Permission
+from apikeys.selectors import USAGE_WINDOWS, UsageSummary
+from apikeys.views_base import KeyAuthenticatedView
+from billing.services import credits_balance
+from perceptis.openapi import ErrorSerializer
+
+_NO_USAGE = UsageSummary(requests=0, errors=0, p50_ms=None, p95_ms=None)
+
+
+def _figures(summary: UsageSummary) -> dict:
+    return {
+        "requests": summary.requests,
+        "errors": summary.errors,
+        "error_rate": round(summary.error_rate, 4),
+        "p50_ms": summary.p50_ms,
+        "p95_ms": summary.p95_ms,
+    }
+
+
+class UsageView(KeyAuthenticatedView):
+    required_permission = Permission.USAGE_READ
+
+    @extend_schema(
+        operation_id="usage",
+        summary="Credit balance and usage per key for the last 24 hours, 7 and 30 days",
+        tags=["Usage"],
+        responses={
+            200: UsageReportSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="missing or unusable API key"),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="ip_not_allowed, plan_not_eligible, insufficient_permissions",
+            ),
+            429: OpenApiResponse(ErrorSerializer, description="rate_limited"),
+        },
+    )
+    def get(self, request):
+        organization = request.auth.organization
+        now = timezone.now()
+        totals, by_key = {}, {}
+        for window, length in USAGE_WINDOWS.items():
+            since = now - length
+            totals[window] = _figures(
+                selectors.usage_summary(organization=organization, since=since)
+            )
+            by_key[window] = selectors.usage_summaries_by_key(
+                organization=organization, since=since
+            )
+        keys = [
+            {
+                "id": key.key_id,
+                "name": key.name,
+                "type": key.type,
+                "status": key.effective_status(now),
+                "usage": {w: _figures(by_key[w].get(key.pk, _NO_USAGE)) for w in USAGE_WINDOWS},
+            }
+            for key in selectors.apikey_list(organization=organization, now=now)
+        ]
+        return Response(
+            {
+                "as_of": now,
+                "credits": {"balance": credits_balance(organization=organization)},
+                "totals": totals,
+                "keys": keys,
+            }
+        )

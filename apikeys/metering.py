@@ -1,0 +1,311 @@
+"""Usage metering and the request log, without a database write per request.
+
+``UsageMiddleware`` measures every request under ``/api/v1/`` (the schema excepted) and hands
+one record to this process's buffer: counters and a latency histogram per (key, organization,
+UTC hour), and a list of request-log rows. Requests that did not authenticate go to the request
+log only, with no key.
+
+The buffer is written to the database by the process that filled it:
+
+- by a daemon thread, when the oldest record is older than ``APIKEYS_USAGE_FLUSH_SECONDS``
+  (10 s by default), and at once when a response finds the buffer holding more than
+  ``APIKEYS_USAGE_FLUSH_MAX_RECORDS``; so an idle process still writes what it holds, and no
+  request waits for a flush (without the thread, the request that finds it due flushes);
+- at interpreter exit.
+
+Counters are written as atomic increments (``UPDATE … SET requests = requests + n``; the row is
+inserted when missing, and the UPDATE retried if another process inserted it first), and the
+request log with ``bulk_create``. So any number of web processes add up exactly, with or
+without Redis, and no worker or scheduled task is needed: a process-local cache would be a
+buffer no other process can flush, but every process here flushes its own. Figures are at most
+one flush interval behind.
+
+The trade-off: a process killed with SIGKILL (or one whose flush fails on a database error)
+loses what it had not yet written, at most one flush interval of usage and log rows. A failed
+flush is logged with the number of requests lost and never raised into a request; usage
+figures are for dashboards and alerts, not billing (credits are drawn by the ledger).
+"""
+
+import atexit
+import bisect
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apikeys import keys
+from apikeys.clientip import client_ip
+from apikeys.models import LATENCY_BUCKETS_MS, RequestLog, UsageHourly
+from apikeys.models.usage import BUCKET_FIELDS
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1/"
+_EXCLUDED_PREFIXES = ("/api/v1/schema",)
+# requests, errors, latency_ms_total, then one count per latency bucket.
+_COUNTER_FIELDS = ("requests", "errors", "latency_ms_total", *BUCKET_FIELDS)
+
+
+@dataclass
+class _Buffer:
+    usage: dict[tuple[int, int, datetime], list[int]] = field(default_factory=dict)
+    logs: list[RequestLog] = field(default_factory=list)
+    records: int = 0
+    oldest: float | None = None  # time.monotonic() of the oldest record held
+
+
+_lock = threading.Lock()
+_buffer = _Buffer()
+# Set by a request that finds the buffer due, so the flusher thread writes it, not the request.
+_wake = threading.Event()
+# The flusher thread and exit hook belong to one process; a forked child starts its own.
+_owner_pid: int | None = None
+
+
+def _reset_after_fork() -> None:
+    global _lock, _buffer, _owner_pid, _wake
+    # A child must not write its parent's records a second time.
+    _lock = threading.Lock()
+    _buffer = _Buffer()
+    _wake = threading.Event()
+    _owner_pid = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _clean(text: str, limit: int) -> str:
+    """Return ``text`` fit for a text column everywhere, with anything key-shaped removed."""
+    if "sk-" in text:
+        text = keys.KEY_SEARCH_RE.sub("[redacted]", text)
+    text = text.replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")[:limit]
+
+
+def bucket_index(latency_ms: float) -> int:
+    """Return the index of the histogram bucket ``latency_ms`` falls in."""
+    return bisect.bisect_left(LATENCY_BUCKETS_MS, latency_ms)
+
+
+def record(
+    *,
+    api_key_id: int | None,
+    organization_id: int | None,
+    method: str,
+    path: str,
+    status: int,
+    error_code: str,
+    latency_ms: float,
+    client_ip: str | None,
+    user_agent: str,
+    request_id: str,
+    now: datetime | None = None,
+) -> None:
+    """Add one request to this process's buffer, and flush it when it is due."""
+    now = now or timezone.now()
+    log = RequestLog(
+        created_at=now,
+        organization_id=organization_id,
+        api_key_id=api_key_id,
+        method=_clean(method, 8),
+        path=_clean(path, 255),
+        status=status,
+        error_code=_clean(error_code, 64),
+        latency_ms=max(0, round(latency_ms)),
+        client_ip=client_ip,
+        user_agent=_clean(user_agent, 255),
+        request_id=_clean(request_id, 64),
+    )
+    with _lock:
+        if api_key_id is not None and organization_id is not None:
+            slot = (api_key_id, organization_id, now.replace(minute=0, second=0, microsecond=0))
+            counters = _buffer.usage.get(slot)
+            if counters is None:
+                counters = _buffer.usage[slot] = [0] * len(_COUNTER_FIELDS)
+            counters[0] += 1
+            counters[1] += status >= 400
+            counters[2] += log.latency_ms
+            counters[3 + bucket_index(latency_ms)] += 1
+        _buffer.logs.append(log)
+        _buffer.records += 1
+        if _buffer.oldest is None:
+            _buffer.oldest = time.monotonic()
+    _ensure_flusher()
+
+
+def flush_due() -> bool:
+    """Return whether the buffer is old or big enough to be written now."""
+    oldest = _buffer.oldest
+    if oldest is None:
+        return False
+    return (
+        _buffer.records >= settings.APIKEYS_USAGE_FLUSH_MAX_RECORDS
+        or time.monotonic() - oldest >= settings.APIKEYS_USAGE_FLUSH_SECONDS
+    )
+
+
+def _take() -> _Buffer:
+    global _buffer
+    with _lock:
+        taken, _buffer = _buffer, _Buffer()
+    return taken
+
+
+def discard() -> int:
+    """Drop everything buffered in this process and return how many requests it held (tests)."""
+    return _take().records
+
+
+def flush() -> int:
+    """Write this process's buffered usage and request log; return the requests written.
+
+    Never raises: on a database error the records are dropped and the loss is logged.
+    """
+    taken = _take()
+    if not taken.records:
+        return 0
+    try:
+        if taken.usage:
+            _write_usage(taken.usage)
+    except Exception:
+        lost = sum(c[0] for c in taken.usage.values())
+        logger.exception("Usage flush failed; usage of %d requests lost", lost)
+    try:
+        with transaction.atomic():
+            RequestLog.objects.bulk_create(taken.logs, batch_size=500)
+    except Exception:
+        logger.exception("Request log flush failed; %d log rows lost", len(taken.logs))
+    return taken.records
+
+
+def _write_usage(usage: dict[tuple[int, int, datetime], list[int]]) -> None:
+    # One transaction, rows in a fixed order, so that flushes of several processes take row
+    # locks in the same order and cannot deadlock on PostgreSQL.
+    with transaction.atomic():
+        for (api_key_id, organization_id, hour), counters in sorted(usage.items()):
+            increments = {
+                name: F(name) + value
+                for name, value in zip(_COUNTER_FIELDS, counters, strict=True)
+                if value
+            }
+            rows = UsageHourly.objects.filter(api_key_id=api_key_id, hour=hour)
+            if rows.update(**increments):
+                continue
+            try:
+                with transaction.atomic():
+                    UsageHourly.objects.create(
+                        api_key_id=api_key_id,
+                        organization_id=organization_id,
+                        hour=hour,
+                        **dict(zip(_COUNTER_FIELDS, counters, strict=True)),
+                    )
+            except IntegrityError:
+                # Another process inserted the row since our UPDATE: add to it instead.
+                rows.update(**increments)
+
+
+def _flush_in_thread() -> None:
+    try:
+        flush()
+    finally:
+        # Connections are per thread; a flusher thread must not leave one open.
+        connections.close_all()
+
+
+def _flusher_loop(pid: int) -> None:
+    while _owner_pid == pid:
+        _wake.wait(max(0.1, settings.APIKEYS_USAGE_FLUSH_SECONDS / 2))
+        _wake.clear()
+        if _owner_pid != pid or not settings.APIKEYS_USAGE_FLUSH_THREAD:
+            continue
+        if flush_due():
+            _flush_in_thread()
+
+
+def _flusher_running() -> bool:
+    return _owner_pid == os.getpid() and settings.APIKEYS_USAGE_FLUSH_THREAD
+
+
+def _ensure_flusher() -> None:
+    """Start this process's flusher thread and exit hook once, on its first record."""
+    global _owner_pid
+    pid = os.getpid()
+    if _owner_pid == pid or not settings.APIKEYS_USAGE_FLUSH_THREAD:
+        return
+    with _lock:
+        if _owner_pid == pid:
+            return
+        _owner_pid = pid
+    atexit.register(flush)
+    threading.Thread(target=_flusher_loop, args=(pid,), name="usage-flusher", daemon=True).start()
+
+
+def _error_code(response) -> str:
+    data = getattr(response, "data", None)
+    if data is None and response.status_code >= 400:
+        # Plain Django JSON errors (unknown endpoints, 500s) carry the same body.
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("application/json") and not response.streaming:
+            try:
+                data = json.loads(response.content[:4096])
+            except ValueError:
+                data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("code"), str):
+            return error["code"]
+    return ""
+
+
+def _metered(path: str) -> bool:
+    return path.startswith(API_PREFIX) and not path.startswith(_EXCLUDED_PREFIXES)
+
+
+class UsageMiddleware:
+    """Meter every API request: usage counters for its key and one request-log row.
+
+    Sits right after ``RequestIdMiddleware`` so that it times nearly the whole request and sees
+    the request id; the key and client IP are those the authentication attached.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not _metered(request.path):
+            return self.get_response(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            key = getattr(request, "api_key", None)
+            record(
+                api_key_id=key.pk if key is not None else None,
+                organization_id=key.organization_id if key is not None else None,
+                method=request.method or "",
+                path=request.path,
+                status=response.status_code,
+                error_code=_error_code(response),
+                latency_ms=latency_ms,
+                client_ip=getattr(request, "client_ip", None) or client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                request_id=getattr(request, "request_id", ""),
+            )
+            if flush_due():
+                if _flusher_running():
+                    _wake.set()
+                else:
+                    flush()
+        except Exception:
+            # Metering must never break the response it measures.
+            logger.exception("Could not meter %s %s", request.method, request.path)
+        return response

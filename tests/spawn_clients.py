@@ -1,0 +1,88 @@
+"""Serve API requests from separate processes against the test database and cache.
+
+Each process is started with ``spawn``, sets Django up on the database the test runs on, waits
+for the go signal so that all fire together, sends its requests with ``django.test.Client``,
+flushes its usage buffer (as its flusher would) and reports the responses.
+"""
+
+import multiprocessing
+import os
+
+
+def _setup(db_name: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "perceptis.settings")
+    from django.conf import settings
+
+    settings.DATABASES["default"]["NAME"] = db_name
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.APIKEYS_USAGE_FLUSH_THREAD = False
+    import django
+
+    django.setup()
+
+
+def _serve(db_name, plaintext, paths, ready, go, results):
+    _setup(db_name)
+    from django.db import connections
+    from django.test import Client
+
+    from apikeys import metering
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    ready.put(os.getpid())
+    go.wait(60)
+    out = []
+    for path in paths:
+        response = client.get(path)
+        out.append(
+            (
+                response.status_code,
+                response.get("RateLimit-Remaining"),
+                response.get("Retry-After"),
+                response.json().get("error", {}).get("code") if response.status_code >= 400 else "",
+            )
+        )
+    metering.flush()
+    connections.close_all()
+    results.put(out)
+
+
+def serve_in_processes(
+    *, db_name: str, plaintext: str, paths: list[str], processes: int, before_go=None
+):
+    """Send ``paths`` from each of ``processes`` processes at once; return all responses.
+
+    Each response is ``(status, RateLimit-Remaining, Retry-After, error code)``. ``before_go``
+    runs once every process is ready, just before they fire.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    workers = [
+        ctx.Process(target=_serve, args=(db_name, plaintext, paths, ready, go, results))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in workers:
+            ready.get(timeout=60)
+        if before_go is not None:
+            before_go()
+        go.set()
+        responses = []
+        for _ in workers:
+            responses += results.get(timeout=60)
+    finally:
+        for worker in workers:
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()
+    return responses
+
+
+def ensure_plans() -> None:
+    """Put the plans back: a transactional test before this one truncated every table."""
+    from accounts.models import Plan
+    from accounts.plans import plans_ensure
+
+    plans_ensure(Plan)
