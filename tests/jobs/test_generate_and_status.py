@@ -198,7 +198,7 @@ def test_test_key_works_with_zero_credits_and_its_result_is_watermarked(
 
 
 @requires_postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_threads_with_the_same_idempotency_key_get_one_job(make_org, make_key):
     org = make_org(credits=10)
     _key, plaintext = make_key(org)
