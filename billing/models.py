@@ -36,6 +36,16 @@ class CreditAccount(models.Model):
         return f"{self.organization}: {self.balance} credits"
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Refuse bulk ``update()`` and ``delete()``, which bypass the model's own refusals."""
+
+    def update(self, **kwargs):
+        raise ValueError("Ledger entries are append-only.")
+
+    def delete(self):
+        raise ValueError("Ledger entries are append-only.")
+
+
 class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
         GRANT = "grant", "Grant"
@@ -61,6 +71,8 @@ class LedgerEntry(models.Model):
     actor_label = models.CharField(max_length=255, blank=True)
     balance_after = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "ledger entries"

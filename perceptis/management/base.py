@@ -6,6 +6,20 @@ from perceptis.errors import DomainError
 
 
 class OperatorCommand(BaseCommand):
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        django_error = parser.error
+
+        def error(message):
+            # On the command line a usage mistake is one line on stderr, like any other refusal,
+            # not argparse's usage block; call_command still gets Django's CommandError.
+            if parser.called_from_command_line:
+                parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+            django_error(message)
+
+        parser.error = error
+        return parser
+
     def execute(self, *args, **options):
         try:
             return super().execute(*args, **options)
