@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts.audit import Actor, audit_record
 from apikeys import keys
@@ -166,7 +166,7 @@ class ApiKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
                 service(key=key, actor=staff_actor(request))
                 done += 1
             except DomainError as exc:
-                refused.append(f"{key.key_id}: {exc.message}")
+                refused.append(f"Not changed: {key.key_id}. {exc.message}")
         if done:
             self.message_user(request, f"{verb} {done} key{'s' if done != 1 else ''}.")
         for reason in refused:
@@ -224,7 +224,7 @@ class ApiKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         if request.method == "POST":
             form = FindKeyForm(request.POST)
             if form.is_valid():
-                result = self._identify(request, form.cleaned_data["key"])
+                result = self._describe(request, identify_key(form.cleaned_data["key"]))
             # Never hand the submitted value back to the template.
             form = FindKeyForm()
         else:
@@ -238,12 +238,9 @@ class ApiKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/apikeys/apikey/find_key.html", context)
 
-    def _identify(self, request, plaintext: str) -> dict:
-        if keys.parse(plaintext) is None:
-            return {"found": False, "malformed": True}
-        found = lookup_key(plaintext)
-        if found is None:
-            return {"found": False, "malformed": False}
+    def _describe(self, request, found) -> dict:
+        if found in (MALFORMED, None):
+            return {"found": False, "malformed": found is MALFORMED}
         key, secret = found
         now = timezone.now()
         audit_record(
@@ -263,3 +260,17 @@ class ApiKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             "secret_expires_at": secret.expires_at,
             "url": reverse("admin:apikeys_apikey_change", args=[key.pk]),
         }
+
+
+MALFORMED = object()
+
+
+# Error reports (the e-mails and pages Django builds when DEBUG is off) hide every local of
+# this frame and of the frames it calls (parsing, hashing, the lookup), so the key never
+# reaches them.
+@sensitive_variables()
+def identify_key(plaintext: str):
+    """Return ``(key, secret)`` for a pasted plaintext, ``MALFORMED``, or None when unknown."""
+    if keys.parse(plaintext) is None:
+        return MALFORMED
+    return lookup_key(plaintext)

@@ -96,7 +96,7 @@ class JobAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
                 service(job=job, actor=staff_actor(request))
                 done += 1
             except DomainError as exc:
-                refused.append(f"{job.job_id}: {exc.message}")
+                refused.append(f"Not changed: {job.job_id}. {exc.message}")
         if done:
             self.message_user(request, f"{verb} {done} job{'s' if done != 1 else ''}.")
         for reason in refused:
