@@ -58,13 +58,13 @@ def run_action():
     """Return ``run_action(client, url, action, objects, **extra)``: post a changelist action
     the way the admin's own action form does."""
 
-    def run(client, changelist_url, action, objects, **extra):
+    def run(client, changelist_url, action, objects, *, follow=False, **extra):
         data = {
             "action": action,
             "index": "0",
             "_selected_action": [str(o.pk) for o in objects],
             **extra,
         }
-        return client.post(changelist_url, data)
+        return client.post(changelist_url, data, follow=follow)
 
     return run

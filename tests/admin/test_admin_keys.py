@@ -190,11 +190,11 @@ def test_find_key_reports_a_revoked_key_as_revoked(support, live_key, run_action
 
 
 def test_find_key_tells_a_rotated_out_secret_from_the_current_one(support, live_key):
+    from accounts.audit import Actor
     from apikeys.services import apikey_rotate
-    from tests.conftest import SYSTEM
 
     key, old = live_key
-    key, new = apikey_rotate(key=key, actor=SYSTEM)
+    key, new = apikey_rotate(key=key, actor=Actor.system("tests"))
     assert support.post(FIND, {"key": old}).context["result"]["secret_current"] is False
     assert support.post(FIND, {"key": new}).context["result"]["secret_current"] is True
 
