@@ -225,8 +225,9 @@ class ApiKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
             form = FindKeyForm(request.POST)
             if form.is_valid():
                 result = self._describe(request, identify_key(form.cleaned_data["key"]))
-            # Never hand the submitted value back to the template.
-            form = FindKeyForm()
+                # Never hand the submitted value back to the template. (An invalid form keeps
+                # its errors; its password input does not render the value either.)
+                form = FindKeyForm()
         else:
             form = FindKeyForm()
         context = {
@@ -239,7 +240,7 @@ class ApiKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/apikeys/apikey/find_key.html", context)
 
     def _describe(self, request, found) -> dict:
-        if found in (MALFORMED, None):
+        if found is None or found is MALFORMED:
             return {"found": False, "malformed": found is MALFORMED}
         key, secret = found
         now = timezone.now()

@@ -208,6 +208,16 @@ def test_find_key_tells_malformed_from_unknown(support, db):
     assert unknown_key.encode() not in unknown.content
 
 
+def test_find_key_without_a_key_says_so_and_echoes_nothing(support, db):
+    too_long = "sk-live-per-" + "x" * 300
+    response = support.post(FIND, {"key": too_long})
+    assert response.status_code == 200
+    assert response.context["result"] is None
+    assert response.context["form"].errors["key"]
+    assert too_long.encode() not in response.content
+    assert support.post(FIND, {"key": ""}).context["form"].errors["key"]
+
+
 def test_find_key_needs_key_view_permission(bare, live_key):
     _, plaintext = live_key
     assert bare.get(FIND).status_code == 403
