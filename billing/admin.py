@@ -1,0 +1,143 @@
+"""Credits in Django admin: the ledger, read-only, and the grant-or-adjust form.
+
+Ledger rows are append-only, so nobody adds, edits or deletes one here, superusers included.
+Support changes a balance only through the form on an organization, which requires a reason
+and calls ``billing.services.credits_grant`` / ``credits_adjust`` (ledger row + audit row).
+The form needs ``billing.add_ledgerentry``: writing a ledger entry is exactly what it does.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from apikeys.admin import NoSecretLookupsMixin, staff_actor
+from billing.models import LedgerEntry
+from billing.selectors import credits_ledger_sum
+from billing.services import credits_adjust, credits_grant
+from perceptis.errors import DomainError
+
+CREDITS_PERMISSION = "billing.add_ledgerentry"
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "organization",
+        "kind",
+        "amount",
+        "balance_after",
+        "job",
+        "reason",
+        "actor_label",
+    ]
+    list_select_related = ["account__organization", "job"]
+    list_filter = ["kind", "created_at", "account__organization__plan"]
+    search_fields = ["account__organization__name", "=account__organization__slug", "=job__job_id"]
+    search_help_text = "Organization name or slug (exact), or Job ID (exact)."
+    show_full_result_count = False
+    list_per_page = 100
+    fields = [
+        "created_at",
+        "organization",
+        "kind",
+        "amount",
+        "balance_after",
+        "job",
+        "period",
+        "reason",
+        "actor_label",
+        "actor_user",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account__organization", "job")
+
+    @admin.display(description="organization", ordering="account__organization__name")
+    def organization(self, obj):
+        return obj.account.organization
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CreditsForm(forms.Form):
+    OPERATIONS = [
+        ("grant", "Grant credits (a positive amount)"),
+        ("adjust", "Adjust the balance (positive adds, negative removes)"),
+    ]
+
+    operation = forms.ChoiceField(choices=OPERATIONS, widget=forms.RadioSelect, initial="grant")
+    amount = forms.IntegerField(min_value=-(10**12), max_value=10**12)
+    reason = forms.CharField(
+        max_length=255,
+        help_text="Required. Recorded on the ledger entry and in the audit log.",
+        widget=forms.TextInput(attrs={"size": 70}),
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the balance changes.")
+        return reason
+
+
+def organization_credits_view(model_admin, request, object_id):
+    """Grant or adjust an organization's credits through the billing services.
+
+    Wired into the organization admin at ``<id>/credits/``. A refusal from the service (such as
+    a balance that would go below zero) is a form error and writes nothing.
+    """
+    organization = model_admin.get_object(request, object_id)
+    if organization is None:
+        raise Http404("No such organization.")
+    if not (
+        model_admin.has_view_permission(request, organization)
+        and request.user.has_perm(CREDITS_PERMISSION)
+    ):
+        raise PermissionDenied
+    form = CreditsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        service = credits_grant if form.cleaned_data["operation"] == "grant" else credits_adjust
+        try:
+            entry = service(
+                organization=organization,
+                amount=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+                actor=staff_actor(request),
+            )
+        except DomainError as exc:
+            form.add_error("amount", exc.message)
+        else:
+            model_admin.message_user(
+                request,
+                f"{entry.get_kind_display()} of {entry.amount:+d} credits recorded; the balance "
+                f"is now {credits_ledger_sum(organization=organization)}.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:accounts_organization_change", args=[organization.pk])
+            )
+    opts = model_admin.model._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Credits for {organization.name}",
+        "opts": opts,
+        "original": organization,
+        "form": form,
+        "balance": credits_ledger_sum(organization=organization),
+        "recent_entries": LedgerEntry.objects.filter(account__organization=organization)
+        .select_related("job")
+        .order_by("-created_at", "-id")[:10],
+    }
+    return TemplateResponse(request, "admin/accounts/organization/credits.html", context)

@@ -1,0 +1,113 @@
+"""Jobs in Django admin: a read-only record, with retry and cancel through ``jobs.services``."""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from apikeys.admin import NoSecretLookupsMixin, staff_actor
+from jobs.models import Job
+from jobs.services import job_cancel, job_retry
+from perceptis.errors import DomainError
+
+
+def _pretty(value) -> str:
+    if value in (None, "", {}):
+        return "—"
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@admin.register(Job)
+class JobAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+    list_display = [
+        "job_id",
+        "status",
+        "organization",
+        "key_id",
+        "test",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "attempts",
+        "credits_reserved",
+        "credits_charged",
+    ]
+    list_select_related = ["organization", "api_key"]
+    list_filter = ["status", "test", "created_at", "organization__plan"]
+    search_fields = ["=job_id", "=api_key__key_id", "organization__name", "=organization__slug"]
+    search_help_text = "Job ID or Key ID (exact), organization name or slug (exact)."
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["retry_jobs", "cancel_jobs"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "job_id",
+                    "status",
+                    "organization",
+                    "api_key",
+                    "test",
+                    "attempts",
+                    "credits_reserved",
+                    "credits_charged",
+                ]
+            },
+        ),
+        ("Times", {"fields": ["created_at", "enqueued_at", "started_at", "finished_at"]}),
+        ("Input", {"fields": ["prompt", "options_display", "idempotency_key"]}),
+        ("Outcome", {"fields": ["result_display", "error_code", "error_message"]}),
+    ]
+    readonly_fields = [f for _, group in fieldsets for f in group["fields"]]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("organization", "api_key")
+
+    @admin.display(description="key", ordering="api_key__key_id")
+    def key_id(self, obj):
+        return obj.api_key.key_id
+
+    @admin.display(description="options")
+    def options_display(self, obj):
+        return _pretty(obj.options)
+
+    @admin.display(description="result")
+    def result_display(self, obj):
+        return _pretty(obj.result)
+
+    # The record is read-only for everyone; retry and cancel need ``jobs.change_job``.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_manage_permission(self, request):
+        return request.user.has_perm("jobs.change_job")
+
+    def _apply(self, request, queryset, service, verb):
+        done, refused = 0, []
+        for job in queryset.select_related("organization"):
+            try:
+                service(job=job, actor=staff_actor(request))
+                done += 1
+            except DomainError as exc:
+                refused.append(f"Not changed: {job.job_id}. {exc.message}")
+        if done:
+            self.message_user(request, f"{verb} {done} job{'s' if done != 1 else ''}.")
+        for reason in refused:
+            self.message_user(request, reason, level=messages.WARNING)
+
+    @admin.action(description="Retry selected failed jobs (no new charge)", permissions=["manage"])
+    def retry_jobs(self, request, queryset):
+        self._apply(request, queryset, job_retry, "Queued again")
+
+    @admin.action(
+        description="Cancel selected queued jobs (credits released)", permissions=["manage"]
+    )
+    def cancel_jobs(self, request, queryset):
+        self._apply(request, queryset, job_cancel, "Canceled")
