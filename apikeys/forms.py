@@ -93,9 +93,9 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
     def __init__(self, *args, plan=None, **kwargs):
         super().__init__(*args, **kwargs)
         if plan is not None:
-            self.fields["rate_limit_per_minute"].help_text = (
-                f"Leave empty for the plan's limit of {plan.rate_limit_per_minute}."
-            )
+            self.fields[
+                "rate_limit_per_minute"
+            ].help_text = f"Leave empty for the plan's limit of {plan.rate_limit_per_minute}."
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data

@@ -235,7 +235,9 @@ def key_rotate(request, key_id):
             else:
                 common.once_done(request, nonce, key.key_id)
                 until = timezone.now() + timedelta(seconds=grace) if grace else None
-                return _show_secret(request, key=key, plaintext=plaintext, rotated=True, grace=until)
+                return _show_secret(
+                    request, key=key, plaintext=plaintext, rotated=True, grace=until
+                )
         status = 400
     else:
         form = KeyRotateForm(initial={"nonce": new_nonce()})

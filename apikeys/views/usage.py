@@ -75,7 +75,7 @@ def usage(request):
     by_key = selectors.usage_summaries_by_key(
         organization=request.organization, since=context["since"]
     )
-    keys = {key.pk: key for key in ApiKey.objects.filter(pk__in=by_key, organization=request.organization)}
+    keys = ApiKey.objects.filter(pk__in=by_key, organization=request.organization).in_bulk()
     rows = sorted(
         ({"key": keys.get(pk), "figures": figures(summary)} for pk, summary in by_key.items()),
         key=lambda row: -row["figures"]["requests"],
@@ -86,7 +86,7 @@ def usage(request):
         if account
         else []
     )
-    context.update({"key_rows": rows, "balance": account.balance if account else 0, "entries": entries})
+    context.update(key_rows=rows, balance=account.balance if account else 0, entries=entries)
     return render(request, "developer/usage.html", context)
 
 
