@@ -48,9 +48,10 @@ def _split_lines(value: str) -> list[str]:
 
 
 class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
+    # Not required here: the service's own message ("Give the key a name.") is the one shown.
     name = forms.CharField(
         label="Name",
-        max_length=200,
+        required=False,
         help_text="For you: what uses this key, e.g. “Billing service (prod)”.",
     )
     type = forms.ChoiceField(
@@ -111,7 +112,7 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
 
 
 class KeyRenameForm(ServiceErrorsMixin, forms.Form):
-    name = forms.CharField(label="Name", max_length=200)
+    name = forms.CharField(label="Name", required=False)
 
 
 def grace_choices() -> list[tuple[int, str]]:
