@@ -13,9 +13,13 @@
           status.textContent = ok ? "Copied to the clipboard." : "Select the key and copy it with Ctrl+C or Cmd+C.";
         }
       }
-      field.select();
+      var text = field.textContent.trim();
+      var range = document.createRange();
+      range.selectNodeContents(field);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(field.value).then(function () { done(true); }, function () { done(false); });
+        navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
       } else {
         try { done(document.execCommand("copy")); } catch (e) { done(false); }
       }
@@ -24,6 +28,6 @@
   /* Leaving the page drops the secret from it, so the back button cannot bring it back from
      the browser's page cache (the response is also no-store). */
   window.addEventListener("pagehide", function () {
-    document.querySelectorAll("[data-secret]").forEach(function (el) { el.value = ""; });
+    document.querySelectorAll("[data-secret]").forEach(function (el) { el.textContent = ""; });
   });
 })();
