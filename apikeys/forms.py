@@ -68,7 +68,7 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
     )
     permissions = forms.MultipleChoiceField(
         label="Permissions",
-        choices=Permission.choices,
+        choices=[(value, f"{label} ({value})") for value, label in Permission.choices],
         initial=DEFAULT_PERMISSIONS,
         required=False,
         widget=forms.CheckboxSelectMultiple,
