@@ -34,6 +34,5 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("settings/developer/alerts/", include("apikeys.urls_alerts")),
     path("settings/developer/", include("apikeys.urls_web")),
 ]

@@ -1,0 +1,187 @@
+"""Forms of the Developer Settings pages.
+
+Forms only parse what the browser sends into the services' argument types; the services
+validate (names, permissions, limits, expiry, CIDRs) and their ``InvalidRequest.fields`` become
+messages next to the fields with ``add_service_errors``, so the pages and the API refuse the
+same things with the same words.
+"""
+
+import secrets
+
+from django import forms
+from django.conf import settings
+from django.core.validators import RegexValidator
+
+from apikeys.models import DEFAULT_PERMISSIONS, ApiKey, Permission
+from perceptis.errors import DomainError, InvalidRequest
+
+NONCE_PATTERN = r"^[A-Za-z0-9_-]{20,64}$"
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ServiceErrorsMixin:
+    def add_service_errors(self, exc: DomainError) -> None:
+        """Put a service's refusal next to the fields it names, or above the form."""
+        fields = exc.fields if isinstance(exc, InvalidRequest) and exc.fields else {}
+        for field, messages in fields.items():
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
+        if not fields:
+            self.add_error(None, exc.message)
+
+
+class OnceFormMixin(forms.Form):
+    """A hidden one-time token: a resubmitted form (reload, back) does not act twice."""
+
+    nonce = forms.CharField(
+        widget=forms.HiddenInput,
+        validators=[RegexValidator(NONCE_PATTERN)],
+        error_messages={"required": "This form has expired; open it again."},
+    )
+
+
+def _split_lines(value: str) -> list[str]:
+    return [part.strip() for part in value.replace(",", "\n").splitlines() if part.strip()]
+
+
+class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
+    # Not required here: the service's own message ("Give the key a name.") is the one shown.
+    name = forms.CharField(
+        label="Name",
+        required=False,
+        help_text="For you: what uses this key, e.g. “Billing service (prod)”.",
+    )
+    type = forms.ChoiceField(
+        label="Type",
+        choices=ApiKey.Type.choices,
+        initial=ApiKey.Type.LIVE,
+        widget=forms.RadioSelect,
+        help_text="Test keys are free, watermarked and limited to 100 requests a day.",
+    )
+    environment = forms.ChoiceField(
+        label="Environment",
+        choices=ApiKey.Environment.choices,
+        initial=ApiKey.Environment.PRODUCTION,
+    )
+    permissions = forms.MultipleChoiceField(
+        label="Permissions",
+        choices=[(value, f"{label} ({value})") for value, label in Permission.choices],
+        initial=DEFAULT_PERMISSIONS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    rate_limit_per_minute = forms.IntegerField(
+        label="Rate limit (requests per minute)",
+        required=False,
+        help_text="Leave empty for the plan's limit.",
+    )
+    expires_at = forms.DateTimeField(
+        label="Expires (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Leave empty for a key that does not expire.",
+    )
+    ip_allowlist = forms.CharField(
+        label="IP allowlist",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Addresses or CIDR ranges, one per line. Empty allows every address.",
+    )
+
+    def __init__(self, *args, plan=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if plan is not None:
+            self.fields[
+                "rate_limit_per_minute"
+            ].help_text = f"Leave empty for the plan's limit of {plan.rate_limit_per_minute}."
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "type": data["type"],
+            "environment": data["environment"],
+            "permissions": list(data["permissions"]),
+            "rate_limit_per_minute": data["rate_limit_per_minute"],
+            "expires_at": data["expires_at"],
+            "ip_allowlist": _split_lines(data["ip_allowlist"]),
+        }
+
+
+class KeyRenameForm(ServiceErrorsMixin, forms.Form):
+    name = forms.CharField(label="Name", required=False)
+
+
+def grace_choices() -> list[tuple[int, str]]:
+    maximum = settings.APIKEYS_MAX_ROTATION_GRACE_SECONDS
+    hour = 3600
+    options = [
+        (0, "Immediately"),
+        (hour, "After 1 hour"),
+        (24 * hour, "After 24 hours"),
+        (3 * 24 * hour, "After 3 days"),
+        (7 * 24 * hour, "After 7 days"),
+    ]
+    return [(seconds, label) for seconds, label in options if seconds <= maximum]
+
+
+class KeyRotateForm(ServiceErrorsMixin, OnceFormMixin):
+    grace_period_seconds = forms.TypedChoiceField(
+        label="The current secret stops working",
+        coerce=int,
+        choices=grace_choices,
+        initial=0,
+        help_text="A grace period lets you deploy the new secret before the old one stops.",
+    )
+
+
+class KeyFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "Any status"), *ApiKey.Status.choices]
+    )
+    type = forms.ChoiceField(
+        label="Type", required=False, choices=[("", "Any type"), *ApiKey.Type.choices]
+    )
+    environment = forms.ChoiceField(
+        label="Environment",
+        required=False,
+        choices=[("", "Any environment"), *ApiKey.Environment.choices],
+    )
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        return {name: value for name, value in self.cleaned_data.items() if value}
+
+
+STATUS_CLASSES = [("2xx", "2xx success"), ("4xx", "4xx refused"), ("5xx", "5xx failed")]
+
+
+class RequestLogFilterForm(forms.Form):
+    key = forms.ChoiceField(label="Key", required=False)
+    status = forms.CharField(
+        label="Status",
+        required=False,
+        max_length=3,
+        validators=[RegexValidator(r"^([1-5]xx|[1-5][0-9]{2})$", "Use e.g. 401 or 4xx.")],
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 401 or 4xx", "size": 8}),
+    )
+    since = forms.DateTimeField(
+        label="From (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    until = forms.DateTimeField(
+        label="To (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args, keys=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [("", "All keys")] + [
+            (key.key_id, f"{key.name} ({key.key_id})") for key in keys
+        ]

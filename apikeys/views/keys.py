@@ -1,0 +1,245 @@
+"""The key table, creating a key, and the actions on one key."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.db.models import F
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apikeys import selectors, services
+from apikeys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm, new_nonce
+from apikeys.models import ApiKey
+from apikeys.views import common
+from apikeys.views.common import manager_required, member_required
+from apikeys.views.usage import usage_context
+from perceptis.errors import DomainError
+
+# Sortable columns of the key table: query value -> model field.
+SORTS = {
+    "name": "name",
+    "key_id": "key_id",
+    "type": "type",
+    "environment": "environment",
+    "created": "created_at",
+    "last_used": "last_used_at",
+    "expires": "expires_at",
+    "status": "status",
+}
+DEFAULT_SORT = "-created"
+
+
+def _ordering(sort: str):
+    descending = sort.startswith("-")
+    field = F(SORTS[sort.lstrip("-")])
+    # Keys never used or never expiring go last whichever way the column is sorted.
+    return [
+        field.desc(nulls_last=True) if descending else field.asc(nulls_last=True),
+        "-id",
+    ]
+
+
+def _sort_columns(current: str) -> dict:
+    columns = {}
+    for name in SORTS:
+        if current == name:
+            columns[name] = {"next": f"-{name}", "aria": "ascending"}
+        elif current == f"-{name}":
+            columns[name] = {"next": name, "aria": "descending"}
+        else:
+            columns[name] = {"next": name, "aria": None}
+    return columns
+
+
+@require_GET
+@member_required
+def key_list(request):
+    """The key table: sortable, filterable by status, type and environment, 50 to a page."""
+    filters = KeyFilterForm(request.GET)
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    if sort.lstrip("-") not in SORTS:
+        sort = DEFAULT_SORT
+    now = timezone.now()
+    keys = selectors.apikey_list(
+        organization=request.organization, now=now, **filters.filters()
+    ).order_by(*_ordering(sort))
+    page = common.paginate(request, keys)
+    return render(
+        request,
+        "developer/key_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "filtered": bool(filters.filters()),
+            "columns": _sort_columns(sort),
+            "now": now,
+            "plan": common.plan_status(request.organization),
+        },
+    )
+
+
+def _show_secret(request, *, key: ApiKey, plaintext: str, rotated: bool, grace=None):
+    """Answer the POST itself with the plaintext: no redirect, session, message or cookie
+    carries it, and ``no-store`` keeps it out of the browser's cache and history."""
+    response = render(
+        request,
+        "developer/key_secret.html",
+        {"key": key, "plaintext": plaintext, "rotated": rotated, "grace": grace},
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+def _already_shown(request, nonce: str):
+    key_id = common.once_key_id(request, nonce)
+    key = None
+    if key_id:
+        key = selectors.apikey_list(organization=request.organization).filter(key_id=key_id).first()
+    response = render(request, "developer/key_already_shown.html", {"key": key}, status=409)
+    add_never_cache_headers(response)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def key_create(request):
+    plan = common.plan_status(request.organization)
+    org_plan = request.organization.plan
+    if request.method == "POST":
+        form = KeyCreateForm(request.POST, plan=org_plan)
+        if form.is_valid():
+            nonce = form.cleaned_data["nonce"]
+            if not common.once_claim(request, nonce):
+                return _already_shown(request, nonce)
+            try:
+                key, plaintext = services.apikey_create(
+                    organization=request.organization,
+                    actor=common.actor_for(request),
+                    **form.service_kwargs(),
+                )
+            except DomainError as exc:
+                common.once_release(request, nonce)
+                form.add_service_errors(exc)
+            else:
+                common.once_done(request, nonce, key.key_id)
+                return _show_secret(request, key=key, plaintext=plaintext, rotated=False)
+    else:
+        form = KeyCreateForm(initial={"nonce": new_nonce()}, plan=org_plan)
+    status = 400 if form.is_bound else 200
+    return render(request, "developer/key_create.html", {"form": form, "plan": plan}, status=status)
+
+
+def _detail(request, key: ApiKey, *, rename_form=None, status=200):
+    context = {
+        "key": key,
+        "status": key.effective_status(),
+        "rename_form": rename_form or KeyRenameForm(initial={"name": key.name}),
+        "can_manage": request.membership.can_manage_keys,
+        **usage_context(request, api_key=key),
+    }
+    return render(request, "developer/key_detail.html", context, status=status)
+
+
+@require_GET
+@member_required
+def key_detail(request, key_id):
+    return _detail(request, common.key_or_404(request, key_id))
+
+
+@require_POST
+@manager_required
+def key_rename(request, key_id):
+    key = common.key_or_404(request, key_id)
+    form = KeyRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            services.apikey_update(
+                key=key, name=form.cleaned_data["name"], actor=common.actor_for(request)
+            )
+        except DomainError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "The key was renamed.")
+            return redirect("developer-key", key_id=key.key_id)
+    return _detail(request, key, rename_form=form, status=400)
+
+
+def _status_action(service, done: str):
+    @require_POST
+    @manager_required
+    def view(request, key_id):
+        key = common.key_or_404(request, key_id)
+        try:
+            service(key=key, actor=common.actor_for(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, done.format(name=key.name))
+        return redirect("developer-key", key_id=key.key_id)
+
+    return view
+
+
+key_disable = _status_action(
+    services.apikey_disable, "“{name}” is disabled: its requests get 401 until you enable it."
+)
+key_enable = _status_action(services.apikey_enable, "“{name}” is enabled again.")
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def key_revoke(request, key_id):
+    key = common.key_or_404(request, key_id)
+    if request.method == "POST":
+        services.apikey_revoke(key=key, actor=common.actor_for(request))
+        messages.success(request, f"“{key.name}” is revoked. Requests with it now get 401.")
+        return redirect("developer-key", key_id=key.key_id)
+    return render(request, "developer/key_revoke.html", {"key": key})
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def key_delete(request, key_id):
+    key = common.key_or_404(request, key_id)
+    if request.method == "POST":
+        try:
+            services.apikey_delete(key=key, actor=common.actor_for(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("developer-key", key_id=key.key_id)
+        messages.success(request, f"“{key.name}” is deleted. Its usage and history are kept.")
+        return redirect("developer-settings")
+    return render(request, "developer/key_delete.html", {"key": key})
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def key_rotate(request, key_id):
+    key = common.key_or_404(request, key_id)
+    if request.method == "POST":
+        form = KeyRotateForm(request.POST)
+        if form.is_valid():
+            nonce = form.cleaned_data["nonce"]
+            if not common.once_claim(request, nonce):
+                return _already_shown(request, nonce)
+            grace = form.cleaned_data["grace_period_seconds"]
+            try:
+                key, plaintext = services.apikey_rotate(
+                    key=key, grace_period_seconds=grace, actor=common.actor_for(request)
+                )
+            except DomainError as exc:
+                common.once_release(request, nonce)
+                form.add_service_errors(exc)
+            else:
+                common.once_done(request, nonce, key.key_id)
+                until = timezone.now() + timedelta(seconds=grace) if grace else None
+                return _show_secret(
+                    request, key=key, plaintext=plaintext, rotated=True, grace=until
+                )
+        status = 400
+    else:
+        form = KeyRotateForm(initial={"nonce": new_nonce()})
+        status = 200
+    return render(request, "developer/key_rotate.html", {"key": key, "form": form}, status=status)

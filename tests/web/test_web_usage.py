@@ -1,0 +1,188 @@
+"""Usage figures and chart, credits, the request log and the activity log."""
+
+import re
+from datetime import timedelta
+
+from django.utils import timezone
+
+from accounts.models import Membership
+from apikeys.models import RequestLog, UsageHourly
+from apikeys.services import apikey_revoke
+from billing.services import credits_grant
+from tests.conftest import SYSTEM
+
+
+def hour_ago(hours: int):
+    return (timezone.now() - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+
+
+def usage_row(key, *, hours_ago: int, requests: int, errors: int = 0, bucket: int = 3):
+    # Bucket 3 holds 25-50 ms: with every request there, p50 is 37.5 ms and p95 48.8 ms.
+    return UsageHourly.objects.create(
+        organization=key.organization,
+        api_key=key,
+        hour=hour_ago(hours_ago),
+        requests=requests,
+        errors=errors,
+        **{f"latency_b{bucket}": requests},
+    )
+
+
+def stat(response, name: str) -> str:
+    match = re.search(rf'data-stat="{name}">([^<]*)<', response.content.decode())
+    return match.group(1).strip()
+
+
+def test_key_page_shows_usage_from_hourly_rows(web, org, make_key):
+    key, _ = make_key(org)
+    other, _ = make_key(org)
+    usage_row(key, hours_ago=2, requests=150, errors=3)
+    usage_row(key, hours_ago=5, requests=50, errors=1)
+    usage_row(key, hours_ago=24 * 3, requests=800, errors=0)  # outside 24 h, inside 7 d
+    usage_row(other, hours_ago=1, requests=999, errors=999)  # another key
+    page = web.get(f"/settings/developer/keys/{key.key_id}/")
+    assert stat(page, "requests") == "200"
+    assert stat(page, "error-rate") == "2.0%"
+    assert stat(page, "p50") == "37.5 ms"
+    assert stat(page, "p95") == "48.8 ms"
+    week = web.get(f"/settings/developer/keys/{key.key_id}/?window=7d")
+    assert stat(week, "requests") == "1000"
+    assert stat(week, "error-rate") == "0.4%"
+
+
+def test_usage_without_requests_shows_dashes(web, org, make_key):
+    key, _ = make_key(org)
+    page = web.get(f"/settings/developer/keys/{key.key_id}/?window=30d")
+    assert stat(page, "requests") == "0"
+    assert stat(page, "p95") == "–"
+
+
+def bars(response) -> list[float]:
+    """Return the heights of the chart's request bars."""
+    svg = re.search(r'<svg[^>]*data-chart="requests".*?</svg>', response.content.decode(), re.S)
+    assert svg, "no SVG chart"
+    return [float(h) for h in re.findall(r'height="([\d.]+)" class="bar"/>', svg.group(0))]
+
+
+def test_chart_is_server_drawn_svg_with_a_bar_per_bucket(web, org, make_key):
+    key, _ = make_key(org)
+    usage_row(key, hours_ago=3, requests=40, errors=10)
+    usage_row(key, hours_ago=1, requests=20)
+    response = web.get(f"/settings/developer/keys/{key.key_id}/")
+    page = response.content.decode()
+    assert "<script" not in page
+    heights = bars(response)
+    assert len(heights) in (24, 25)  # one bar per hour of the window
+    assert max(heights) == 180.0  # the busiest hour fills the chart
+    assert 90.0 in heights  # half as busy, half as tall
+    assert page.count('class="bar-error"') == 1
+    assert "60 in all" in page
+    month = web.get(f"/settings/developer/keys/{key.key_id}/?window=30d")
+    assert len(bars(month)) in (30, 31)  # one bar per day
+
+
+def test_organization_usage_adds_up_keys_and_lists_them(web, org, make_key, make_org):
+    first, _ = make_key(org, name="First")
+    second, _ = make_key(org, name="Second")
+    usage_row(first, hours_ago=1, requests=30, errors=3)
+    usage_row(second, hours_ago=2, requests=70)
+    stranger, _ = make_key(make_org(), name="Stranger")
+    usage_row(stranger, hours_ago=1, requests=5000)
+    page = web.get("/settings/developer/usage/")
+    assert stat(page, "requests") == "100"
+    assert stat(page, "error-rate") == "3.0%"
+    text = page.content.decode()
+    assert text.index("Second") < text.index("First")  # busiest first
+    assert "Stranger" not in text
+
+
+def test_usage_page_shows_credit_balance_and_ledger(web, org, owner):
+    credits_grant(organization=org, amount=250, reason="Top-up for launch", actor=SYSTEM)
+    page = web.get("/settings/developer/usage/")
+    assert stat(page, "balance") == "350"  # 100 opening balance + 250
+    text = page.content.decode()
+    assert "Top-up for launch" in text
+    assert "+250" in text
+
+
+def log(key, *, status=200, minutes_ago=0, path="/api/v1/generate", error_code=""):
+    return RequestLog.objects.create(
+        organization=key.organization,
+        api_key=key,
+        created_at=timezone.now() - timedelta(minutes=minutes_ago),
+        method="POST",
+        path=path,
+        status=status,
+        error_code=error_code,
+        latency_ms=12,
+        client_ip="198.51.100.4",
+        request_id=f"req_{status}_{minutes_ago}",
+    )
+
+
+def request_ids(response) -> list[str]:
+    return re.findall(r'<code class="small">(req_[^<]+)</code>', response.content.decode())
+
+
+def test_request_log_is_newest_first_and_scoped(web, org, make_key, make_org):
+    key, _ = make_key(org)
+    log(key, minutes_ago=30)
+    log(key, status=401, minutes_ago=5, error_code="api_key_revoked")
+    stranger, _ = make_key(make_org())
+    log(stranger, status=500, minutes_ago=1)
+    response = web.get("/settings/developer/requests/")
+    assert request_ids(response) == ["req_401_5", "req_200_30"]
+    assert "api_key_revoked" in response.content.decode()
+
+
+def test_request_log_filters_by_key_status_and_time(web, org, make_key):
+    first, _ = make_key(org)
+    second, _ = make_key(org)
+    log(first, status=200, minutes_ago=120)
+    log(first, status=429, minutes_ago=10)
+    log(second, status=401, minutes_ago=5)
+    assert request_ids(web.get(f"/settings/developer/requests/?key={second.key_id}")) == [
+        "req_401_5"
+    ]
+    assert request_ids(web.get("/settings/developer/requests/?status=4xx")) == [
+        "req_401_5",
+        "req_429_10",
+    ]
+    assert request_ids(web.get("/settings/developer/requests/?status=429")) == ["req_429_10"]
+    since = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert request_ids(web.get(f"/settings/developer/requests/?since={since}")) == [
+        "req_401_5",
+        "req_429_10",
+    ]
+    bad = web.get("/settings/developer/requests/?status=abc&key=key_nope&since=soon")
+    assert bad.status_code == 200
+
+
+def test_request_log_pages_at_fifty(web, org, make_key):
+    key, _ = make_key(org)
+    for minute in range(55):
+        log(key, minutes_ago=minute)
+    first = web.get("/settings/developer/requests/")
+    assert len(request_ids(first)) == 50
+    assert request_ids(first)[0] == "req_200_0"
+    assert request_ids(web.get("/settings/developer/requests/?page=2"))[-1] == "req_200_54"
+
+
+def test_activity_lists_who_did_what_newest_first(web, org, make_key, owner, make_org):
+    key, _ = make_key(org, name="Audited")
+    web.post(f"/settings/developer/keys/{key.key_id}/rename/", {"name": "Audited 2"})
+    web.post(f"/settings/developer/keys/{key.key_id}/revoke/")
+    other_key, _ = make_key(make_org(), name="Elsewhere")
+    apikey_revoke(key=other_key, actor=SYSTEM)
+    page = web.get("/settings/developer/activity/").content.decode()
+    assert page.index("api_key.revoked") < page.index("api_key.renamed")
+    assert page.index("api_key.renamed") < page.index("api_key.created")
+    assert owner.email in page
+    assert "127.0.0.1" in page
+    assert "Elsewhere" not in page
+
+
+def test_members_can_read_usage_logs_and_activity(signed_in, org, make_user):
+    client = signed_in(make_user(org, role=Membership.Role.MEMBER))
+    for path in ["usage/", "requests/", "activity/"]:
+        assert client.get(f"/settings/developer/{path}").status_code == 200
