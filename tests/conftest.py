@@ -59,8 +59,9 @@ def org(make_org) -> Organization:
 def make_user(db):
     """Return a factory: ``make_user(org, role="admin", email=None, password=PASSWORD)``."""
 
-    def make(organization=None, *, role=Membership.Role.ADMIN, email=None, password=PASSWORD,
-             **extra):
+    def make(
+        organization=None, *, role=Membership.Role.ADMIN, email=None, password=PASSWORD, **extra
+    ):
         return user_create(
             email=email or f"user{next(_counter)}@example.com",
             password=password,
