@@ -12,8 +12,9 @@ URL routing, DRF, rendering) in this process:
   permission, rate limit and its headers).
 
 Each setting configuration in ``CONFIGS`` (rate limiting on and off) is measured in the same
-run. Variants and configurations are interleaved across repeats so that drift (CPU frequency,
-other load) falls on all of them alike, and the median time of single requests is reported.
+run. Variants alternate request by request and configurations every few dozen requests, so
+that drift (CPU frequency, other load) falls on all of them alike; the median time of single
+requests is reported.
 
 It runs on whatever ``DATABASE_URL`` and ``REDIS_URL`` name (SQLite and local memory by
 default), in a throwaway database it creates and drops: a temporary file for SQLite,
@@ -65,6 +66,10 @@ CONFIGS = [
     Config("rate limiting on", {"APIKEYS_RATE_LIMITS_ENABLED": True}),
     Config("rate limiting off", {"APIKEYS_RATE_LIMITS_ENABLED": False}),
 ]
+
+
+# Rounds of requests run under one configuration before switching to the next.
+BLOCK = 50
 
 
 @dataclass
@@ -156,24 +161,27 @@ class Driver:
             result.close()  # fires request_finished, as a WSGI server does
         return started["status"], started["headers"], body
 
-    def time(self, variant: str, count: int) -> list[int]:
-        """Send ``count`` requests; return each one's duration in nanoseconds."""
-        environ = self.environs[variant]
+    def time_rounds(self, variants: list[str], rounds: int, into: dict[str, list]) -> None:
+        """Send ``rounds`` requests of each variant, alternating them request by request.
+
+        Append each request's (wall, CPU) time in nanoseconds to ``into[variant]``; CPU time
+        is this thread's, so it leaves out the database server and waits for the processor.
+        """
         app = self.app
-        clock = time.perf_counter_ns
+        clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
+        environs = [(self.environs[name], into[name]) for name in variants]
 
         def start_response(status, headers, exc_info=None):
             pass
 
-        timings = []
-        for _ in range(count):
-            env = dict(environ, **{"wsgi.input": io.BytesIO()})
-            began = clock()
-            result = app(env, start_response)
-            b"".join(result)
-            result.close()
-            timings.append(clock() - began)
-        return timings
+        for _ in range(rounds):
+            for environ, timings in environs:
+                env = dict(environ, **{"wsgi.input": io.BytesIO()})
+                began, cpu_began = clock(), cpu_clock()
+                result = app(env, start_response)
+                b"".join(result)
+                result.close()
+                timings.append((clock() - began, cpu_clock() - cpu_began))
 
 
 def check(driver: Driver) -> dict[str, int]:
@@ -204,23 +212,32 @@ def check(driver: Driver) -> dict[str, int]:
 
 
 def measure(driver: Driver, requests: int, repeat: int) -> dict:
-    """Return ``{(config, variant): [per-repeat lists of nanoseconds]}``."""
+    """Return ``{(config, variant): [one list of (wall, CPU) nanoseconds per repeat]}``.
+
+    Variants alternate request by request, and configurations every ``BLOCK`` rounds, so that
+    load from elsewhere on the machine falls on all of them alike.
+    """
     from django.test.utils import override_settings
 
+    names = [v.name for v in VARIANTS]
     timings = {(c.name, v.name): [] for c in CONFIGS for v in VARIANTS}
-    warmup = max(1, min(requests, 200))
-    for config in CONFIGS:
+    for config in CONFIGS:  # warm up
         with override_settings(**config.settings):
-            for variant in VARIANTS:
-                driver.time(variant.name, warmup)
+            driver.time_rounds(names, max(1, min(requests, 100)), {n: [] for n in names})
     for round_ in range(repeat):
-        # Rotate the order every round so no variant always runs first or last.
-        configs = CONFIGS[round_ % len(CONFIGS) :] + CONFIGS[: round_ % len(CONFIGS)]
-        for config in configs:
-            with override_settings(**config.settings):
-                shift = round_ % len(VARIANTS)
-                for variant in VARIANTS[shift:] + VARIANTS[:shift]:
-                    timings[config.name, variant.name].append(driver.time(variant.name, requests))
+        runs = {(c.name, n): [] for c in CONFIGS for n in names}
+        for block, start in enumerate(range(0, requests, BLOCK)):
+            shift = (round_ + block) % len(CONFIGS)
+            for config in CONFIGS[shift:] + CONFIGS[:shift]:
+                with override_settings(**config.settings):
+                    turn = (round_ + block) % len(names)
+                    driver.time_rounds(
+                        names[turn:] + names[:turn],
+                        min(BLOCK, requests - start),
+                        {n: runs[config.name, n] for n in names},
+                    )
+        for key, run in runs.items():
+            timings[key].append(run)
     return timings
 
 
@@ -248,6 +265,12 @@ def describe_backends() -> tuple[str, str]:
     return database, backend
 
 
+def _ratio(medians: dict) -> str:
+    yardstick = medians[YARDSTICK] - medians[BASELINE]
+    product = medians[PRODUCT] - medians[BASELINE]
+    return f"{product / yardstick:.2f}" if yardstick > 0 else "n/a"
+
+
 def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
     import django
     import rest_framework
@@ -260,30 +283,35 @@ def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
         f"python {platform.python_version()}, Django {django.get_version()}, "
         f"DRF {rest_framework.VERSION}, {os.cpu_count()} CPUs; "
         f"{requests} requests x {repeat} repeats per variant, median of single requests",
+        "(µs/request: wall-clock time; CPU µs: this process's CPU time, without the database "
+        "server's)",
     ]
+
+    def median_us(runs, which):
+        return statistics.median(t[which] for run in runs for t in run) / 1000
+
     for config in CONFIGS:
-        medians = {
-            v.name: statistics.median(t for run in timings[config.name, v.name] for t in run) / 1000
-            for v in VARIANTS
-        }
+        runs = {v.name: timings[config.name, v.name] for v in VARIANTS}
+        wall = {name: median_us(r, 0) for name, r in runs.items()}
+        cpu = {name: median_us(r, 1) for name, r in runs.items()}
         lines += [
             "",
             config.name,
-            f"  {'variant':<11} {'':<25} {'queries':>7} {'µs/request':>11} "
-            f"{'over none':>10} {'repeat medians':>20}",
+            f"  {'variant':<11} {'':<25} {'queries':>7} {'µs/request':>11} {'over none':>10} "
+            f"{'repeat medians':>16} {'CPU µs':>8} {'over none':>10}",
         ]
         for v in VARIANTS:
-            per_run = [statistics.median(run) / 1000 for run in timings[config.name, v.name]]
-            over = "" if v.name == BASELINE else f"{medians[v.name] - medians[BASELINE]:+.1f}"
-            spread = f"{min(per_run):.1f}-{max(per_run):.1f}"
+            per_run = [median_us([run], 0) for run in runs[v.name]]
+            over = "" if v.name == BASELINE else f"{wall[v.name] - wall[BASELINE]:+.1f}"
+            cpu_over = "" if v.name == BASELINE else f"{cpu[v.name] - cpu[BASELINE]:+.1f}"
+            spread = f"{min(per_run):.0f}-{max(per_run):.0f}"
             lines.append(
-                f"  {v.name:<11} {v.label:<25} {queries[v.name]:>7} "
-                f"{medians[v.name]:>11.1f} {over:>10} {spread:>20}"
+                f"  {v.name:<11} {v.label:<25} {queries[v.name]:>7} {wall[v.name]:>11.1f} "
+                f"{over:>10} {spread:>16} {cpu[v.name]:>8.1f} {cpu_over:>10}"
             )
-        yardstick = medians[YARDSTICK] - medians[BASELINE]
-        product = medians[PRODUCT] - medians[BASELINE]
-        ratio = f"{product / yardstick:.2f}" if yardstick > 0 else "n/a"
-        lines.append(f"  overhead {PRODUCT} / overhead {YARDSTICK}: {ratio}")
+        lines.append(
+            f"  overhead {PRODUCT} / overhead {YARDSTICK}: {_ratio(wall)} (CPU time: {_ratio(cpu)})"
+        )
     return "\n".join(lines)
 
 
