@@ -6,10 +6,14 @@ permission check answers 401 ``missing_api_key``), an exception when it carries 
 before any query; a well-formed one costs one indexed query.
 """
 
+import weakref
+
 from django.conf import settings
+from django.db import connections, router
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
+from accounts.models import Organization, Plan
 from apikeys import keys
 from apikeys.clientip import client_ip
 from apikeys.errors import (
@@ -24,30 +28,86 @@ from apikeys.services import apikey_record_use
 from perceptis.errors import ApiError
 
 WWW_AUTHENTICATE = 'Bearer realm="perceptis"'
-# The columns the pipeline reads; everything else stays in the database.
-_KEY_FIELDS = (
-    "expires_at",
-    "key__id",
-    "key__key_id",
-    "key__name",
-    "key__type",
-    "key__environment",
-    "key__permissions",
-    "key__rate_limit_per_minute",
-    "key__expires_at",
-    "key__ip_allowlist",
-    "key__status",
-    "key__deleted_at",
-    "key__last_used_at",
-    "key__organization__id",
-    "key__organization__slug",
-    "key__organization__name",
-    "key__organization__plan__id",
-    "key__organization__plan__code",
-    "key__organization__plan__name",
-    "key__organization__plan__api_access",
-    "key__organization__plan__rate_limit_per_minute",
+
+# The columns the pipeline reads, per model along the join; everything else stays in the
+# database (and loads on access, as with ``only()``).
+_KEY_COLUMNS = (
+    (KeySecret, "", ("id", "key", "expires_at")),
+    (
+        ApiKey,
+        "key__",
+        (
+            "id",
+            "organization",
+            "key_id",
+            "name",
+            "type",
+            "environment",
+            "permissions",
+            "rate_limit_per_minute",
+            "expires_at",
+            "ip_allowlist",
+            "status",
+            "deleted_at",
+            "last_used_at",
+        ),
+    ),
+    (Organization, "key__organization__", ("id", "name", "slug", "plan")),
+    (
+        Plan,
+        "key__organization__plan__",
+        ("id", "code", "name", "api_access", "rate_limit_per_minute"),
+    ),
 )
+
+
+class _KeyQuery:
+    """The key lookup: one indexed query joining secret, key, organization and plan.
+
+    Compiling that join costs more than running it, and its SQL depends only on the database
+    backend, so it is compiled once per connection; each request only executes it and builds
+    the four objects from the row.
+    """
+
+    def __init__(self, connection):
+        self.parts = []  # (model, attnames, start, end) in the row
+        lookups = []
+        for model, prefix, names in _KEY_COLUMNS:
+            # Model.from_db wants the values in the model's field order.
+            fields = [f for f in model._meta.concrete_fields if f.name in names]
+            self.parts.append((model, [f.attname for f in fields], len(lookups)))
+            lookups += [prefix + f.name for f in fields]
+        self.parts = [
+            (model, attnames, start, start + len(attnames)) for model, attnames, start in self.parts
+        ]
+        queryset = KeySecret.objects.filter(secret_hash="").order_by().values_list(*lookups)
+        self.compiler = queryset.query.get_compiler(connection=connection)
+        self.sql, params = self.compiler.as_sql()
+        if params != ("",):
+            raise AssertionError(f"unexpected key lookup parameters {params!r}")
+        self.converters = self.compiler.get_converters([col for col, _, _ in self.compiler.select])
+
+    def run(self, connection, secret_hash: str) -> KeySecret | None:
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, (secret_hash,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if self.converters:
+            row = next(self.compiler.apply_converters((row,), self.converters))
+        alias = connection.alias
+        secret, key, organization, plan = (
+            model.from_db(alias, attnames, row[start:end])
+            for model, attnames, start, end in self.parts
+        )
+        Organization.plan.field.set_cached_value(organization, plan)
+        ApiKey.organization.field.set_cached_value(key, organization)
+        KeySecret.key.field.set_cached_value(secret, key)
+        return secret
+
+
+# Per database connection object (one per thread and alias); dropped with the connection.
+_key_queries: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _refuse(error_class, message: str | None = None):
@@ -67,13 +127,12 @@ def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
     """Return the key and secret for a plaintext key, or None. Malformed keys cost no query."""
     if keys.parse(plaintext) is None:
         return None
-    try:
-        secret = (
-            KeySecret.objects.select_related("key__organization__plan")
-            .only(*_KEY_FIELDS)
-            .get(secret_hash=keys.hash_key(plaintext))
-        )
-    except KeySecret.DoesNotExist:
+    connection = connections[router.db_for_read(KeySecret)]
+    query = _key_queries.get(connection)
+    if query is None:
+        query = _key_queries[connection] = _KeyQuery(connection)
+    secret = query.run(connection, keys.hash_key(plaintext))
+    if secret is None:
         return None
     return secret.key, secret
 

@@ -60,12 +60,13 @@ def _incr(cache_key: str, ttl: int) -> int:
         pipe.expire(full_key, ttl, nx=True)
         count, _ = pipe.execute()
         return int(count)
-    cache.add(cache_key, 0, ttl)
+    # Other caches: a single increment, except for the window's first request.
     try:
         return cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, ttl)
-        return 1
+    except ValueError:  # no counter yet
+        if cache.add(cache_key, 1, ttl):
+            return 1
+        return cache.incr(cache_key)  # another process created it in between
 
 
 def _minute_key(key: ApiKey, window: int) -> str:

@@ -1,0 +1,350 @@
+#!/usr/bin/env python
+"""Benchmark the API's hot path: an authenticated ``GET /api/v1/status/{job_id}``.
+
+    python bench/hot_path.py [--requests N] [--repeat R]
+
+It measures the same status view three ways, through Django's full WSGI handler (middleware,
+URL routing, DRF, rendering) in this process:
+
+- ``none``: no authentication and no permission check;
+- ``drf-token``: DRF's ``TokenAuthentication`` and ``IsAuthenticated``;
+- ``perceptis``: the product's view, behind the key pipeline (key check, IP allowlist, plan,
+  permission, rate limit and its headers).
+
+Each setting configuration in ``CONFIGS`` (rate limiting on and off) is measured in the same
+run. Variants alternate request by request and configurations every few dozen requests, so
+that drift (CPU frequency, other load) falls on all of them alike; the median time of single
+requests is reported.
+
+It runs on whatever ``DATABASE_URL`` and ``REDIS_URL`` name (SQLite and local memory by
+default), in a throwaway database it creates and drops: a temporary file for SQLite,
+``<name>_bench`` on PostgreSQL.
+"""
+
+import argparse
+import io
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    label: str
+    path: str  # with ``{job_id}``
+    credential: str  # "", "token" or "key"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A named set of settings the variants are measured under."""
+
+    name: str
+    settings: dict = field(default_factory=dict)
+
+
+VARIANTS = [
+    Variant("none", "no authentication", "/bench/none/status/{job_id}", ""),
+    Variant("drf-token", "DRF TokenAuthentication", "/bench/token/status/{job_id}", "token"),
+    Variant("perceptis", "API key pipeline", "/api/v1/status/{job_id}", "key"),
+]
+BASELINE, YARDSTICK, PRODUCT = (v.name for v in VARIANTS)
+
+# More switches (e.g. metering) are added here; each is measured in the same run.
+CONFIGS = [
+    Config("rate limiting on", {"APIKEYS_RATE_LIMITS_ENABLED": True}),
+    Config("rate limiting off", {"APIKEYS_RATE_LIMITS_ENABLED": False}),
+]
+
+
+# Rounds of requests run under one configuration before switching to the next.
+BLOCK = 50
+
+
+@dataclass
+class Fixture:
+    job_id: str
+    api_key: str
+    token: str
+
+
+def make_fixture() -> Fixture:
+    """Create an organization with a live key, a finished job and a DRF token for a member."""
+    from rest_framework.authtoken.models import Token
+
+    from accounts.audit import Actor
+    from accounts.models import Membership, Plan
+    from accounts.services import organization_create, user_create
+    from apikeys.services import apikey_create
+    from jobs.models import Job
+    from jobs.services import job_submit
+
+    actor = Actor.system("bench")
+    org = organization_create(name="Bench", plan_code="business", credits=1000, actor=actor)
+    # No request may be refused by the per-minute limit, however many the run sends.
+    Plan.objects.filter(pk=org.plan_id).update(rate_limit_per_minute=10**9)
+    key, plaintext = apikey_create(organization=org, name="Bench", actor=actor)
+    job = job_submit(key=key, prompt="A lighthouse at dusk", options={}).job
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.SUCCEEDED,
+        result={"text": "A lighthouse stands on the rocks as the light fades."},
+        credits_charged=1,
+    )
+    user = user_create(
+        email="bench@example.com",
+        password="bench-password-not-secret",
+        organization=org,
+        role=Membership.Role.ADMIN,
+        actor=actor,
+    )
+    token = Token.objects.create(user=user)
+    return Fixture(job_id=job.job_id, api_key=plaintext, token=token.key)
+
+
+class Driver:
+    """Send requests to Django's WSGI handler as a WSGI server would, and time them."""
+
+    def __init__(self, fixture: Fixture):
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.app = WSGIHandler()
+        self.environs = {}
+        for variant in VARIANTS:
+            environ = {
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": variant.path.format(job_id=fixture.job_id),
+                "QUERY_STRING": "",
+                "SCRIPT_NAME": "",
+                "SERVER_NAME": "testserver",
+                "SERVER_PORT": "80",
+                "SERVER_PROTOCOL": "HTTP/1.1",
+                "REMOTE_ADDR": "127.0.0.1",
+                "HTTP_HOST": "testserver",
+                "HTTP_USER_AGENT": "perceptis-bench/1",
+                "HTTP_ACCEPT": "application/json",
+                "wsgi.version": (1, 0),
+                "wsgi.url_scheme": "http",
+                "wsgi.errors": sys.stderr,
+                "wsgi.multithread": False,
+                "wsgi.multiprocess": True,
+                "wsgi.run_once": False,
+            }
+            if variant.credential == "token":
+                environ["HTTP_AUTHORIZATION"] = f"Token {fixture.token}"
+            elif variant.credential == "key":
+                environ["HTTP_AUTHORIZATION"] = f"Bearer {fixture.api_key}"
+            self.environs[variant.name] = environ
+
+    def request(self, variant: str) -> tuple[str, dict, bytes]:
+        """Send one request; return the status line, the headers and the body."""
+        environ = dict(self.environs[variant], **{"wsgi.input": io.BytesIO()})
+        started = {}
+
+        def start_response(status, headers, exc_info=None):
+            started["status"], started["headers"] = status, dict(headers)
+
+        result = self.app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            result.close()  # fires request_finished, as a WSGI server does
+        return started["status"], started["headers"], body
+
+    def time_rounds(self, variants: list[str], rounds: int, into: dict[str, list]) -> None:
+        """Send ``rounds`` requests of each variant, alternating them request by request.
+
+        Append each request's (wall, CPU) time in nanoseconds to ``into[variant]``; CPU time
+        is this thread's, so it leaves out the database server and waits for the processor.
+        """
+        app = self.app
+        clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
+        environs = [(self.environs[name], into[name]) for name in variants]
+
+        def start_response(status, headers, exc_info=None):
+            pass
+
+        for _ in range(rounds):
+            for environ, timings in environs:
+                env = dict(environ, **{"wsgi.input": io.BytesIO()})
+                began, cpu_began = clock(), cpu_clock()
+                result = app(env, start_response)
+                b"".join(result)
+                result.close()
+                timings.append((clock() - began, cpu_clock() - cpu_began))
+
+
+def check(driver: Driver) -> dict[str, int]:
+    """Refuse to measure unless every variant answers 200 with the same body.
+
+    Return the number of queries each variant makes once warm.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    bodies = {}
+    queries = {}
+    for variant in VARIANTS:
+        driver.request(variant.name)  # the first request may write the key's last use
+        with CaptureQueriesContext(connection) as captured:
+            status, headers, body = driver.request(variant.name)
+        if not status.startswith("200"):
+            raise SystemExit(f"{variant.name}: {status} {body[:300]!r}")
+        if variant.name == PRODUCT and "RateLimit-Limit" not in headers:
+            raise SystemExit(f"{variant.name}: no RateLimit-Limit header")
+        bodies[variant.name] = body
+        queries[variant.name] = len(
+            [q for q in captured.captured_queries if q["sql"].split()[0].upper() != "SET"]
+        )
+    if len(set(bodies.values())) != 1:
+        raise SystemExit(f"the variants answer different bodies: {bodies}")
+    return queries
+
+
+def measure(driver: Driver, requests: int, repeat: int) -> dict:
+    """Return ``{(config, variant): [one list of (wall, CPU) nanoseconds per repeat]}``.
+
+    Variants alternate request by request, and configurations every ``BLOCK`` rounds, so that
+    load from elsewhere on the machine falls on all of them alike.
+    """
+    from django.test.utils import override_settings
+
+    names = [v.name for v in VARIANTS]
+    timings = {(c.name, v.name): [] for c in CONFIGS for v in VARIANTS}
+    for config in CONFIGS:  # warm up
+        with override_settings(**config.settings):
+            driver.time_rounds(names, max(1, min(requests, 100)), {n: [] for n in names})
+    for round_ in range(repeat):
+        runs = {(c.name, n): [] for c in CONFIGS for n in names}
+        for block, start in enumerate(range(0, requests, BLOCK)):
+            shift = (round_ + block) % len(CONFIGS)
+            for config in CONFIGS[shift:] + CONFIGS[:shift]:
+                with override_settings(**config.settings):
+                    turn = (round_ + block) % len(names)
+                    driver.time_rounds(
+                        names[turn:] + names[:turn],
+                        min(BLOCK, requests - start),
+                        {n: runs[config.name, n] for n in names},
+                    )
+        for key, run in runs.items():
+            timings[key].append(run)
+    return timings
+
+
+def describe_backends() -> tuple[str, str]:
+    from django.conf import settings
+    from django.db import connection
+
+    db = settings.DATABASES["default"]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+        database = f"PostgreSQL {version}, database {db['NAME']} on {db.get('HOST') or 'socket'}"
+    else:
+        import sqlite3
+
+        database = f"SQLite {sqlite3.sqlite_version}, temporary file (WAL)"
+    cache = settings.CACHES["default"]
+    backend = cache["BACKEND"].rsplit(".", 1)[-1]
+    if "LOCATION" in cache and "redis" in cache["BACKEND"]:
+        parts = urlsplit(cache["LOCATION"])  # host, port and db only: never credentials
+        backend = f"Redis ({backend}) on {parts.hostname}:{parts.port}{parts.path}"
+    elif backend == "LocMemCache":
+        backend = "local memory (LocMemCache)"
+    return database, backend
+
+
+def _ratio(medians: dict) -> str:
+    yardstick = medians[YARDSTICK] - medians[BASELINE]
+    product = medians[PRODUCT] - medians[BASELINE]
+    return f"{product / yardstick:.2f}" if yardstick > 0 else "n/a"
+
+
+def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
+    import django
+    import rest_framework
+
+    database, cache = describe_backends()
+    lines = [
+        "Perceptis hot-path benchmark: GET /api/v1/status/{job_id}, in-process WSGI",
+        f"database: {database}",
+        f"cache:    {cache}",
+        f"python {platform.python_version()}, Django {django.get_version()}, "
+        f"DRF {rest_framework.VERSION}, {os.cpu_count()} CPUs; "
+        f"{requests} requests x {repeat} repeats per variant, median of single requests",
+        "(µs/request: wall-clock time; CPU µs: this process's CPU time, without the database "
+        "server's)",
+    ]
+
+    def median_us(runs, which):
+        return statistics.median(t[which] for run in runs for t in run) / 1000
+
+    for config in CONFIGS:
+        runs = {v.name: timings[config.name, v.name] for v in VARIANTS}
+        wall = {name: median_us(r, 0) for name, r in runs.items()}
+        cpu = {name: median_us(r, 1) for name, r in runs.items()}
+        lines += [
+            "",
+            config.name,
+            f"  {'variant':<11} {'':<25} {'queries':>7} {'µs/request':>11} {'over none':>10} "
+            f"{'repeat medians':>16} {'CPU µs':>8} {'over none':>10}",
+        ]
+        for v in VARIANTS:
+            per_run = [median_us([run], 0) for run in runs[v.name]]
+            over = "" if v.name == BASELINE else f"{wall[v.name] - wall[BASELINE]:+.1f}"
+            cpu_over = "" if v.name == BASELINE else f"{cpu[v.name] - cpu[BASELINE]:+.1f}"
+            spread = f"{min(per_run):.0f}-{max(per_run):.0f}"
+            lines.append(
+                f"  {v.name:<11} {v.label:<25} {queries[v.name]:>7} {wall[v.name]:>11.1f} "
+                f"{over:>10} {spread:>16} {cpu[v.name]:>8.1f} {cpu_over:>10}"
+            )
+        lines.append(
+            f"  overhead {PRODUCT} / overhead {YARDSTICK}: {_ratio(wall)} (CPU time: {_ratio(cpu)})"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="requests per variant and repeat"
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.repeat < 1:
+        parser.error("--requests and --repeat must be at least 1")
+
+    import django
+
+    # Whitenoise warns about a missing STATIC_ROOT; the benchmark serves no static files.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    django.setup()
+    from django.test.utils import setup_databases, teardown_databases
+
+    databases = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
+    try:
+        driver = Driver(make_fixture())
+        queries = check(driver)
+        timings = measure(driver, args.requests, args.repeat)
+        print(report(timings, queries, args.requests, args.repeat))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        teardown_databases(databases, verbosity=0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
