@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from helpers import bearer
 
 from apikeys.authentication import lookup_key
 from apikeys.keys import generate
@@ -14,7 +15,6 @@ from apikeys.ratelimit import hit
 from jobs.api import JobSerializer, job_status_body
 from jobs.models import Job
 from jobs.services import job_submit
-from tests.conftest import bearer
 
 
 @pytest.fixture

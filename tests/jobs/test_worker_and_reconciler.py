@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 from django_q.models import OrmQ
+from helpers import SYSTEM
 
 from accounts.models import AuditEvent
 from billing.models import LedgerEntry
@@ -25,7 +26,6 @@ from jobs.services import (
     job_succeed,
     jobs_reconcile,
 )
-from tests.conftest import SYSTEM
 from tests.processes import qcluster, wait_for
 
 

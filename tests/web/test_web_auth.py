@@ -2,11 +2,11 @@
 
 import pytest
 from django.urls import reverse
+from helpers import PASSWORD, SYSTEM
 
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
 from accounts.services import membership_add
-from tests.conftest import PASSWORD, SYSTEM
 
 PAGES = [
     "/",

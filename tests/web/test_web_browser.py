@@ -5,7 +5,6 @@ chromium``); Playwright's own browser download is not used. Screenshots of the k
 of the show-once page go to ``artifacts/screenshots/`` at 1280 and 360 px wide.
 """
 
-import importlib
 import json
 import os
 import urllib.error
@@ -14,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from helpers import PASSWORD
 
-from accounts.models import Membership
+from accounts.models import Membership, Plan
+from accounts.plans import plans_ensure
 from apikeys.models import ApiKey
-from tests.conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
@@ -34,15 +34,15 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def _plans(transactional_db):
     """Put back the plans that a data migration made and a live-server test's flush removed."""
-    from django.apps import apps
-
-    importlib.import_module("accounts.migrations.0003_plans").create_plans(apps, None)
+    plans_ensure(Plan)
 
 
 @pytest.fixture(scope="module")
 def browser():
     # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
     # thread with a running loop unless told that this test code is synchronous.
+    # Only while this module runs: subprocesses other tests start must not inherit it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
@@ -57,8 +57,14 @@ def browser():
                 "--disable-sync",
             ],
         )
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+            if previous is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
