@@ -66,7 +66,8 @@ class _KeyQuery:
 
     Compiling that join costs more than running it, and its SQL depends only on the database
     backend, so it is compiled once per connection; each request only executes it and builds
-    the four objects from the row.
+    the four objects from the row. On PostgreSQL it is also a prepared statement
+    (``APIKEYS_PREPARED_KEY_LOOKUP``), since planning the join costs ten times running it.
     """
 
     def __init__(self, connection):
@@ -86,10 +87,32 @@ class _KeyQuery:
         if params != ("",):
             raise AssertionError(f"unexpected key lookup parameters {params!r}")
         self.converters = self.compiler.get_converters([col for col, _, _ in self.compiler.select])
+        self.prepared_name = None
+        if connection.vendor == "postgresql" and settings.APIKEYS_PREPARED_KEY_LOOKUP:
+            self.prepared_name = "perceptis_key_lookup"
+        self._prepared_on = weakref.WeakSet()  # the raw connections that have it
+
+    def _ensure_prepared(self, connection, cursor) -> None:
+        # Tracked per raw connection: Django reconnects under the same wrapper object.
+        raw = connection.connection
+        if raw in self._prepared_on:
+            return
+        cursor.execute(
+            "SELECT 1 FROM pg_prepared_statements WHERE name = %s", (self.prepared_name,)
+        )
+        if cursor.fetchone() is None:
+            cursor.execute(
+                f"PREPARE {self.prepared_name}(text) AS {self.sql.replace('%s', '$1', 1)}"
+            )
+        self._prepared_on.add(raw)
 
     def run(self, connection, secret_hash: str) -> KeySecret | None:
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, (secret_hash,))
+            if self.prepared_name is None:
+                cursor.execute(self.sql, (secret_hash,))
+            else:
+                self._ensure_prepared(connection, cursor)
+                cursor.execute(f"EXECUTE {self.prepared_name}(%s)", (secret_hash,))
             row = cursor.fetchone()
         if row is None:
             return None

@@ -52,12 +52,28 @@ API_PREFIX = "/api/v1/"
 _EXCLUDED_PREFIXES = ("/api/v1/schema",)
 # requests, errors, latency_ms_total, then one count per latency bucket.
 _COUNTER_FIELDS = ("requests", "errors", "latency_ms_total", *BUCKET_FIELDS)
+_LOG_FIELDS = (
+    "created_at",
+    "organization_id",
+    "api_key_id",
+    "method",
+    "path",
+    "status",
+    "error_code",
+    "latency_ms",
+    "client_ip",
+    "user_agent",
+    "request_id",
+)
+# Text columns and their lengths: cleaned when written, not on the request path.
+_LOG_TEXT = {"method": 8, "path": 255, "error_code": 64, "user_agent": 255, "request_id": 64}
 
 
 @dataclass
 class _Buffer:
     usage: dict[tuple[int, int, datetime], list[int]] = field(default_factory=dict)
-    logs: list[RequestLog] = field(default_factory=list)
+    # Request-log rows as tuples in ``_LOG_FIELDS`` order: models are built when written.
+    logs: list[tuple] = field(default_factory=list)
     records: int = 0
     oldest: float | None = None  # time.monotonic() of the oldest record held
 
@@ -112,18 +128,19 @@ def record(
 ) -> None:
     """Add one request to this process's buffer, and flush it when it is due."""
     now = now or timezone.now()
-    log = RequestLog(
-        created_at=now,
-        organization_id=organization_id,
-        api_key_id=api_key_id,
-        method=_clean(method, 8),
-        path=_clean(path, 255),
-        status=status,
-        error_code=_clean(error_code, 64),
-        latency_ms=max(0, round(latency_ms)),
-        client_ip=client_ip,
-        user_agent=_clean(user_agent, 255),
-        request_id=_clean(request_id, 64),
+    latency = max(0, round(latency_ms))
+    log = (
+        now,
+        organization_id,
+        api_key_id,
+        method,
+        path,
+        status,
+        error_code,
+        latency,
+        client_ip,
+        user_agent,
+        request_id,
     )
     with _lock:
         if api_key_id is not None and organization_id is not None:
@@ -133,7 +150,7 @@ def record(
                 counters = _buffer.usage[slot] = [0] * len(_COUNTER_FIELDS)
             counters[0] += 1
             counters[1] += status >= 400
-            counters[2] += log.latency_ms
+            counters[2] += latency
             counters[3 + bucket_index(latency_ms)] += 1
         _buffer.logs.append(log)
         _buffer.records += 1
@@ -181,10 +198,19 @@ def flush() -> int:
         logger.exception("Usage flush failed; usage of %d requests lost", lost)
     try:
         with transaction.atomic():
-            RequestLog.objects.bulk_create(taken.logs, batch_size=500)
+            RequestLog.objects.bulk_create(
+                [_log_row(values) for values in taken.logs], batch_size=500
+            )
     except Exception:
         logger.exception("Request log flush failed; %d log rows lost", len(taken.logs))
     return taken.records
+
+
+def _log_row(values: tuple) -> RequestLog:
+    row = dict(zip(_LOG_FIELDS, values, strict=True))
+    for name, limit in _LOG_TEXT.items():
+        row[name] = _clean(row[name], limit)
+    return RequestLog(**row)
 
 
 def _write_usage(usage: dict[tuple[int, int, datetime], list[int]]) -> None:
@@ -281,7 +307,7 @@ class UsageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not _metered(request.path):
+        if not settings.APIKEYS_METERING_ENABLED or not _metered(request.path):
             return self.get_response(request)
         started = time.perf_counter()
         response = self.get_response(request)

@@ -52,13 +52,14 @@ def _incr(cache_key: str, ttl: int) -> int:
     """Atomically add one to ``cache_key`` (created with ``ttl``) and return the new value."""
     client = getattr(cache, "client", None)
     if client is not None and hasattr(client, "get_client"):
-        # django-redis: INCR and EXPIRE NX in one round trip.
+        # django-redis: one INCR per request; the window's first request also sets the expiry.
+        # (A process dying between the two leaves one counter without expiry; its window has
+        # passed, so it is never read again. A pipeline or script would cost every request.)
         redis = client.get_client(write=True)
         full_key = cache.make_and_validate_key(cache_key)
-        pipe = redis.pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
-        count, _ = pipe.execute()
+        count = redis.incr(full_key)
+        if count == 1:
+            redis.expire(full_key, ttl)
         return int(count)
     # Other caches: a single increment, except for the window's first request.
     try:

@@ -15,7 +15,7 @@ from jobs.models import Job
 
 def _find_job(job_id: str) -> Job:
     # The product's lookup without the key condition: the same columns and index.
-    return Job.objects.filter(job_id=job_id).first()
+    return Job.objects.get(job_id=job_id)
 
 
 class NoAuthStatusView(APIView):

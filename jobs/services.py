@@ -172,10 +172,11 @@ def job_get_for_key(*, key: ApiKey, job_id: str) -> Job:
     # parameter with an error, which would be a 500.
     if not isinstance(job_id, str) or not _JOB_ID_RE.match(job_id):
         raise JobNotFound()
-    job = Job.objects.filter(job_id=job_id, api_key_id=key.pk).first()
-    if job is None:
-        raise JobNotFound()
-    return job
+    # get() rather than first(): no ORDER BY to compile or run for a unique column.
+    try:
+        return Job.objects.get(job_id=job_id, api_key_id=key.pk)
+    except Job.DoesNotExist:
+        raise JobNotFound() from None
 
 
 def job_claim(*, job_id: str, now=None) -> Job | None:

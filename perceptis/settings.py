@@ -98,9 +98,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test-db.sqlite3"))
     }
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side binding lets psycopg prepare a statement after a few executions on a
+    # connection, so the hot queries (the key lookup, the job lookup) are not planned again on
+    # every request. Turn it off behind a pooler in transaction mode (PgBouncer < 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=False)
+    )
+# Persistent connections: opening one (and, on SQLite, running its pragmas) costs more than
+# the queries of a typical API request.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
@@ -227,6 +235,9 @@ APIKEYS_LAST_USED_INTERVAL_SECONDS = 60
 APIKEYS_MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600
 APIKEYS_TEST_DAILY_QUOTA = env.int("APIKEYS_TEST_DAILY_QUOTA", default=100)
 APIKEYS_RATE_LIMITS_ENABLED = env.bool("APIKEYS_RATE_LIMITS_ENABLED", default=True)
+# On PostgreSQL the key lookup is a prepared statement (one per database session). Turn it off
+# behind a pooler in transaction mode, where a session's statements do not follow the client.
+APIKEYS_PREPARED_KEY_LOOKUP = env.bool("APIKEYS_PREPARED_KEY_LOOKUP", default=True)
 # Retention: hourly usage and the request log are purged past these ages (0 keeps them).
 APIKEYS_USAGE_RETENTION_DAYS = env.int("APIKEYS_USAGE_RETENTION_DAYS", default=400)
 APIKEYS_REQUEST_LOG_RETENTION_DAYS = env.int("APIKEYS_REQUEST_LOG_RETENTION_DAYS", default=30)
@@ -247,6 +258,8 @@ APIKEYS_USAGE_FLUSH_SECONDS = env.float("APIKEYS_USAGE_FLUSH_SECONDS", default=1
 APIKEYS_USAGE_FLUSH_MAX_RECORDS = env.int("APIKEYS_USAGE_FLUSH_MAX_RECORDS", default=500)
 # A daemon thread flushes an idle process's buffer; tests turn it off and flush explicitly.
 APIKEYS_USAGE_FLUSH_THREAD = env.bool("APIKEYS_USAGE_FLUSH_THREAD", default=True)
+# Off: no usage figures and no request log (the hot-path benchmark measures their cost).
+APIKEYS_METERING_ENABLED = env.bool("APIKEYS_METERING_ENABLED", default=True)
 
 # --- Jobs -------------------------------------------------------------------------------------
 GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="jobs.engines.DevelopmentEngine")
