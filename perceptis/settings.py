@@ -98,13 +98,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test-db.sqlite3"))
     }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Server-side binding lets psycopg prepare a statement after a few executions on a
-    # connection, so the hot queries (the key lookup, the job lookup) are not planned again on
-    # every request. Turn it off behind a pooler in transaction mode (PgBouncer < 1.21).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=False)
-    )
 # Persistent connections: opening one (and, on SQLite, running its pragmas) costs more than
 # the queries of a typical API request.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

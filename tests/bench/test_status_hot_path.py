@@ -37,7 +37,23 @@ def test_authenticated_status_request_makes_two_reads_and_no_write(api, live_key
     assert response.status_code == 200
     statements = [q["sql"] for q in captured.captured_queries]
     assert len(statements) == 2, statements
-    assert all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
+    # On PostgreSQL the key lookup runs as its prepared statement.
+    reads = ("SELECT", "EXECUTE PERCEPTIS_KEY_LOOKUP")
+    assert all(sql.lstrip().upper().startswith(reads) for sql in statements), statements
+
+
+@pytest.mark.django_db(transaction=True)
+def test_key_lookup_is_prepared_again_on_a_new_database_session(api, live_key, job):
+    _, plaintext = live_key
+    assert _status(api, plaintext, job.job_id).status_code == 200
+    # A new session has none of the old one's prepared statements; Django reconnects under
+    # the same connection wrapper object (CONN_MAX_AGE, health checks).
+    connection.close()
+
+    response = _status(api, plaintext, job.job_id)
+
+    assert response.status_code == 200
+    assert response.json()["job_id"] == job.job_id
 
 
 def test_key_use_is_written_again_only_after_a_minute(api, live_key, job):
