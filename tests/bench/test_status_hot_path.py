@@ -42,7 +42,7 @@ def test_authenticated_status_request_makes_two_reads_and_no_write(api, live_key
     assert all(sql.lstrip().upper().startswith(reads) for sql in statements), statements
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_key_lookup_is_prepared_again_on_a_new_database_session(api, live_key, job):
     _, plaintext = live_key
     assert _status(api, plaintext, job.job_id).status_code == 200

@@ -81,7 +81,7 @@ def test_live_keys_have_no_daily_quota(make_org, make_key, client_for):
 
 
 @requires_redis
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_limit_holds_across_processes(make_org, make_key):
     ensure_plans()
     org = make_org()

@@ -147,7 +147,7 @@ def test_last_use_is_written_at_most_once_a_minute(live_key, client_for, monkeyp
     assert (key.last_used_at, key.last_used_user_agent) == (later, "third-agent/1.0")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_flusher_thread_writes_an_idle_processs_buffer(
     make_org, make_key, client_for, settings
 ):

@@ -8,7 +8,7 @@ from apikeys.models import RequestLog, UsageHourly
 from apikeys.selectors import USAGE_WINDOWS, usage_summary
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_usage_from_several_processes_adds_up(make_org, make_key):
     ensure_plans()
     org = make_org()

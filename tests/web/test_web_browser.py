@@ -24,6 +24,9 @@ SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
+    # Like every transactional test here: restore the migrations' data, and no post_migrate
+    # signal after the flush (which would clash with the next test's restore).
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM),
         reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
