@@ -13,18 +13,8 @@ from apikeys.services import (
     alertrule_delete,
     alertrule_update,
 )
+from apikeys.services.alerts import RULE_FIELDS
 from perceptis.errors import InvalidRequest
-
-RULE_FIELDS = (
-    "name",
-    "metric",
-    "threshold",
-    "window_minutes",
-    "api_key",
-    "channel",
-    "destination",
-    "enabled",
-)
 
 
 def _actor(request) -> Actor:

@@ -6,19 +6,9 @@ from datetime import datetime
 from django.utils import timezone
 
 from apikeys.models import ApiKey, Permission
+from perceptis.validation import clean_choice, clean_name  # noqa: F401  (re-exported)
 
 MAX_ALLOWLIST_ENTRIES = 100
-
-
-def clean_name(value) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("Give the key a name.")
-    value = value.strip()
-    if len(value) > 100:
-        raise ValueError("Names are at most 100 characters.")
-    if any(ord(ch) < 32 for ch in value):
-        raise ValueError("Names may not contain control characters.")
-    return value
 
 
 def clean_permissions(value) -> list[str]:
@@ -32,12 +22,6 @@ def clean_permissions(value) -> list[str]:
     if not value:
         raise ValueError("A key needs at least one permission.")
     return [p for p in Permission.values if p in value]
-
-
-def clean_choice(value, choices, what: str) -> str:
-    if value not in choices:
-        raise ValueError(f"{what} must be one of: {', '.join(choices)}.")
-    return value
 
 
 def clean_rate_limit(value, plan_limit: int) -> int | None:

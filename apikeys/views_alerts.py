@@ -18,18 +18,8 @@ from apikeys.models import AlertRule
 from apikeys.selectors import apikey_list
 from apikeys.selectors_alerts import alertdelivery_recent, alertrule_get, alertrule_list
 from apikeys.services import alertrule_create, alertrule_delete, alertrule_update
+from apikeys.services.alerts import RULE_FIELDS
 from perceptis.errors import InvalidRequest
-
-FIELDS = (
-    "name",
-    "metric",
-    "threshold",
-    "window_minutes",
-    "api_key",
-    "channel",
-    "destination",
-    "enabled",
-)
 
 
 class AlertRuleForm(forms.Form):
@@ -129,7 +119,7 @@ def alert_create(request):
 def alert_edit(request, pk: int):
     organization = _require_manager(request)
     rule = alertrule_get(organization=organization, pk=pk)
-    initial = {f: getattr(rule, f) for f in FIELDS}
+    initial = {f: getattr(rule, f) for f in RULE_FIELDS}
     initial["api_key"] = rule.api_key.key_id if rule.api_key else ""
     form = AlertRuleForm(request.POST or None, initial=initial, organization=organization)
     if request.method == "POST" and form.is_valid():

@@ -16,6 +16,7 @@ from accounts.audit import Actor, audit_record
 from accounts.models import Organization
 from apikeys.models import AlertDelivery, AlertRule, ApiKey
 from perceptis.errors import InvalidRequest
+from perceptis.validation import clean_choice, clean_fields, clean_name
 
 Metric = AlertRule.Metric
 Channel = AlertRule.Channel
@@ -39,23 +40,6 @@ _SECRET_FIELDS = {"destination", "signing_secret"}
 def new_signing_secret() -> str:
     """Return a fresh webhook signing secret (256 bits)."""
     return "whsec_" + secrets.token_hex(24)
-
-
-def _clean_name(value) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("Give the rule a name.")
-    value = value.strip()
-    if len(value) > 100:
-        raise ValueError("Names are at most 100 characters.")
-    if any(ord(ch) < 32 for ch in value):
-        raise ValueError("Names may not contain control characters.")
-    return value
-
-
-def _clean_choice(value, choices, what: str) -> str:
-    if value not in choices:
-        raise ValueError(f"{what} must be one of: {', '.join(choices)}.")
-    return value
 
 
 def _number(value, what: str) -> float:
@@ -148,23 +132,16 @@ def alertrule_clean(*, organization: Organization, **fields) -> dict:
     metric = fields.get("metric")
     channel = fields.get("channel")
     checks = {
-        "name": lambda: _clean_name(fields.get("name")),
-        "metric": lambda: _clean_choice(metric, Metric.values, "The metric"),
+        "name": lambda: clean_name(fields.get("name"), what="rule"),
+        "metric": lambda: clean_choice(metric, Metric.values, "The metric"),
         "threshold": lambda: _clean_threshold(fields.get("threshold"), metric),
         "window_minutes": lambda: _clean_window(fields.get("window_minutes", 60)),
         "api_key": lambda: _clean_api_key(fields.get("api_key"), organization, metric),
-        "channel": lambda: _clean_choice(channel, Channel.values, "The channel"),
+        "channel": lambda: clean_choice(channel, Channel.values, "The channel"),
         "destination": lambda: clean_destination(channel, fields.get("destination")),
         "enabled": lambda: bool(fields.get("enabled", True)),
     }
-    cleaned, errors = {}, {}
-    for field, check in checks.items():
-        try:
-            cleaned[field] = check()
-        except ValueError as exc:
-            errors[field] = [str(exc)]
-    if errors:
-        raise InvalidRequest("Some fields are not valid.", fields=errors)
+    cleaned = clean_fields(checks)
     if cleaned["metric"] == Metric.KEY_EXPIRING:
         # Expiry warnings are evaluated once a day.
         cleaned["window_minutes"] = 24 * 60
@@ -227,7 +204,8 @@ def alertrule_create(
     return rule
 
 
-_UPDATABLE = (
+# The fields of a rule that people set (create, update, the forms of admin and pages).
+RULE_FIELDS = (
     "name",
     "metric",
     "threshold",
@@ -248,13 +226,13 @@ def alertrule_update(
     A rule that becomes a webhook rule gets a signing secret; ``rotate_signing_secret`` replaces
     it. Past deliveries are kept.
     """
-    unknown = sorted(set(changes) - set(_UPDATABLE))
+    unknown = sorted(set(changes) - set(RULE_FIELDS))
     if unknown:
         raise InvalidRequest(
             "Unknown fields.", fields={f: ["This field cannot be changed."] for f in unknown}
         )
     rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
-    current = {f: getattr(rule, f) for f in _UPDATABLE}
+    current = {f: getattr(rule, f) for f in RULE_FIELDS}
     cleaned = alertrule_clean(organization=rule.organization, **{**current, **changes})
     diff = {}
     for field, value in cleaned.items():

@@ -22,6 +22,7 @@ from apikeys.errors import (
 )
 from apikeys.models import DEFAULT_PERMISSIONS, ApiKey, KeySecret
 from perceptis.errors import InvalidRequest
+from perceptis.validation import clean_fields
 
 
 class _Unset:
@@ -30,19 +31,6 @@ class _Unset:
 
 
 UNSET = _Unset()
-
-
-def _field_errors(checks: dict) -> dict:
-    """Run ``{field: callable}`` and return the cleaned values, or raise with every field error."""
-    cleaned, errors = {}, {}
-    for field, check in checks.items():
-        try:
-            cleaned[field] = check()
-        except ValueError as exc:
-            errors[field] = [str(exc)]
-    if errors:
-        raise InvalidRequest("Some fields are not valid.", fields=errors)
-    return cleaned
 
 
 def _check_grantable(actor: Actor, permissions: list[str]) -> None:
@@ -104,9 +92,9 @@ def apikey_create(
         Organization.objects.select_for_update().select_related("plan").get(pk=organization.pk)
     )
     plan_limit = organization.plan.rate_limit_per_minute
-    cleaned = _field_errors(
+    cleaned = clean_fields(
         {
-            "name": lambda: validation.clean_name(name),
+            "name": lambda: validation.clean_name(name, what="key"),
             "type": lambda: validation.clean_choice(type, validation.TYPE_CHOICES, "Type"),
             "environment": lambda: validation.clean_choice(
                 environment, validation.ENVIRONMENT_CHOICES, "Environment"
@@ -174,7 +162,7 @@ def apikey_update(
         raise KeyRevoked("A revoked key cannot be changed.")
     plan_limit = key.organization.plan.rate_limit_per_minute
     checks = {
-        "name": (name, lambda: validation.clean_name(name)),
+        "name": (name, lambda: validation.clean_name(name, what="key")),
         "permissions": (permissions, lambda: validation.clean_permissions(permissions)),
         "rate_limit_per_minute": (
             rate_limit_per_minute,
@@ -183,9 +171,7 @@ def apikey_update(
         "expires_at": (expires_at, lambda: validation.clean_expires_at(expires_at)),
         "ip_allowlist": (ip_allowlist, lambda: validation.clean_ip_allowlist(ip_allowlist)),
     }
-    cleaned = _field_errors(
-        {f: check for f, (value, check) in checks.items() if value is not UNSET}
-    )
+    cleaned = clean_fields({f: check for f, (value, check) in checks.items() if value is not UNSET})
     if "permissions" in cleaned:
         _check_grantable(actor, cleaned["permissions"])
     changes = {}
