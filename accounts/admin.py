@@ -20,10 +20,11 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import AuditEvent, Membership, Organization, Plan, User
 from accounts.services import organization_set_plan
-from apikeys.admin import NoSecretLookupsMixin, staff_actor
+from apikeys.admin import NoSecretLookupsMixin
 from apikeys.models import ApiKey
 from billing.admin import CREDITS_PERMISSION, organization_credits_view
 from billing.selectors import credits_ledger_sum
+from perceptis.admin import ReadOnlyAdminMixin, staff_actor
 
 admin.site.site_header = "Perceptis support"
 admin.site.site_title = "Perceptis support"
@@ -67,7 +68,7 @@ class ActorFilter(InputFilter):
 # --- Organizations ------------------------------------------------------------------------
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Members and roles, read-only: roles change through the services, not a raw formset."""
 
     model = Membership
@@ -83,15 +84,6 @@ class MembershipInline(admin.TabularInline):
     @admin.display(description="user")
     def user_email(self, obj):
         return obj.user.email
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrganizationForm(forms.ModelForm):
@@ -296,7 +288,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     """The audit log, read-only. No one deletes an audit event, superusers included."""
 
     list_display = [
@@ -338,12 +330,3 @@ class AuditEventAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("organization")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -8,7 +8,7 @@ lookups), and there is no add form (keys are created in Developer Settings, the 
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -19,18 +19,12 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from accounts.audit import Actor, audit_record
+from accounts.audit import audit_record
 from apikeys import keys
 from apikeys.authentication import lookup_key
-from apikeys.clientip import client_ip
 from apikeys.models import ApiKey
 from apikeys.services import apikey_disable, apikey_enable, apikey_revoke
-from perceptis.errors import DomainError
-
-
-def staff_actor(request) -> Actor:
-    """Return the audit actor for a staff user acting through admin."""
-    return Actor(user=request.user, ip=client_ip(request))
+from perceptis.admin import ReadOnlyAdminMixin, apply_service, staff_actor
 
 
 class NoSecretLookupsMixin:
@@ -90,7 +84,7 @@ class FindKeyForm(forms.Form):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class ApiKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     list_display = [
         "key_id",
         "name",
@@ -145,48 +139,47 @@ class ApiKeyAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     # Nobody adds, edits or deletes a key here: the detail page is read-only for everyone and
     # state changes are the actions below, which need ``apikeys.change_apikey``.
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_manage_permission(self, request):
         return request.user.has_perm("apikeys.change_apikey")
 
     # --- Actions --------------------------------------------------------------------------
 
-    def _apply(self, request, queryset, service, verb):
-        done, refused = 0, []
-        for key in queryset.select_related("organization"):
-            try:
-                service(key=key, actor=staff_actor(request))
-                done += 1
-            except DomainError as exc:
-                refused.append(f"Not changed: {key.key_id}. {exc.message}")
-        if done:
-            self.message_user(request, f"{verb} {done} key{'s' if done != 1 else ''}.")
-        for reason in refused:
-            self.message_user(request, reason, level=messages.WARNING)
-
     @admin.action(
         description="Disable selected keys (can be enabled again)", permissions=["manage"]
     )
     def disable_keys(self, request, queryset):
-        self._apply(request, queryset, apikey_disable, "Disabled")
+        apply_service(
+            self,
+            request,
+            queryset.select_related("organization"),
+            apikey_disable,
+            verb="Disabled",
+            target="key",
+        )
 
     @admin.action(description="Enable selected keys", permissions=["manage"])
     def enable_keys(self, request, queryset):
-        self._apply(request, queryset, apikey_enable, "Enabled")
+        apply_service(
+            self,
+            request,
+            queryset.select_related("organization"),
+            apikey_enable,
+            verb="Enabled",
+            target="key",
+        )
 
     @admin.action(description="Revoke selected keys (permanent)…", permissions=["manage"])
     def revoke_keys(self, request, queryset):
         """Ask for confirmation, then revoke: revocation cannot be undone."""
         if request.POST.get("post") == "yes":
-            self._apply(request, queryset, apikey_revoke, "Revoked")
+            apply_service(
+                self,
+                request,
+                queryset.select_related("organization"),
+                apikey_revoke,
+                verb="Revoked",
+                target="key",
+            )
             return None
         context = {
             **self.admin_site.each_context(request),

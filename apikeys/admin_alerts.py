@@ -14,6 +14,7 @@ from apikeys.services import (
     alertrule_update,
 )
 from apikeys.services.alerts import RULE_FIELDS
+from perceptis.admin import ReadOnlyAdminMixin
 from perceptis.errors import InvalidRequest
 
 
@@ -90,7 +91,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(admin.ModelAdmin):
+class AlertDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "rule",
         "organization",
@@ -110,15 +111,6 @@ class AlertDeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="Organization", ordering="rule__organization__name")
     def organization(self, obj):
         return obj.rule.organization
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         return request.user.has_perm("apikeys.change_alertdelivery")

@@ -10,19 +10,11 @@ from django.contrib import admin
 
 from apikeys.models import RequestLog, UsageHourly
 from apikeys.selectors import percentile_ms
+from perceptis.admin import ReadOnlyAdminMixin
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class StatusClassFilter(admin.SimpleListFilter):

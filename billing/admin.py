@@ -13,17 +13,18 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from apikeys.admin import NoSecretLookupsMixin, staff_actor
+from apikeys.admin import NoSecretLookupsMixin
 from billing.models import LedgerEntry
 from billing.selectors import credits_ledger_sum
 from billing.services import credits_adjust, credits_grant
+from perceptis.admin import ReadOnlyAdminMixin, staff_actor
 from perceptis.errors import DomainError
 
 CREDITS_PERMISSION = "billing.add_ledgerentry"
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "organization",
@@ -60,15 +61,6 @@ class LedgerEntryAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     @admin.display(description="organization", ordering="account__organization__name")
     def organization(self, obj):
         return obj.account.organization
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CreditsForm(forms.Form):

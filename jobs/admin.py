@@ -2,13 +2,13 @@
 
 import json
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.html import format_html
 
-from apikeys.admin import NoSecretLookupsMixin, staff_actor
+from apikeys.admin import NoSecretLookupsMixin
 from jobs.models import Job
 from jobs.services import job_cancel, job_retry
-from perceptis.errors import DomainError
+from perceptis.admin import ReadOnlyAdminMixin, apply_service
 
 
 def _pretty(value) -> str:
@@ -18,7 +18,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(Job)
-class JobAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     list_display = [
         "job_id",
         "status",
@@ -77,37 +77,30 @@ class JobAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         return _pretty(obj.result)
 
     # The record is read-only for everyone; retry and cancel need ``jobs.change_job``.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_manage_permission(self, request):
         return request.user.has_perm("jobs.change_job")
 
-    def _apply(self, request, queryset, service, verb):
-        done, refused = 0, []
-        for job in queryset.select_related("organization"):
-            try:
-                service(job=job, actor=staff_actor(request))
-                done += 1
-            except DomainError as exc:
-                refused.append(f"Not changed: {job.job_id}. {exc.message}")
-        if done:
-            self.message_user(request, f"{verb} {done} job{'s' if done != 1 else ''}.")
-        for reason in refused:
-            self.message_user(request, reason, level=messages.WARNING)
-
     @admin.action(description="Retry selected failed jobs (no new charge)", permissions=["manage"])
     def retry_jobs(self, request, queryset):
-        self._apply(request, queryset, job_retry, "Queued again")
+        apply_service(
+            self,
+            request,
+            queryset.select_related("organization"),
+            job_retry,
+            verb="Queued again",
+            target="job",
+        )
 
     @admin.action(
         description="Cancel selected queued jobs (credits released)", permissions=["manage"]
     )
     def cancel_jobs(self, request, queryset):
-        self._apply(request, queryset, job_cancel, "Canceled")
+        apply_service(
+            self,
+            request,
+            queryset.select_related("organization"),
+            job_cancel,
+            verb="Canceled",
+            target="job",
+        )

@@ -1,0 +1,49 @@
+"""Pieces every app's admin uses: the staff actor, read-only records, service actions."""
+
+from django.contrib import messages
+
+from accounts.audit import Actor
+from apikeys.clientip import client_ip
+from perceptis.errors import DomainError
+
+
+def staff_actor(request) -> Actor:
+    """Return the audit actor for a staff user acting through admin."""
+    return Actor(user=request.user, ip=client_ip(request))
+
+
+class ReadOnlyAdminMixin:
+    """Nobody adds, edits or deletes these rows in admin.
+
+    For append-only records (ledger, audit log, request log) and for records whose changes are
+    admin actions that call services (keys, jobs). Viewing follows the view permission.
+    """
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def apply_service(model_admin, request, queryset, service, *, verb: str, target: str) -> None:
+    """Call ``service(<target>=row, actor=staff)`` for each selected row and report the outcome.
+
+    A refusal (``DomainError``) skips that row and is shown with its reason; the others go on.
+    """
+    done, refused = 0, []
+    for obj in queryset:
+        try:
+            service(**{target: obj}, actor=staff_actor(request))
+            done += 1
+        except DomainError as exc:
+            refused.append(f"Not changed: {obj.public_id}. {exc.message}")
+    if done:
+        meta = model_admin.model._meta
+        noun = meta.verbose_name if done == 1 else meta.verbose_name_plural
+        model_admin.message_user(request, f"{verb} {done} {noun}.")
+    for reason in refused:
+        model_admin.message_user(request, reason, level=messages.WARNING)

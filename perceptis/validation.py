@@ -1,0 +1,38 @@
+"""Checks shared by every service that validates fields, and how they report errors."""
+
+from perceptis.errors import InvalidRequest
+
+
+def clean_fields(checks: dict) -> dict:
+    """Run ``{field: callable}`` and return the cleaned values, or raise with every field error.
+
+    Each callable returns the cleaned value or raises ``ValueError`` with a message for the
+    person who filled the field in; all messages are collected into one ``InvalidRequest``.
+    """
+    cleaned, errors = {}, {}
+    for field, check in checks.items():
+        try:
+            cleaned[field] = check()
+        except ValueError as exc:
+            errors[field] = [str(exc)]
+    if errors:
+        raise InvalidRequest("Some fields are not valid.", fields=errors)
+    return cleaned
+
+
+def clean_name(value, *, what: str) -> str:
+    """Return a stripped display name of at most 100 characters, without control characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"Give the {what} a name.")
+    value = value.strip()
+    if len(value) > 100:
+        raise ValueError("Names are at most 100 characters.")
+    if any(ord(ch) < 32 for ch in value):
+        raise ValueError("Names may not contain control characters.")
+    return value
+
+
+def clean_choice(value, choices, what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"{what} must be one of: {', '.join(choices)}.")
+    return value
