@@ -6,6 +6,8 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.utils import timezone
 
+from perceptis.models import AppendOnlyModel
+
 
 class UserManager(DjangoUserManager):
     """Users sign in with their email address; there is no username."""
@@ -124,7 +126,7 @@ class Membership(models.Model):
         return self.role in (self.Role.OWNER, self.Role.ADMIN)
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """One change, who made it and from where. Rows are only ever added."""
 
     class ActorType(models.TextChoices):
@@ -158,11 +160,3 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise ValueError("Audit events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Audit events are append-only.")

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization
+from perceptis.models import AppendOnlyModel
 
 
 class CreditAccount(models.Model):
@@ -36,17 +37,7 @@ class CreditAccount(models.Model):
         return f"{self.organization}: {self.balance} credits"
 
 
-class AppendOnlyQuerySet(models.QuerySet):
-    """Refuse bulk ``update()`` and ``delete()``, which bypass the model's own refusals."""
-
-    def update(self, **kwargs):
-        raise ValueError("Ledger entries are append-only.")
-
-    def delete(self):
-        raise ValueError("Ledger entries are append-only.")
-
-
-class LedgerEntry(models.Model):
+class LedgerEntry(AppendOnlyModel):
     class Kind(models.TextChoices):
         GRANT = "grant", "Grant"
         ADJUSTMENT = "adjustment", "Adjustment"
@@ -71,8 +62,6 @@ class LedgerEntry(models.Model):
     actor_label = models.CharField(max_length=255, blank=True)
     balance_after = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "ledger entries"
@@ -100,11 +89,3 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.amount:+d}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise ValueError("Ledger entries are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Ledger entries are append-only.")

@@ -46,6 +46,8 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["status", "enqueued_at"]),
             models.Index(fields=["organization", "-created_at"]),
+            # The retention purge finds finished jobs by age.
+            models.Index(fields=["status", "finished_at"]),
         ]
         constraints = [
             models.UniqueConstraint(
