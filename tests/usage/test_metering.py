@@ -157,7 +157,11 @@ def test_the_flusher_thread_writes_an_idle_processs_buffer(
     settings.APIKEYS_USAGE_FLUSH_SECONDS = 0.2
     client_for(plaintext).get("/api/v1/status/job_nope")
     deadline = time.monotonic() + 10
-    while not UsageHourly.objects.filter(api_key=key).exists() and time.monotonic() < deadline:
+    # The thread writes usage, then the request log, each in its own transaction.
+    while time.monotonic() < deadline and not (
+        UsageHourly.objects.filter(api_key=key).exists()
+        and RequestLog.objects.filter(api_key=key).exists()
+    ):
         time.sleep(0.05)
     assert UsageHourly.objects.get(api_key=key).requests == 1
     assert RequestLog.objects.filter(api_key=key).count() == 1
