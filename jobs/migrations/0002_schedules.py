@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from perceptis.schedules import schedules_ensure, schedules_remove
+
 SCHEDULES = [
     # name, function, minutes between runs
     ("Reconcile stranded jobs", "jobs.tasks.reconcile_jobs", 1),
@@ -8,17 +10,11 @@ SCHEDULES = [
 
 
 def create_schedules(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    for name, func, minutes in SCHEDULES:
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": "I", "minutes": minutes, "repeats": -1},
-        )
+    schedules_ensure(apps.get_model("django_q", "Schedule"), SCHEDULES)
 
 
 def remove_schedules(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.filter(name__in=[name for name, _, _ in SCHEDULES]).delete()
+    schedules_remove(apps.get_model("django_q", "Schedule"), SCHEDULES)
 
 
 class Migration(migrations.Migration):
