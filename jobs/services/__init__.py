@@ -1,0 +1,29 @@
+"""Submit, run, finish, retry, cancel, reconcile and purge generation jobs.
+
+A job moves queued → running → succeeded | failed, or queued → canceled. Views, the API,
+admin, the worker's tasks and tests call these functions.
+"""
+
+from jobs.services.execution import (  # noqa: F401
+    job_claim,
+    job_fail,
+    job_requeue,
+    job_run,
+    job_succeed,
+    jobs_reconcile,
+)
+from jobs.services.submission import (  # noqa: F401
+    IdempotencyKeyReused,
+    JobNotFound,
+    JobStateConflict,
+    Submission,
+    clean_idempotency_key,
+    enqueue,
+    job_get_for_key,
+    job_submit,
+)
+from jobs.services.support import (  # noqa: F401
+    job_cancel,
+    job_retry,
+    jobs_purge_finished,
+)

@@ -1,0 +1,173 @@
+"""Submitting a job and reading it back: idempotency, credits, the queue."""
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apikeys.models import ApiKey
+from billing.services import credits_reserve
+from jobs.engines import GenerationRequest, get_engine
+from jobs.models import Job
+from perceptis.errors import DomainError, InvalidRequest
+
+logger = logging.getLogger(__name__)
+
+
+_IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}\Z")
+
+_JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}\Z")
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status_code = 422
+    default_message = "This Idempotency-Key was already used with a different request body."
+
+
+class JobNotFound(DomainError):
+    code = "job_not_found"
+    status_code = 404
+    default_message = "No job with this id was created by this API key."
+
+
+class JobStateConflict(DomainError):
+    code = "job_state_conflict"
+    status_code = 409
+    default_message = "The job is not in a state that allows this."
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: Job
+    replayed: bool
+
+
+def _new_job_id() -> str:
+    return "job_" + secrets.token_urlsafe(18).replace("-", "x").replace("_", "y")
+
+
+def _request_hash(prompt: str, options: dict) -> str:
+    canonical = json.dumps({"prompt": prompt, "options": options}, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def clean_idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _IDEMPOTENCY_KEY_RE.match(value):
+        raise InvalidRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces.",
+            fields={"Idempotency-Key": ["1 to 255 printable ASCII characters."]},
+        )
+    return value
+
+
+def _replay(*, key: ApiKey, idempotency_key: str, request_hash: str, now) -> Job | None:
+    """Return the job an earlier request with this Idempotency-Key made, if still in its window."""
+    existing = Job.objects.filter(api_key=key, idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    window = timedelta(seconds=settings.JOBS_IDEMPOTENCY_WINDOW_SECONDS)
+    if existing.created_at <= now - window:
+        # Past the window the key may be reused: the old job forgets it.
+        Job.objects.filter(pk=existing.pk).update(idempotency_key=None)
+        return None
+    if existing.request_hash != request_hash:
+        raise IdempotencyKeyReused()
+    return existing
+
+
+def job_submit(
+    *, key: ApiKey, prompt: str, options: dict | None = None, idempotency_key: str | None = None
+) -> Submission:
+    """Create a job for ``key``, reserve its credits and enqueue it.
+
+    With an ``idempotency_key``, the same key and body within 24 h return the original job
+    (even when the balance has since run out); the same key with another body is refused with
+    422 ``idempotency_key_reused``. Test keys draw no credits. A refusal leaves no job and no
+    ledger row behind.
+    """
+    options = options or {}
+    idempotency_key = clean_idempotency_key(idempotency_key)
+    request_hash = _request_hash(prompt, options)
+    now = timezone.now()
+    if idempotency_key is not None:
+        replay = _replay(
+            key=key, idempotency_key=idempotency_key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return Submission(replay, replayed=True)
+    is_test = key.type == ApiKey.Type.TEST
+    cost = 0 if is_test else get_engine().price(GenerationRequest(prompt, options, is_test))
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                job_id=_new_job_id(),
+                organization_id=key.organization_id,
+                api_key=key,
+                test=is_test,
+                prompt=prompt,
+                options=options,
+                credits_reserved=cost,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                created_at=now,
+                enqueued_at=now,
+            )
+            if cost:
+                credits_reserve(organization=key.organization, job=job, amount=cost)
+            enqueue(job)
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        if idempotency_key is None:
+            raise
+        replay = _replay(
+            key=key, idempotency_key=idempotency_key, request_hash=request_hash, now=now
+        )
+        if replay is None:
+            raise
+        return Submission(replay, replayed=True)
+    return Submission(job, replayed=False)
+
+
+def _uses_orm_broker() -> bool:
+    return "orm" in settings.Q_CLUSTER
+
+
+def enqueue(job: Job) -> None:
+    """Hand the job to the worker queue.
+
+    The ORM broker writes its queue row in the caller's transaction, so the job and its
+    message commit together. Other brokers have no such receipt: enqueue on commit and let
+    the reconciler pick up a message lost in between.
+    """
+    from django_q.tasks import async_task
+
+    def _send():
+        async_task("jobs.tasks.run_job", job.job_id, task_name=f"job {job.job_id}", group="jobs")
+
+    if _uses_orm_broker():
+        _send()
+    else:
+        transaction.on_commit(_send)
+
+
+def job_get_for_key(*, key: ApiKey, job_id: str) -> Job:
+    """Return the job if ``key`` created it; otherwise ``JobNotFound`` (never another's job)."""
+    # Only ids that could exist reach the database: PostgreSQL refuses NUL in a text
+    # parameter with an error, which would be a 500.
+    if not isinstance(job_id, str) or not _JOB_ID_RE.match(job_id):
+        raise JobNotFound()
+    # get() rather than first(): no ORDER BY to compile or run for a unique column.
+    try:
+        return Job.objects.get(job_id=job_id, api_key_id=key.pk)
+    except Job.DoesNotExist:
+        raise JobNotFound() from None

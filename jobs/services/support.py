@@ -1,0 +1,78 @@
+"""What support and the retention schedule do to jobs: cancel, retry, purge."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import Actor, audit_record
+from billing.services import credits_release
+from jobs.models import Job
+from jobs.services.submission import JobStateConflict, enqueue
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def job_cancel(*, job: Job, actor: Actor) -> Job:
+    """Cancel a queued job and release its credits; refused once it has started."""
+    done = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELED,
+        finished_at=timezone.now(),
+        error_code="canceled",
+        error_message=f"Canceled by {actor.label}."[:500],
+    )
+    if not done:
+        raise JobStateConflict("Only queued jobs can be canceled.")
+    credits_release(job=job)
+    job.refresh_from_db()
+    audit_record(actor=actor, action="job.canceled", organization=job.organization, target=job)
+    return job
+
+
+@transaction.atomic
+def job_retry(*, job: Job, actor: Actor) -> Job:
+    """Queue a failed job again, same job id, for a fresh series of attempts.
+
+    The failed run's reservation was released, and the ledger allows one reservation per job,
+    so a retried job runs at no charge: support retries are goodwill for failures on our side.
+    """
+    done = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
+        status=Job.Status.QUEUED,
+        attempts=0,
+        error_code="",
+        error_message="",
+        result=None,
+        started_at=None,
+        finished_at=None,
+        credits_reserved=0,
+        credits_charged=0,
+        enqueued_at=timezone.now(),
+    )
+    if not done:
+        raise JobStateConflict("Only failed jobs can be retried.")
+    job.refresh_from_db()
+    enqueue(job)
+    audit_record(actor=actor, action="job.retried", organization=job.organization, target=job)
+    return job
+
+
+def jobs_purge_finished(
+    *, now=None, older_than_days: int | None = None, batch_size: int | None = None
+) -> int:
+    """Delete jobs that finished more than ``JOBS_RETENTION_DAYS`` ago (0: keep them all).
+
+    Deleted in batches, one short transaction each. Their ledger entries stay: the link is set
+    to NULL and the job's public id remains in ``LedgerEntry.job_ref``, so the balance still
+    equals the ledger's sum. Queued and running jobs are never purged.
+    """
+    from apikeys.retention import delete_in_batches
+
+    days = settings.JOBS_RETENTION_DAYS if older_than_days is None else older_than_days
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    finished = Job.objects.filter(status__in=Job.FINISHED, finished_at__lt=cutoff)
+    return delete_in_batches(finished, batch_size=batch_size)
