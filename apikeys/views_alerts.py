@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.audit import Actor
 from apikeys.clientip import client_ip
+from apikeys.forms import ServiceErrorsMixin
 from apikeys.models import AlertRule
 from apikeys.selectors import apikey_list
 from apikeys.selectors_alerts import alertdelivery_recent, alertrule_get, alertrule_list
@@ -22,7 +23,7 @@ from apikeys.services.alerts import RULE_FIELDS
 from perceptis.errors import InvalidRequest
 
 
-class AlertRuleForm(forms.Form):
+class AlertRuleForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(label="Name", max_length=100)
     metric = forms.ChoiceField(label="Alert when", choices=AlertRule.Metric.choices)
     threshold = forms.FloatField(
@@ -50,12 +51,6 @@ class AlertRuleForm(forms.Form):
         self.fields["api_key"].choices = [("", "All keys")] + [
             (k.key_id, f"{k.name} ({k.key_id})") for k in keys
         ]
-
-    def add_service_errors(self, error: InvalidRequest) -> None:
-        for field, errors in (error.fields or {}).items():
-            self.add_error(field if field in self.fields else None, errors)
-        if not error.fields:
-            self.add_error(None, error.message)
 
 
 def _organization(request):

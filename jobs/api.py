@@ -5,7 +5,7 @@ import json
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -13,17 +13,11 @@ from apikeys.models import Permission
 from apikeys.views_base import KeyAuthenticatedView
 from jobs.models import Job
 from jobs.services import job_get_for_key, job_submit
-from perceptis.errors import ApiError, DomainError
+from perceptis.errors import json_body
 from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
-from perceptis.openapi import ERROR_RESPONSES, ErrorSerializer
+from perceptis.openapi import error_responses
 
 MAX_OPTIONS_BYTES = 16 * 1024
-
-
-class UnsupportedMediaType(DomainError):
-    code = "unsupported_media_type"
-    status_code = 415
-    default_message = "Send the body as JSON with 'Content-Type: application/json'."
 
 
 class GenerateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -104,11 +98,6 @@ def job_status_body(job: Job) -> dict:
     }
 
 
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json"
-
-
 class GenerateView(KeyAuthenticatedView):
     required_permission = Permission.JOBS_WRITE
 
@@ -129,12 +118,17 @@ class GenerateView(KeyAuthenticatedView):
                 description="The same key and body within 24 hours return the original job.",
             )
         ],
-        responses={202: SubmittedJobSerializer, **ERROR_RESPONSES},
+        responses={
+            202: SubmittedJobSerializer,
+            **error_responses(
+                _402="insufficient_credits",
+                _415="unsupported_media_type",
+                _422="idempotency_key_reused",
+            ),
+        },
     )
     def post(self, request):
-        if not _is_json(request.content_type or ""):
-            raise ApiError(UnsupportedMediaType())
-        serializer = GenerateRequestSerializer(data=request.data)
+        serializer = GenerateRequestSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
         submission = job_submit(
             key=request.auth,
@@ -160,11 +154,7 @@ class StatusView(KeyAuthenticatedView):
             "Return the job's status, timestamps, result or error and the credits charged. "
             "Only the key that created the job sees it; any other id is 404 `job_not_found`."
         ),
-        responses={
-            **ERROR_RESPONSES,
-            200: JobSerializer,
-            404: OpenApiResponse(ErrorSerializer, description="job_not_found"),
-        },
+        responses={200: JobSerializer, **error_responses(_404="job_not_found")},
     )
     def get(self, request, job_id: str):
         job = job_get_for_key(key=request.auth, job_id=job_id)

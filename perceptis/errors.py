@@ -36,6 +36,26 @@ class InvalidRequest(DomainError):
     default_message = "The request body is not valid."
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_message = "Send the body as JSON with 'Content-Type: application/json'."
+
+
+def json_body(request, *, required: bool = True):
+    """Return the request's parsed JSON body, refusing any other media type with 415.
+
+    ``application/json`` with or without parameters (``; charset=utf-8``) is accepted. When the
+    body is not ``required``, a request without one gets ``{}``.
+    """
+    if not required and request.META.get("CONTENT_LENGTH") in (None, "", "0"):
+        return {}
+    media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(UnsupportedMediaType())
+    return request.data
+
+
 class NotFound(DomainError):
     code = "not_found"
     status_code = status.HTTP_404_NOT_FOUND

@@ -20,19 +20,22 @@ ErrorSerializer = inline_serializer(
     },
 )
 
-ERROR_RESPONSES = {
-    400: OpenApiResponse(ErrorSerializer, description="invalid_request"),
-    401: OpenApiResponse(
-        ErrorSerializer,
-        description="missing_api_key, invalid_api_key, api_key_revoked, api_key_inactive, "
-        "api_key_expired, environment_mismatch",
-    ),
-    402: OpenApiResponse(ErrorSerializer, description="insufficient_credits"),
-    403: OpenApiResponse(
-        ErrorSerializer, description="ip_not_allowed, plan_not_eligible, insufficient_permissions"
-    ),
-    404: OpenApiResponse(ErrorSerializer, description="not found"),
-    415: OpenApiResponse(ErrorSerializer, description="unsupported_media_type"),
-    422: OpenApiResponse(ErrorSerializer, description="idempotency_key_reused"),
-    429: OpenApiResponse(ErrorSerializer, description="rate_limited, daily_quota_exceeded"),
+# The refusals every key-authenticated endpoint can answer, in the pipeline's order.
+_PIPELINE_ERRORS = {
+    400: "invalid_request",
+    401: "missing_api_key, invalid_api_key, api_key_revoked, api_key_inactive, "
+    "api_key_expired, environment_mismatch",
+    403: "ip_not_allowed, plan_not_eligible, insufficient_permissions",
+    429: "rate_limited, daily_quota_exceeded",
 }
+
+
+def error_responses(**extra: str) -> dict:
+    """Return the pipeline's error responses plus the endpoint's own (``_404="key_not_found"``)."""
+    descriptions = dict(_PIPELINE_ERRORS)
+    for status, codes in extra.items():
+        descriptions[int(status.lstrip("_"))] = codes
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=codes)
+        for status, codes in sorted(descriptions.items())
+    }

@@ -6,7 +6,7 @@ obtain) permissions it does not hold, cannot exceed the plan's key limit, and ma
 """
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -25,44 +25,10 @@ from apikeys.api.serializers import (
 from apikeys.clientip import client_ip
 from apikeys.models import Permission
 from apikeys.views_base import KeyAuthenticatedView
-from perceptis.errors import ApiError, DomainError
-from perceptis.openapi import ErrorSerializer
+from perceptis.errors import json_body
+from perceptis.openapi import error_responses
 
 TAG = "API keys"
-
-
-def _errors(**extra) -> dict:
-    responses = {
-        400: OpenApiResponse(ErrorSerializer, description="invalid_request"),
-        401: OpenApiResponse(
-            ErrorSerializer,
-            description="missing_api_key, invalid_api_key, api_key_revoked, api_key_inactive, "
-            "api_key_expired, environment_mismatch",
-        ),
-        403: OpenApiResponse(
-            ErrorSerializer,
-            description="ip_not_allowed, plan_not_eligible, insufficient_permissions",
-        ),
-        429: OpenApiResponse(ErrorSerializer, description="rate_limited, daily_quota_exceeded"),
-    }
-    for code, description in extra.items():
-        responses[int(code[1:])] = OpenApiResponse(ErrorSerializer, description=description)
-    return responses
-
-
-class UnsupportedMediaType(DomainError):
-    code = "unsupported_media_type"
-    status_code = 415
-    default_message = "Send the body as JSON with 'Content-Type: application/json'."
-
-
-def _body(request) -> dict:
-    """Return the JSON body ({} when there is none); refuse any other media type with 415."""
-    has_body = request.META.get("CONTENT_LENGTH") not in (None, "", "0")
-    media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
-    if has_body and media_type != "application/json":
-        raise ApiError(UnsupportedMediaType())
-    return request.data if has_body else {}
 
 
 def _actor(request) -> Actor:
@@ -91,7 +57,7 @@ class KeyListView(_KeyView):
         summary="List the organization's keys",
         tags=[TAG],
         parameters=[KeyListQuerySerializer],
-        responses={200: KeyPageSerializer, **_errors()},
+        responses={200: KeyPageSerializer, **error_responses()},
     )
     def get(self, request):
         query = KeyListQuerySerializer(data=request.query_params)
@@ -109,7 +75,7 @@ class KeyListView(_KeyView):
         request=KeyCreateSerializer,
         responses={
             201: KeyWithSecretSerializer,
-            **_errors(
+            **error_responses(
                 _403="ip_not_allowed, plan_not_eligible, insufficient_permissions, "
                 "key_limit_reached",
                 _415="unsupported_media_type",
@@ -117,7 +83,7 @@ class KeyListView(_KeyView):
         },
     )
     def post(self, request):
-        serializer = KeyCreateSerializer(data=_body(request))
+        serializer = KeyCreateSerializer(data=json_body(request, required=False))
         serializer.is_valid(raise_exception=True)
         fields = {"environment": settings.PERCEPTIS_ENVIRONMENT, **serializer.validated_data}
         key, plaintext = services.apikey_create(
@@ -133,7 +99,7 @@ class KeyDetailView(_KeyView):
         operation_id="keys_retrieve",
         summary="Get a key",
         tags=[TAG],
-        responses={200: KeySerializer, **_errors(_404="key_not_found")},
+        responses={200: KeySerializer, **error_responses(_404="key_not_found")},
     )
     def get(self, request, key_id: str):
         return Response(KeySerializer(self.get_key(request, key_id)).data)
@@ -145,7 +111,7 @@ class KeyDetailView(_KeyView):
         request=KeyChangeSerializer,
         responses={
             200: KeySerializer,
-            **_errors(
+            **error_responses(
                 _404="key_not_found",
                 _409="key_revoked",
                 _415="unsupported_media_type",
@@ -153,7 +119,7 @@ class KeyDetailView(_KeyView):
         },
     )
     def patch(self, request, key_id: str):
-        serializer = KeyChangeSerializer(data=_body(request))
+        serializer = KeyChangeSerializer(data=json_body(request, required=False))
         serializer.is_valid(raise_exception=True)
         key = services.apikey_update(
             key=self.get_key(request, key_id), actor=_actor(request), **serializer.validated_data
@@ -164,7 +130,7 @@ class KeyDetailView(_KeyView):
         operation_id="keys_delete",
         summary="Delete a revoked key (its jobs, usage and audit history stay)",
         tags=[TAG],
-        responses={204: None, **_errors(_404="key_not_found", _409="key_not_revoked")},
+        responses={204: None, **error_responses(_404="key_not_found", _409="key_not_revoked")},
     )
     def delete(self, request, key_id: str):
         services.apikey_delete(key=self.get_key(request, key_id), actor=_actor(request))
@@ -177,7 +143,7 @@ class KeyRevokeView(_KeyView):
         summary="Revoke a key for good (a key may revoke itself)",
         tags=[TAG],
         request=None,
-        responses={200: KeySerializer, **_errors(_404="key_not_found")},
+        responses={200: KeySerializer, **error_responses(_404="key_not_found")},
     )
     def post(self, request, key_id: str):
         key = services.apikey_revoke(key=self.get_key(request, key_id), actor=_actor(request))
@@ -190,7 +156,7 @@ class KeyDisableView(_KeyView):
         summary="Disable a key until it is enabled again",
         tags=[TAG],
         request=None,
-        responses={200: KeySerializer, **_errors(_404="key_not_found", _409="key_revoked")},
+        responses={200: KeySerializer, **error_responses(_404="key_not_found", _409="key_revoked")},
     )
     def post(self, request, key_id: str):
         key = services.apikey_disable(key=self.get_key(request, key_id), actor=_actor(request))
@@ -203,7 +169,7 @@ class KeyEnableView(_KeyView):
         summary="Enable a disabled key",
         tags=[TAG],
         request=None,
-        responses={200: KeySerializer, **_errors(_404="key_not_found", _409="key_revoked")},
+        responses={200: KeySerializer, **error_responses(_404="key_not_found", _409="key_revoked")},
     )
     def post(self, request, key_id: str):
         key = services.apikey_enable(key=self.get_key(request, key_id), actor=_actor(request))
@@ -218,11 +184,13 @@ class KeyRotateView(_KeyView):
         request=KeyRotateSerializer,
         responses={
             200: KeyWithSecretSerializer,
-            **_errors(_404="key_not_found", _409="key_revoked", _415="unsupported_media_type"),
+            **error_responses(
+                _404="key_not_found", _409="key_revoked", _415="unsupported_media_type"
+            ),
         },
     )
     def post(self, request, key_id: str):
-        serializer = KeyRotateSerializer(data=_body(request))
+        serializer = KeyRotateSerializer(data=json_body(request, required=False))
         serializer.is_valid(raise_exception=True)
         key, plaintext = services.apikey_rotate(
             key=self.get_key(request, key_id),
