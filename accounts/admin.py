@@ -18,13 +18,14 @@ from django.db.models.functions import Coalesce
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.audit import Actor
 from accounts.models import AuditEvent, Membership, Organization, Plan, User
 from accounts.services import organization_set_plan
 from apikeys.admin import NoSecretLookupsMixin
 from apikeys.models import ApiKey
 from billing.admin import CREDITS_PERMISSION, organization_credits_view
 from billing.selectors import credits_ledger_sum
-from perceptis.admin import ReadOnlyAdminMixin, staff_actor
+from perceptis.admin import ReadOnlyAdminMixin
 
 admin.site.site_header = "Perceptis support"
 admin.site.site_title = "Perceptis support"
@@ -196,7 +197,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         if change and "plan" in form.changed_data:
             current = Organization.objects.select_related("plan").get(pk=obj.pk)
             organization_set_plan(
-                organization=current, plan_code=obj.plan.code, actor=staff_actor(request)
+                organization=current, plan_code=obj.plan.code, actor=Actor.for_request(request)
             )
 
     def get_urls(self):

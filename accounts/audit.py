@@ -20,6 +20,17 @@ class Actor:
     label_override: str | None = None
 
     @classmethod
+    def for_request(cls, request) -> "Actor":
+        """Return who makes this request: its API key (API views) or its signed-in person."""
+        from apikeys.clientip import client_ip
+        from apikeys.models import ApiKey
+
+        auth = getattr(request, "auth", None)
+        if isinstance(auth, ApiKey):
+            return cls(key=auth, ip=client_ip(request))
+        return cls(user=request.user, ip=client_ip(request))
+
+    @classmethod
     def system(cls, label: str = "system") -> "Actor":
         return cls(label_override=label)
 

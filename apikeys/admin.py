@@ -19,12 +19,12 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from accounts.audit import audit_record
+from accounts.audit import Actor, audit_record
 from apikeys import keys
 from apikeys.authentication import lookup_key
 from apikeys.models import ApiKey
 from apikeys.services import apikey_disable, apikey_enable, apikey_revoke
-from perceptis.admin import ReadOnlyAdminMixin, apply_service, staff_actor
+from perceptis.admin import ReadOnlyAdminMixin, apply_service
 
 
 class NoSecretLookupsMixin:
@@ -238,7 +238,7 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
         key, secret = found
         now = timezone.now()
         audit_record(
-            actor=staff_actor(request),
+            actor=Actor.for_request(request),
             action="api_key.identified",
             organization=key.organization,
             target=key,

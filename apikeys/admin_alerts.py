@@ -4,7 +4,6 @@ from django import forms
 from django.contrib import admin, messages
 
 from accounts.audit import Actor
-from apikeys.clientip import client_ip
 from apikeys.models import AlertDelivery, AlertRule
 from apikeys.services import (
     alertdelivery_retry,
@@ -16,10 +15,6 @@ from apikeys.services import (
 from apikeys.services.alerts import RULE_FIELDS
 from perceptis.admin import ReadOnlyAdminMixin
 from perceptis.errors import InvalidRequest
-
-
-def _actor(request) -> Actor:
-    return Actor(user=request.user, ip=client_ip(request))
 
 
 class AlertRuleAdminForm(forms.ModelForm):
@@ -73,21 +68,23 @@ class AlertRuleAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = {f: form.cleaned_data.get(f) for f in RULE_FIELDS}
         if change:
-            alertrule_update(rule=obj, actor=_actor(request), **data)
+            alertrule_update(rule=obj, actor=Actor.for_request(request), **data)
         else:
             rule = alertrule_create(
-                organization=form.cleaned_data["organization"], actor=_actor(request), **data
+                organization=form.cleaned_data["organization"],
+                actor=Actor.for_request(request),
+                **data,
             )
             obj.pk = rule.pk
         obj.refresh_from_db()
         obj._state.adding = False
 
     def delete_model(self, request, obj):
-        alertrule_delete(rule=obj, actor=_actor(request))
+        alertrule_delete(rule=obj, actor=Actor.for_request(request))
 
     def delete_queryset(self, request, queryset):
         for rule in queryset:
-            alertrule_delete(rule=rule, actor=_actor(request))
+            alertrule_delete(rule=rule, actor=Actor.for_request(request))
 
 
 @admin.register(AlertDelivery)
@@ -119,7 +116,7 @@ class AlertDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def retry_now(self, request, queryset):
         outcomes = {}
         for delivery in queryset.select_related("rule__organization"):
-            delivery = alertdelivery_retry(delivery=delivery, actor=_actor(request))
+            delivery = alertdelivery_retry(delivery=delivery, actor=Actor.for_request(request))
             outcomes[delivery.status] = outcomes.get(delivery.status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
         self.message_user(request, f"Retried: {summary}.", messages.INFO)

@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.audit import Actor
-from apikeys.clientip import client_ip
 from apikeys.forms import ServiceErrorsMixin
 from apikeys.models import AlertRule
 from apikeys.selectors import apikey_list
@@ -66,10 +65,6 @@ def _require_manager(request):
     return organization
 
 
-def _actor(request) -> Actor:
-    return Actor(user=request.user, ip=client_ip(request))
-
-
 def masked_destination(rule: AlertRule) -> str:
     """Return the destination to show in a list: a URL's path can be a credential (Slack)."""
     if rule.channel == AlertRule.Channel.EMAIL:
@@ -99,7 +94,7 @@ def alert_create(request):
     if request.method == "POST" and form.is_valid():
         try:
             rule = alertrule_create(
-                organization=organization, actor=_actor(request), **form.cleaned_data
+                organization=organization, actor=Actor.for_request(request), **form.cleaned_data
             )
         except InvalidRequest as exc:
             form.add_service_errors(exc)
@@ -121,7 +116,7 @@ def alert_edit(request, pk: int):
         try:
             rule = alertrule_update(
                 rule=rule,
-                actor=_actor(request),
+                actor=Actor.for_request(request),
                 rotate_signing_secret=request.POST.get("rotate_signing_secret") == "on",
                 **form.cleaned_data,
             )
@@ -143,7 +138,7 @@ def alert_delete(request, pk: int):
     organization = _require_manager(request)
     rule = alertrule_get(organization=organization, pk=pk)
     if request.method == "POST":
-        alertrule_delete(rule=rule, actor=_actor(request))
+        alertrule_delete(rule=rule, actor=Actor.for_request(request))
         messages.success(request, f"Alert rule “{rule.name}” deleted.")
         return redirect("developer-alerts")
     return render(request, "developer/alerts/delete.html", {"rule": rule})

@@ -13,11 +13,12 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from accounts.audit import Actor
 from apikeys.admin import NoSecretLookupsMixin
 from billing.models import LedgerEntry
 from billing.selectors import credits_ledger_sum
 from billing.services import credits_adjust, credits_grant
-from perceptis.admin import ReadOnlyAdminMixin, staff_actor
+from perceptis.admin import ReadOnlyAdminMixin
 from perceptis.errors import DomainError
 
 CREDITS_PERMISSION = "billing.add_ledgerentry"
@@ -106,7 +107,7 @@ def organization_credits_view(model_admin, request, object_id):
                 organization=organization,
                 amount=form.cleaned_data["amount"],
                 reason=form.cleaned_data["reason"],
-                actor=staff_actor(request),
+                actor=Actor.for_request(request),
             )
         except DomainError as exc:
             form.add_error("amount", exc.message)

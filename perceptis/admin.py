@@ -3,13 +3,7 @@
 from django.contrib import messages
 
 from accounts.audit import Actor
-from apikeys.clientip import client_ip
 from perceptis.errors import DomainError
-
-
-def staff_actor(request) -> Actor:
-    """Return the audit actor for a staff user acting through admin."""
-    return Actor(user=request.user, ip=client_ip(request))
 
 
 class ReadOnlyAdminMixin:
@@ -37,7 +31,7 @@ def apply_service(model_admin, request, queryset, service, *, verb: str, target:
     done, refused = 0, []
     for obj in queryset:
         try:
-            service(**{target: obj}, actor=staff_actor(request))
+            service(**{target: obj}, actor=Actor.for_request(request))
             done += 1
         except DomainError as exc:
             refused.append(f"Not changed: {obj.public_id}. {exc.message}")

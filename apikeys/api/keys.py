@@ -22,18 +22,12 @@ from apikeys.api.serializers import (
     KeySerializer,
     KeyWithSecretSerializer,
 )
-from apikeys.clientip import client_ip
 from apikeys.models import Permission
 from apikeys.views_base import KeyAuthenticatedView
 from perceptis.errors import json_body
 from perceptis.openapi import error_responses
 
 TAG = "API keys"
-
-
-def _actor(request) -> Actor:
-    ip = getattr(request._request, "client_ip", None) or client_ip(request)
-    return Actor(key=request.auth, ip=ip)
 
 
 def _with_secret(key, plaintext: str) -> Response:
@@ -87,7 +81,7 @@ class KeyListView(_KeyView):
         serializer.is_valid(raise_exception=True)
         fields = {"environment": settings.PERCEPTIS_ENVIRONMENT, **serializer.validated_data}
         key, plaintext = services.apikey_create(
-            organization=request.auth.organization, actor=_actor(request), **fields
+            organization=request.auth.organization, actor=Actor.for_request(request), **fields
         )
         response = _with_secret(key, plaintext)
         response.status_code = status.HTTP_201_CREATED
@@ -122,7 +116,9 @@ class KeyDetailView(_KeyView):
         serializer = KeyChangeSerializer(data=json_body(request, required=False))
         serializer.is_valid(raise_exception=True)
         key = services.apikey_update(
-            key=self.get_key(request, key_id), actor=_actor(request), **serializer.validated_data
+            key=self.get_key(request, key_id),
+            actor=Actor.for_request(request),
+            **serializer.validated_data,
         )
         return Response(KeySerializer(key).data)
 
@@ -133,7 +129,7 @@ class KeyDetailView(_KeyView):
         responses={204: None, **error_responses(_404="key_not_found", _409="key_not_revoked")},
     )
     def delete(self, request, key_id: str):
-        services.apikey_delete(key=self.get_key(request, key_id), actor=_actor(request))
+        services.apikey_delete(key=self.get_key(request, key_id), actor=Actor.for_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -146,7 +142,9 @@ class KeyRevokeView(_KeyView):
         responses={200: KeySerializer, **error_responses(_404="key_not_found")},
     )
     def post(self, request, key_id: str):
-        key = services.apikey_revoke(key=self.get_key(request, key_id), actor=_actor(request))
+        key = services.apikey_revoke(
+            key=self.get_key(request, key_id), actor=Actor.for_request(request)
+        )
         return Response(KeySerializer(key).data)
 
 
@@ -159,7 +157,9 @@ class KeyDisableView(_KeyView):
         responses={200: KeySerializer, **error_responses(_404="key_not_found", _409="key_revoked")},
     )
     def post(self, request, key_id: str):
-        key = services.apikey_disable(key=self.get_key(request, key_id), actor=_actor(request))
+        key = services.apikey_disable(
+            key=self.get_key(request, key_id), actor=Actor.for_request(request)
+        )
         return Response(KeySerializer(key).data)
 
 
@@ -172,7 +172,9 @@ class KeyEnableView(_KeyView):
         responses={200: KeySerializer, **error_responses(_404="key_not_found", _409="key_revoked")},
     )
     def post(self, request, key_id: str):
-        key = services.apikey_enable(key=self.get_key(request, key_id), actor=_actor(request))
+        key = services.apikey_enable(
+            key=self.get_key(request, key_id), actor=Actor.for_request(request)
+        )
         return Response(KeySerializer(key).data)
 
 
@@ -194,7 +196,7 @@ class KeyRotateView(_KeyView):
         serializer.is_valid(raise_exception=True)
         key, plaintext = services.apikey_rotate(
             key=self.get_key(request, key_id),
-            actor=_actor(request),
+            actor=Actor.for_request(request),
             grace_period_seconds=serializer.validated_data.get("grace_period_seconds", 0),
         )
         return _with_secret(key, plaintext)

@@ -11,10 +11,8 @@ from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import render
 
-from accounts.audit import Actor
 from accounts.models import Organization
 from apikeys import selectors
-from apikeys.clientip import client_ip
 from apikeys.errors import KeyNotFound
 from apikeys.models import ApiKey
 
@@ -45,10 +43,6 @@ def manager_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def actor_for(request) -> Actor:
-    return Actor(user=request.user, ip=client_ip(request))
 
 
 def key_or_404(request, key_id: str) -> ApiKey:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.audit import Actor
 from apikeys import selectors, services
 from apikeys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm, new_nonce
 from apikeys.models import ApiKey
@@ -116,7 +117,7 @@ def key_create(request):
             try:
                 key, plaintext = services.apikey_create(
                     organization=request.organization,
-                    actor=common.actor_for(request),
+                    actor=Actor.for_request(request),
                     **form.service_kwargs(),
                 )
             except DomainError as exc:
@@ -156,7 +157,7 @@ def key_rename(request, key_id):
     if form.is_valid():
         try:
             services.apikey_update(
-                key=key, name=form.cleaned_data["name"], actor=common.actor_for(request)
+                key=key, name=form.cleaned_data["name"], actor=Actor.for_request(request)
             )
         except DomainError as exc:
             form.add_service_errors(exc)
@@ -172,7 +173,7 @@ def _status_action(service, done: str):
     def view(request, key_id):
         key = common.key_or_404(request, key_id)
         try:
-            service(key=key, actor=common.actor_for(request))
+            service(key=key, actor=Actor.for_request(request))
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -193,7 +194,7 @@ key_enable = _status_action(services.apikey_enable, "“{name}” is enabled aga
 def key_revoke(request, key_id):
     key = common.key_or_404(request, key_id)
     if request.method == "POST":
-        services.apikey_revoke(key=key, actor=common.actor_for(request))
+        services.apikey_revoke(key=key, actor=Actor.for_request(request))
         messages.success(request, f"“{key.name}” is revoked. Requests with it now get 401.")
         return redirect("developer-key", key_id=key.key_id)
     return render(request, "developer/key_revoke.html", {"key": key})
@@ -205,7 +206,7 @@ def key_delete(request, key_id):
     key = common.key_or_404(request, key_id)
     if request.method == "POST":
         try:
-            services.apikey_delete(key=key, actor=common.actor_for(request))
+            services.apikey_delete(key=key, actor=Actor.for_request(request))
         except DomainError as exc:
             messages.error(request, exc.message)
             return redirect("developer-key", key_id=key.key_id)
@@ -227,7 +228,7 @@ def key_rotate(request, key_id):
             grace = form.cleaned_data["grace_period_seconds"]
             try:
                 key, plaintext = services.apikey_rotate(
-                    key=key, grace_period_seconds=grace, actor=common.actor_for(request)
+                    key=key, grace_period_seconds=grace, actor=Actor.for_request(request)
                 )
             except DomainError as exc:
                 common.once_release(request, nonce)
