@@ -112,3 +112,13 @@ def client_for():
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests last, whatever order the paths were given in.
+
+    Under Playwright's sync API the test's database connection after a live-server test is not
+    the one that holds the serialized test data, so its closing flush re-creates content types
+    and permissions (post_migrate), which the next serialized-rollback test would insert again.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -78,11 +78,3 @@ def serve_in_processes(
             if worker.is_alive():
                 worker.kill()
     return responses
-
-
-def ensure_plans() -> None:
-    """Put the plans back: a transactional test before this one truncated every table."""
-    from accounts.models import Plan
-    from accounts.plans import plans_ensure
-
-    plans_ensure(Plan)

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.db import connection
 from helpers import requires_redis
-from spawn_clients import ensure_plans, serve_in_processes
+from spawn_clients import serve_in_processes
 
 
 def _code(response):
@@ -83,7 +83,6 @@ def test_live_keys_have_no_daily_quota(make_org, make_key, client_for):
 @requires_redis
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_limit_holds_across_processes(make_org, make_key):
-    ensure_plans()
     org = make_org()
     _, plaintext = make_key(org, permissions=["usage:read"], rate_limit_per_minute=10)
     windows = []

@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from spawn_clients import ensure_plans
 
 from apikeys import metering
 from apikeys.models import ApiKey, RequestLog, UsageHourly
@@ -151,7 +150,6 @@ def test_last_use_is_written_at_most_once_a_minute(live_key, client_for, monkeyp
 def test_the_flusher_thread_writes_an_idle_processs_buffer(
     make_org, make_key, client_for, settings
 ):
-    ensure_plans()
     key, plaintext = make_key(make_org())
     settings.APIKEYS_USAGE_FLUSH_THREAD = True
     settings.APIKEYS_USAGE_FLUSH_SECONDS = 0.2

@@ -2,7 +2,7 @@
 
 import pytest
 from django.db import connection
-from spawn_clients import ensure_plans, serve_in_processes
+from spawn_clients import serve_in_processes
 
 from apikeys.models import RequestLog, UsageHourly
 from apikeys.selectors import USAGE_WINDOWS, usage_summary
@@ -10,7 +10,6 @@ from apikeys.selectors import USAGE_WINDOWS, usage_summary
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_usage_from_several_processes_adds_up(make_org, make_key):
-    ensure_plans()
     org = make_org()
     key, plaintext = make_key(org, permissions=["usage:read", "jobs:read"])
     paths = ["/api/v1/usage"] * 6 + ["/api/v1/status/job_missing"] * 2
