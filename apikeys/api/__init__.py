@@ -1,1 +1,0 @@
-"""The key-management and usage API under ``/api/v1/``."""
