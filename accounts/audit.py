@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from accounts.models import AuditEvent, Organization
+from perceptis.clientip import client_ip
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from apikeys.models import ApiKey
 
 
 @dataclass(frozen=True)
@@ -15,14 +15,13 @@ class Actor:
     """A person, an API key, or the system (operators' commands, schedules)."""
 
     user: "User | None" = None
-    key: "ApiKey | None" = None
+    key: Any = None  # an apikeys ApiKey: accounts sits below apikeys and does not import it
     ip: str | None = None
     label_override: str | None = None
 
     @classmethod
     def for_request(cls, request) -> "Actor":
         """Return who makes this request: its API key (API views) or its signed-in person."""
-        from apikeys.clientip import client_ip
         from apikeys.models import ApiKey
 
         auth = getattr(request, "auth", None)

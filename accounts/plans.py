@@ -10,6 +10,8 @@ PLANS = [
     ("enterprise", "Enterprise", True, None, None, 3000, 100000),
 ]
 
+PLAN_CODES = [code for code, *_ in PLANS]
+
 
 def plans_ensure(plan_model) -> None:
     """Create or update every plan in ``PLANS`` (``plan_model`` may be a migration's model)."""

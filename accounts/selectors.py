@@ -1,6 +1,21 @@
 """Reads about people and their organizations."""
 
 from accounts.models import AuditEvent, Membership, Organization, User
+from perceptis.errors import DomainError
+
+
+class OrganizationNotFound(DomainError):
+    code = "organization_not_found"
+    status_code = 404
+    default_message = "No such organization."
+
+
+def organization_by_slug(slug: str) -> Organization:
+    """Return the organization with this slug (plan loaded), or raise ``OrganizationNotFound``."""
+    organization = Organization.objects.select_related("plan").filter(slug=slug).first()
+    if organization is None:
+        raise OrganizationNotFound(f"No organization with slug {slug!r}.")
+    return organization
 
 
 def membership_for(*, user: User, organization_id: int | None) -> Membership | None:

@@ -30,31 +30,18 @@ def plan_get(code: str) -> Plan:
 
 
 @transaction.atomic
-def organization_create(
-    *, name: str, plan_code: str, actor: Actor, credits: int | None = None
-) -> Organization:
-    """Create an organization with its credit account.
+def organization_create(*, name: str, plan_code: str, actor: Actor) -> Organization:
+    """Create an organization on a plan, with no credits.
 
-    ``credits`` is the opening balance exactly (0 is valid); when it is None the plan's monthly
-    grant is given instead.
+    ``billing.services.organization_open`` is what operators and the demo call: it creates the
+    organization through here and gives it its opening balance.
     """
-    from billing.services import credits_grant
-
-    name = name.strip()
+    name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise InvalidRequest("The organization needs a name.")
-    if credits is not None and credits < 0:
-        raise InvalidRequest("Credits cannot be negative.")
     plan = plan_get(plan_code)
     org = Organization.objects.create(name=name[:200], slug=_unique_slug(name), plan=plan)
     audit_record(actor=actor, action="organization.created", organization=org, target=org)
-    amount = plan.monthly_credits if credits is None else credits
-    if amount:
-        credits_grant(organization=org, amount=amount, reason="Opening balance", actor=actor)
-    else:
-        from billing.models import CreditAccount
-
-        CreditAccount.objects.get_or_create(organization=org)
     return org
 
 

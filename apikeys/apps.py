@@ -2,8 +2,10 @@ from django.apps import AppConfig
 
 
 class ApikeysConfig(AppConfig):
+    """Keys and the request pipeline (``keys/``), usage (``usage/``), alerts (``alerts/``)."""
+
     name = "apikeys"
     verbose_name = "API keys"
 
     def ready(self):
-        from apikeys import admin_alerts, admin_usage, schema  # noqa: F401  (admin, OpenAPI scheme)
+        from apikeys.keys import schema  # noqa: F401  (registers the OpenAPI auth scheme)

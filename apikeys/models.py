@@ -1,3 +1,10 @@
-from apikeys.models.alerts import AlertDelivery, AlertRule  # noqa: F401
-from apikeys.models.keys import DEFAULT_PERMISSIONS, ApiKey, KeySecret, Permission  # noqa: F401
-from apikeys.models.usage import LATENCY_BUCKETS_MS, RequestLog, UsageHourly  # noqa: F401
+"""The app's models, one module per concern; Django loads them from here.
+
+Code imports a model from its concern (``apikeys.keys.models``), not from this module.
+"""
+
+from apikeys.alerts.models import AlertDelivery, AlertRule
+from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.usage.models import RequestLog, UsageHourly
+
+__all__ = ["AlertDelivery", "AlertRule", "ApiKey", "KeySecret", "RequestLog", "UsageHourly"]

@@ -13,12 +13,12 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from accounts.admin import OrganizationAdmin
 from accounts.audit import Actor
-from apikeys.admin import NoSecretLookupsMixin
 from billing.models import LedgerEntry
 from billing.selectors import credits_ledger_sum
 from billing.services import credits_adjust, credits_grant
-from perceptis.admin import ReadOnlyAdminMixin
+from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from perceptis.errors import DomainError
 
 CREDITS_PERMISSION = "billing.add_ledgerentry"
@@ -134,3 +134,6 @@ def organization_credits_view(model_admin, request, object_id):
         .order_by("-created_at", "-id")[:10],
     }
     return TemplateResponse(request, "admin/accounts/organization/credits.html", context)
+
+
+OrganizationAdmin.object_views["credits"] = organization_credits_view

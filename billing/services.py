@@ -10,6 +10,7 @@ from django.db.models import F
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
+from accounts.services import organization_create
 from billing.models import CreditAccount, LedgerEntry
 from perceptis.errors import DomainError, InvalidRequest
 
@@ -70,44 +71,33 @@ def credits_balance(*, organization: Organization) -> int:
     )
 
 
-@transaction.atomic
-def credits_grant(
-    *, organization: Organization, amount: int, reason: str, actor: Actor
-) -> LedgerEntry:
-    """Give the organization ``amount`` credits (a positive whole number)."""
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise InvalidRequest("The amount must be a positive whole number of credits.")
-    if not reason or not reason.strip():
-        raise InvalidRequest("A grant needs a reason.")
-    account = _account(organization)
-    balance = _move(account=account, amount=amount)
-    entry = _entry(
-        account=account,
-        kind=LedgerEntry.Kind.GRANT,
-        amount=amount,
-        balance_after=balance,
-        reason=reason.strip(),
-        actor=actor,
-    )
-    audit_record(
-        actor=actor,
-        action="credits.granted",
-        organization=organization,
-        target=organization,
-        metadata={"amount": amount, "reason": reason.strip()[:255], "balance_after": balance},
-    )
-    return entry
+# What each hand-made change allows, refuses and records: kind, zero/negative allowed, message.
+_HAND_CHANGES = {
+    LedgerEntry.Kind.GRANT: (
+        "credits.granted",
+        lambda amount: amount > 0,
+        "The amount must be a positive whole number of credits.",
+        "A grant needs a reason.",
+    ),
+    LedgerEntry.Kind.ADJUSTMENT: (
+        "credits.adjusted",
+        lambda amount: amount != 0,
+        "The adjustment must be a non-zero whole number of credits.",
+        "An adjustment needs a reason.",
+    ),
+}
 
 
 @transaction.atomic
-def credits_adjust(
-    *, organization: Organization, amount: int, reason: str, actor: Actor
+def _credits_change(
+    *, organization: Organization, kind: str, amount: int, reason: str, actor: Actor
 ) -> LedgerEntry:
-    """Add (positive) or remove (negative) credits by hand; the balance never goes below zero."""
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
-        raise InvalidRequest("The adjustment must be a non-zero whole number of credits.")
-    if not reason or not reason.strip():
-        raise InvalidRequest("An adjustment needs a reason.")
+    action, amount_ok, amount_error, reason_error = _HAND_CHANGES[kind]
+    if isinstance(amount, bool) or not isinstance(amount, int) or not amount_ok(amount):
+        raise InvalidRequest(amount_error)
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidRequest(reason_error)
+    reason = reason.strip()
     account = _account(organization)
     balance = _move(account=account, amount=amount)
     if balance is None:
@@ -116,20 +106,70 @@ def credits_adjust(
         )
     entry = _entry(
         account=account,
-        kind=LedgerEntry.Kind.ADJUSTMENT,
+        kind=kind,
         amount=amount,
         balance_after=balance,
-        reason=reason.strip(),
+        reason=reason,
         actor=actor,
     )
     audit_record(
         actor=actor,
-        action="credits.adjusted",
+        action=action,
         organization=organization,
         target=organization,
-        metadata={"amount": amount, "reason": reason.strip()[:255], "balance_after": balance},
+        metadata={"amount": amount, "reason": reason[:255], "balance_after": balance},
     )
     return entry
+
+
+def credits_grant(
+    *, organization: Organization, amount: int, reason: str, actor: Actor
+) -> LedgerEntry:
+    """Give the organization ``amount`` credits (a positive whole number), with a reason."""
+    return _credits_change(
+        organization=organization,
+        kind=LedgerEntry.Kind.GRANT,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+    )
+
+
+def credits_adjust(
+    *, organization: Organization, amount: int, reason: str, actor: Actor
+) -> LedgerEntry:
+    """Add (positive) or remove (negative) credits by hand; the balance never goes below zero."""
+    return _credits_change(
+        organization=organization,
+        kind=LedgerEntry.Kind.ADJUSTMENT,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def organization_open(
+    *, name: str, plan_code: str, actor: Actor, credits: int | None = None
+) -> Organization:
+    """Create an organization with its credit account and opening balance.
+
+    ``credits`` is the opening balance exactly (0 is valid); when it is None the plan's monthly
+    grant is given instead.
+    """
+    if credits is not None and (isinstance(credits, bool) or not isinstance(credits, int)):
+        raise InvalidRequest("Credits are a whole number.")
+    if credits is not None and credits < 0:
+        raise InvalidRequest("Credits cannot be negative.")
+    organization = organization_create(name=name, plan_code=plan_code, actor=actor)
+    amount = organization.plan.monthly_credits if credits is None else credits
+    if amount:
+        credits_grant(
+            organization=organization, amount=amount, reason="Opening balance", actor=actor
+        )
+    else:
+        _account(organization)
+    return organization
 
 
 def credits_reserve(*, organization: Organization, job, amount: int) -> LedgerEntry:

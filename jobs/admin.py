@@ -5,10 +5,10 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from apikeys.admin import NoSecretLookupsMixin
+from accounts.audit import Actor
 from jobs.models import Job
 from jobs.services import job_cancel, job_retry
-from perceptis.admin import ReadOnlyAdminMixin, apply_service
+from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin, apply_service
 
 
 def _pretty(value) -> str:
@@ -88,6 +88,7 @@ class JobAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
             request,
             queryset.select_related("organization"),
             job_retry,
+            actor=Actor.for_request(request),
             verb="Queued again",
             target="job",
         )
@@ -101,6 +102,7 @@ class JobAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
             request,
             queryset.select_related("organization"),
             job_cancel,
+            actor=Actor.for_request(request),
             verb="Canceled",
             target="job",
         )

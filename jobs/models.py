@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization
-from apikeys.models import ApiKey
+from apikeys.keys.models import ApiKey
 
 
 class Job(models.Model):

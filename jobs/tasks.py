@@ -1,6 +1,13 @@
 """django-q2 task entry points. They only call services; the Job row holds the state."""
 
-from jobs.services import job_run, jobs_reconcile
+import logging
+
+from django.utils import timezone
+
+from apikeys.usage.retention import request_log_purge, usage_purge
+from jobs.services import job_run, jobs_purge_finished, jobs_reconcile
+
+logger = logging.getLogger(__name__)
 
 
 def run_job(job_id: str):
@@ -9,3 +16,20 @@ def run_job(job_id: str):
 
 def reconcile_jobs():
     return jobs_reconcile()
+
+
+def purge_old_data(*, now=None, batch_size: int | None = None) -> dict:
+    """Run every retention purge (usage, request log, finished jobs); return each one's count.
+
+    It lives here, in the highest app, because it reaches into apps below: usage does not
+    import jobs.
+    """
+    now = now or timezone.now()
+    counts = {
+        "usage_hourly": usage_purge(now=now, batch_size=batch_size),
+        "request_log": request_log_purge(now=now, batch_size=batch_size),
+        "jobs": jobs_purge_finished(now=now, batch_size=batch_size),
+    }
+    if any(counts.values()):
+        logger.info("Purged old data: %s", counts)
+    return counts

@@ -2,8 +2,21 @@
 
 from django.contrib import messages
 
-from accounts.audit import Actor
 from perceptis.errors import DomainError
+
+
+class NoSecretLookupsMixin:
+    """Refuse URL lookups that reach a key's secret hashes, whatever the relation path.
+
+    Django already refuses most lookups through relations that are not list filters; this makes
+    the rule explicit and independent of how ``list_filter`` changes later.
+    """
+
+    def lookup_allowed(self, lookup, value, request=None):
+        parts = lookup.split("__")
+        if "secrets" in parts or "secret_hash" in parts:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
 
 class ReadOnlyAdminMixin:
@@ -23,15 +36,17 @@ class ReadOnlyAdminMixin:
         return False
 
 
-def apply_service(model_admin, request, queryset, service, *, verb: str, target: str) -> None:
-    """Call ``service(<target>=row, actor=staff)`` for each selected row and report the outcome.
+def apply_service(
+    model_admin, request, queryset, service, *, actor, verb: str, target: str
+) -> None:
+    """Call ``service(<target>=row, actor=actor)`` for each selected row and report the outcome.
 
     A refusal (``DomainError``) skips that row and is shown with its reason; the others go on.
     """
     done, refused = 0, []
     for obj in queryset:
         try:
-            service(**{target: obj}, actor=Actor.for_request(request))
+            service(**{target: obj}, actor=actor)
             done += 1
         except DomainError as exc:
             refused.append(f"Not changed: {obj.public_id}. {exc.message}")

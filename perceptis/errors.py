@@ -161,13 +161,6 @@ def api_exception_handler(exc, context):
                 error_body("invalid_request", message, fields={"body": [message]}),
                 status=exc.status_code,
             )
-        elif isinstance(exc, exceptions.NotAuthenticated):
-            from apikeys.errors import MissingApiKey
-
-            response = Response(
-                error_body(MissingApiKey.code, MissingApiKey.default_message),
-                status=exc.status_code,
-            )
         else:
             message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else ""
             response = Response(

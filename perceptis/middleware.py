@@ -5,6 +5,8 @@ import logging
 import re
 import secrets
 
+from perceptis.redaction import redact
+
 _request_id = contextvars.ContextVar("request_id", default="-")
 
 # A caller-supplied id is kept only when it is short and plain, so it cannot inject into logs.
@@ -63,8 +65,6 @@ class RedactApiKeysFilter(logging.Filter):
     """
 
     def filter(self, record):
-        from apikeys.keys import redact  # Logging is configured before the apps are loaded.
-
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:

@@ -1,5 +1,6 @@
 """Cursor pages shaped ``{"results": [...], "next": url-or-null}``."""
 
+from django.core.paginator import Paginator
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -35,3 +36,11 @@ class NextCursorPagination(CursorPagination):
                 "next": {"type": "string", "format": "uri", "nullable": True},
             },
         }
+
+
+PAGE_SIZE = 50
+
+
+def paginate(request, items, per_page: int = PAGE_SIZE):
+    """Return the page of ``items`` that ``?page=`` asks for (Developer Settings lists)."""
+    return Paginator(items, per_page).get_page(request.GET.get("page"))

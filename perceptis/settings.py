@@ -47,7 +47,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "perceptis.middleware.RequestIdMiddleware",
-    "apikeys.metering.UsageMiddleware",
+    "apikeys.usage.middleware.UsageMiddleware",
+    "apikeys.keys.pipeline.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -190,9 +191,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Perceptis <alerts@pe
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["apikeys.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["apikeys.permissions.HasKeyPermission"],
-    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apikeys.keys.authentication.ApiKeyAuthentication"],
+    # The request pipeline, in order (apikeys.keys.pipeline): every API view gets all of it.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "apikeys.keys.pipeline.KeyAccess",
+        "apikeys.keys.pipeline.HasKeyPermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["apikeys.keys.pipeline.KeyRateLimit"],
     "DEFAULT_PARSER_CLASSES": ["perceptis.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "perceptis.errors.api_exception_handler",
@@ -212,7 +217,7 @@ SPECTACULAR_SETTINGS = {
     # Jobs and keys both have a "status"; name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.models.Job.Status",
-        "KeyStatusEnum": "apikeys.models.ApiKey.Status",
+        "KeyStatusEnum": "apikeys.keys.models.ApiKey.Status",
     },
 }
 
@@ -246,7 +251,7 @@ APIKEYS_ALERT_TIMEOUT_SECONDS = env.float("APIKEYS_ALERT_TIMEOUT_SECONDS", defau
 # link-local addresses (cloud metadata, internal services) unless this is a development box.
 APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=DEBUG)
 # Usage and request-log records are buffered per process and written at most this many seconds
-# after the request (see apikeys.metering), or sooner when the buffer fills.
+# after the request (see apikeys.usage.metering), or sooner when the buffer fills.
 APIKEYS_USAGE_FLUSH_SECONDS = env.float("APIKEYS_USAGE_FLUSH_SECONDS", default=10.0)
 APIKEYS_USAGE_FLUSH_MAX_RECORDS = env.int("APIKEYS_USAGE_FLUSH_MAX_RECORDS", default=500)
 # A daemon thread flushes an idle process's buffer; tests turn it off and flush explicitly.

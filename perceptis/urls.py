@@ -11,7 +11,6 @@ handler500 = "perceptis.errors.handler500"
 
 api_v1 = [
     path("", include("jobs.urls")),
-    path("", include("apikeys.urls_api")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
@@ -24,6 +23,10 @@ api_v1 = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="developer-settings", permanent=False)),
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
+    # Each concern mounts its API under /api/v1/ and its pages under /settings/developer/.
+    path("", include("apikeys.keys.urls")),
+    path("", include("apikeys.usage.urls")),
+    path("", include("apikeys.alerts.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "api/docs/",
@@ -34,5 +37,4 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("settings/developer/", include("apikeys.urls_web")),
 ]

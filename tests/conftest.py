@@ -15,8 +15,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization, Plan
 from accounts.plans import plans_ensure
-from accounts.services import organization_create, user_create
-from apikeys.services import apikey_create
+from accounts.services import user_create
+from apikeys.keys.services import apikey_create
+from billing.services import organization_open
 
 
 @pytest.fixture(autouse=True)
@@ -31,9 +32,9 @@ def _usage_buffer(settings):
     """Start each test with an empty usage buffer and no background flusher.
 
     Buffered records of one test would name keys another test's rollback removed; tests that
-    need the figures call ``apikeys.metering.flush()`` themselves.
+    need the figures call ``apikeys.usage.metering.flush()`` themselves.
     """
-    from apikeys import metering
+    from apikeys.usage import metering
 
     settings.APIKEYS_USAGE_FLUSH_THREAD = False
     metering.discard()
@@ -48,7 +49,7 @@ def make_org(db):
     def make(*, plan: str = "business", credits: int = 100, name: str | None = None):
         # A transactional test before this one may have flushed the plans the migration made.
         plans_ensure(Plan)
-        return organization_create(
+        return organization_open(
             name=name or f"Org {next(counter)}", plan_code=plan, credits=credits, actor=SYSTEM
         )
 

@@ -26,7 +26,7 @@ def _serve(db_name, plaintext, paths, ready, go, results):
     from django.db import connections
     from django.test import Client
 
-    from apikeys import metering
+    from apikeys.usage import metering
 
     client = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
     ready.put(os.getpid())

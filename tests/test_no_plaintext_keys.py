@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from helpers import SYSTEM, bearer
 from rest_framework.test import APIClient
 
-from apikeys.models import ApiKey
-from apikeys.services import apikey_create, apikey_disable, apikey_revoke, apikey_rotate
+from apikeys.keys.models import ApiKey
+from apikeys.keys.services import apikey_create, apikey_disable, apikey_revoke, apikey_rotate
 from jobs.services import job_run
 
 GENERATE = "/api/v1/generate"

@@ -10,11 +10,3 @@ A delivery is claimed with a conditional UPDATE that counts the attempt and sets
 the next one (exponential backoff), so a worker that dies mid-send leaves it due again, and two
 workers never send the same attempt. After ``APIKEYS_ALERT_MAX_ATTEMPTS`` it is ``failed``.
 """
-
-from apikeys.alerts.delivery import (  # noqa: F401
-    alerts_deliver,
-    alerts_deliver_due,
-    retry_delay,
-    sign,
-)
-from apikeys.alerts.evaluation import alerts_evaluate, measure, window_bounds  # noqa: F401

@@ -4,15 +4,15 @@ from django import forms
 from django.contrib import admin, messages
 
 from accounts.audit import Actor
-from apikeys.models import AlertDelivery, AlertRule
-from apikeys.services import (
+from apikeys.alerts.models import AlertDelivery, AlertRule
+from apikeys.alerts.services import (
+    RULE_FIELDS,
     alertdelivery_retry,
     alertrule_clean,
     alertrule_create,
     alertrule_delete,
     alertrule_update,
 )
-from apikeys.services.alerts import RULE_FIELDS
 from perceptis.admin import ReadOnlyAdminMixin
 from perceptis.errors import InvalidRequest
 

@@ -16,7 +16,7 @@ from django.core.mail import send_mail
 from django.db.models import F
 from django.utils import timezone
 
-from apikeys.models import AlertDelivery, AlertRule
+from apikeys.alerts.models import AlertDelivery, AlertRule
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apikeys.alerts.delivery import alerts_deliver
-from apikeys.models import AlertDelivery, AlertRule, ApiKey
-from apikeys.selectors import usage_summary
+from apikeys.alerts.models import AlertDelivery, AlertRule
+from apikeys.keys.models import ApiKey
+from apikeys.usage.selectors import usage_summary
 from billing.services import credits_balance
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Organization
-from apikeys.models.keys import ApiKey
+from apikeys.keys.models import ApiKey
 
 
 class AlertRule(models.Model):

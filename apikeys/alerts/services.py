@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
-from apikeys.models import AlertDelivery, AlertRule, ApiKey
+from apikeys.alerts.delivery import alerts_deliver
+from apikeys.alerts.models import AlertDelivery, AlertRule
+from apikeys.keys.models import ApiKey
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_choice, clean_fields, clean_name
 
@@ -276,8 +278,6 @@ def alertdelivery_retry(*, delivery: AlertDelivery, actor: Actor, now=None) -> A
     A delivered alert is left alone. A failed one gets one more attempt (it is failed again if
     that attempt fails, since it already used its attempts).
     """
-    from apikeys.alerts import alerts_deliver
-
     now = now or timezone.now()
     with transaction.atomic():
         moved = AlertDelivery.objects.filter(

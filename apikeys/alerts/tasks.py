@@ -1,7 +1,7 @@
-"""django-q2 task entry points for alerts and retention. They only call the real functions."""
+"""django-q2 task entry points for alerts. They only call the real functions."""
 
-from apikeys.alerts import alerts_deliver_due, alerts_evaluate
-from apikeys.retention import purge_old_data as _purge_old_data
+from apikeys.alerts.delivery import alerts_deliver_due
+from apikeys.alerts.evaluation import alerts_evaluate
 
 
 def evaluate_alerts():
@@ -10,7 +10,3 @@ def evaluate_alerts():
 
 def deliver_alerts():
     return alerts_deliver_due()
-
-
-def purge_old_data():
-    return _purge_old_data()

@@ -1,12 +1,16 @@
-"""Developer Settings pages for alert rules (included under /settings/developer/alerts/)."""
+"""The alert-rule pages of Developer Settings (``/settings/developer/alerts/``)."""
 
-from django.urls import path
+from django.urls import include, path
 
-from apikeys import views_alerts
+from apikeys.alerts import views
+
+page_patterns = [
+    path("", views.alert_list, name="developer-alerts"),
+    path("new/", views.alert_create, name="developer-alert-create"),
+    path("<int:pk>/", views.alert_edit, name="developer-alert-edit"),
+    path("<int:pk>/delete/", views.alert_delete, name="developer-alert-delete"),
+]
 
 urlpatterns = [
-    path("", views_alerts.alert_list, name="developer-alerts"),
-    path("new/", views_alerts.alert_create, name="developer-alert-create"),
-    path("<int:pk>/", views_alerts.alert_edit, name="developer-alert-edit"),
-    path("<int:pk>/delete/", views_alerts.alert_delete, name="developer-alert-delete"),
+    path("settings/developer/alerts/", include(page_patterns)),
 ]

@@ -4,7 +4,7 @@ Secrets never reach the admin: ``KeySecret`` is not registered, no page shows, f
 searches by a hash (``lookup_allowed`` refuses such lookups, as ``UserAdmin`` refuses password
 lookups), and there is no add form (keys are created in Developer Settings, the key API or with
 ``create_api_key``, which show the plaintext once). Every change goes through
-``apikeys.services`` with the staff user as the audited actor.
+``apikeys.keys.services`` with the staff user as the audited actor.
 """
 
 from django import forms
@@ -20,25 +20,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts.audit import Actor, audit_record
-from apikeys import keys
-from apikeys.authentication import lookup_key
-from apikeys.models import ApiKey
-from apikeys.services import apikey_disable, apikey_enable, apikey_revoke
-from perceptis.admin import ReadOnlyAdminMixin, apply_service
-
-
-class NoSecretLookupsMixin:
-    """Refuse URL lookups that reach a key's secret hashes, whatever the relation path.
-
-    Django already refuses most lookups through relations that are not list filters; this makes
-    the rule explicit and independent of how ``list_filter`` changes later.
-    """
-
-    def lookup_allowed(self, lookup, value, request=None):
-        parts = lookup.split("__")
-        if "secrets" in parts or "secret_hash" in parts:
-            return False
-        return super().lookup_allowed(lookup, value, request)
+from apikeys.keys import format as keys
+from apikeys.keys.authentication import lookup_key
+from apikeys.keys.models import ApiKey
+from apikeys.keys.services import apikey_disable, apikey_enable, apikey_revoke
+from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin, apply_service
 
 
 class KeyStatusFilter(admin.SimpleListFilter):
@@ -144,42 +130,33 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
 
     # --- Actions --------------------------------------------------------------------------
 
+    def _change_status(self, request, queryset, service, verb: str) -> None:
+        # The staff member is the actor: support acts as itself, never as a key.
+        apply_service(
+            self,
+            request,
+            queryset.select_related("organization"),
+            service,
+            actor=Actor.for_request(request),
+            verb=verb,
+            target="key",
+        )
+
     @admin.action(
         description="Disable selected keys (can be enabled again)", permissions=["manage"]
     )
     def disable_keys(self, request, queryset):
-        apply_service(
-            self,
-            request,
-            queryset.select_related("organization"),
-            apikey_disable,
-            verb="Disabled",
-            target="key",
-        )
+        self._change_status(request, queryset, apikey_disable, "Disabled")
 
     @admin.action(description="Enable selected keys", permissions=["manage"])
     def enable_keys(self, request, queryset):
-        apply_service(
-            self,
-            request,
-            queryset.select_related("organization"),
-            apikey_enable,
-            verb="Enabled",
-            target="key",
-        )
+        self._change_status(request, queryset, apikey_enable, "Enabled")
 
     @admin.action(description="Revoke selected keys (permanent)…", permissions=["manage"])
     def revoke_keys(self, request, queryset):
         """Ask for confirmation, then revoke: revocation cannot be undone."""
         if request.POST.get("post") == "yes":
-            apply_service(
-                self,
-                request,
-                queryset.select_related("organization"),
-                apikey_revoke,
-                verb="Revoked",
-                target="key",
-            )
+            self._change_status(request, queryset, apikey_revoke, "Revoked")
             return None
         context = {
             **self.admin_site.each_context(request),

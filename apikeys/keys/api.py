@@ -1,6 +1,6 @@
 """``/api/v1/keys…``: manage the organization's keys with a key that holds ``keys:manage``.
 
-Every change goes through ``apikeys.services`` with the acting key as the audit actor, so the
+Every change goes through ``apikeys.keys.services`` with the acting key as the audit actor, so the
 API, Developer Settings and admin share one set of rules: a key cannot grant (or, by rotating,
 obtain) permissions it does not hold, cannot exceed the plan's key limit, and may revoke itself.
 """
@@ -9,11 +9,12 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.audit import Actor
-from apikeys import selectors, services
-from apikeys.api.pagination import NextCursorPagination
-from apikeys.api.serializers import (
+from apikeys.keys import selectors, services
+from apikeys.keys.models import Permission
+from apikeys.keys.serializers import (
     KeyChangeSerializer,
     KeyCreateSerializer,
     KeyListQuerySerializer,
@@ -22,10 +23,9 @@ from apikeys.api.serializers import (
     KeySerializer,
     KeyWithSecretSerializer,
 )
-from apikeys.models import Permission
-from apikeys.views_base import KeyAuthenticatedView
 from perceptis.errors import json_body
 from perceptis.openapi import error_responses
+from perceptis.pagination import NextCursorPagination
 
 TAG = "API keys"
 
@@ -38,7 +38,7 @@ def _with_secret(key, plaintext: str) -> Response:
     return response
 
 
-class _KeyView(KeyAuthenticatedView):
+class _KeyView(APIView):
     required_permission = Permission.KEYS_MANAGE
 
     def get_key(self, request, key_id: str):
@@ -133,49 +133,44 @@ class KeyDetailView(_KeyView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class KeyRevokeView(_KeyView):
-    @extend_schema(
-        operation_id="keys_revoke",
-        summary="Revoke a key for good (a key may revoke itself)",
-        tags=[TAG],
-        request=None,
-        responses={200: KeySerializer, **error_responses(_404="key_not_found")},
-    )
-    def post(self, request, key_id: str):
-        key = services.apikey_revoke(
-            key=self.get_key(request, key_id), actor=Actor.for_request(request)
+# The status changes share one view: (service, summary, the endpoint's own refusals).
+_STATUS_CHANGES = {
+    "revoke": (
+        services.apikey_revoke,
+        "Revoke a key for good (a key may revoke itself)",
+        {"_404": "key_not_found"},
+    ),
+    "disable": (
+        services.apikey_disable,
+        "Disable a key until it is enabled again",
+        {"_404": "key_not_found", "_409": "key_revoked"},
+    ),
+    "enable": (
+        services.apikey_enable,
+        "Enable a disabled key",
+        {"_404": "key_not_found", "_409": "key_revoked"},
+    ),
+}
+
+
+def status_view(change: str) -> type[APIView]:
+    """Return the view of ``POST /api/v1/keys/{key_id}/<change>`` (revoke, disable, enable)."""
+    service, summary, errors = _STATUS_CHANGES[change]
+
+    class KeyStatusView(_KeyView):
+        @extend_schema(
+            operation_id=f"keys_{change}",
+            summary=summary,
+            tags=[TAG],
+            request=None,
+            responses={200: KeySerializer, **error_responses(**errors)},
         )
-        return Response(KeySerializer(key).data)
+        def post(self, request, key_id: str):
+            key = service(key=self.get_key(request, key_id), actor=Actor.for_request(request))
+            return Response(KeySerializer(key).data)
 
-
-class KeyDisableView(_KeyView):
-    @extend_schema(
-        operation_id="keys_disable",
-        summary="Disable a key until it is enabled again",
-        tags=[TAG],
-        request=None,
-        responses={200: KeySerializer, **error_responses(_404="key_not_found", _409="key_revoked")},
-    )
-    def post(self, request, key_id: str):
-        key = services.apikey_disable(
-            key=self.get_key(request, key_id), actor=Actor.for_request(request)
-        )
-        return Response(KeySerializer(key).data)
-
-
-class KeyEnableView(_KeyView):
-    @extend_schema(
-        operation_id="keys_enable",
-        summary="Enable a disabled key",
-        tags=[TAG],
-        request=None,
-        responses={200: KeySerializer, **error_responses(_404="key_not_found", _409="key_revoked")},
-    )
-    def post(self, request, key_id: str):
-        key = services.apikey_enable(
-            key=self.get_key(request, key_id), actor=Actor.for_request(request)
-        )
-        return Response(KeySerializer(key).data)
+    KeyStatusView.__name__ = KeyStatusView.__qualname__ = f"Key{change.title()}View"
+    return KeyStatusView
 
 
 class KeyRotateView(_KeyView):

@@ -14,20 +14,18 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
 from accounts.models import Organization, Plan
-from apikeys import keys
-from apikeys.clientip import client_ip
-from apikeys.errors import (
+from apikeys.keys import format as keys
+from apikeys.keys.errors import (
     ApiKeyExpired,
     ApiKeyInactive,
     ApiKeyRevoked,
     EnvironmentMismatch,
     InvalidApiKey,
 )
-from apikeys.models import ApiKey, KeySecret
-from apikeys.services import apikey_record_use
-from perceptis.errors import ApiError
-
-WWW_AUTHENTICATE = 'Bearer realm="perceptis"'
+from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.keys.pipeline import WWW_AUTHENTICATE, RequestState, attach_state, refuse_key
+from apikeys.keys.services import apikey_record_use
+from perceptis.clientip import client_ip
 
 # The columns the pipeline reads, per model along the join; everything else stays in the
 # database (and loads on access, as with ``only()``).
@@ -133,10 +131,6 @@ class _KeyQuery:
 _key_queries: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _refuse(error_class, message: str | None = None):
-    return ApiError(error_class(message), headers={"WWW-Authenticate": WWW_AUTHENTICATE})
-
-
 def bearer_token(request) -> str | None:
     """Return the credential of a ``Bearer`` Authorization header, or None if there is none."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -169,22 +163,22 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_credentials(self, credential: str, request):
         if not credential:
-            raise _refuse(InvalidApiKey, "The Authorization header has no key after 'Bearer'.")
+            raise refuse_key(InvalidApiKey, "The Authorization header has no key after 'Bearer'.")
         found = lookup_key(credential)
         if found is None:
-            raise _refuse(InvalidApiKey)
+            raise refuse_key(InvalidApiKey)
         key, secret = found
         now = timezone.now()
         if not secret.is_current(now):
-            raise _refuse(InvalidApiKey, "This secret was replaced when the key was rotated.")
+            raise refuse_key(InvalidApiKey, "This secret was replaced when the key was rotated.")
         if key.status == ApiKey.Status.REVOKED or key.deleted_at is not None:
-            raise _refuse(ApiKeyRevoked)
+            raise refuse_key(ApiKeyRevoked)
         if key.status == ApiKey.Status.INACTIVE:
-            raise _refuse(ApiKeyInactive)
+            raise refuse_key(ApiKeyInactive)
         if key.expires_at is not None and key.expires_at <= now:
-            raise _refuse(ApiKeyExpired)
+            raise refuse_key(ApiKeyExpired)
         if key.environment != settings.PERCEPTIS_ENVIRONMENT:
-            raise _refuse(
+            raise refuse_key(
                 EnvironmentMismatch,
                 f"This is a {key.environment} key; this API serves "
                 f"{settings.PERCEPTIS_ENVIRONMENT}.",
@@ -193,9 +187,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         apikey_record_use(
             key=key, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""), now=now
         )
-        # Django's request (not DRF's wrapper) carries the key for middleware that meters usage.
-        request._request.api_key = key
-        request._request.client_ip = ip
+        attach_state(request, RequestState(key=key, client_ip=ip))
         return key, key
 
     def authenticate_header(self, request):

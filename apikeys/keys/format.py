@@ -32,8 +32,6 @@ KEY_LENGTH = len("sk-live-per-") + _BODY_CHARS + _CHECKSUM_CHARS
 KEY_SEARCH_RE = re.compile(
     rf"sk-(?:live|test)-per-[A-Za-z0-9_-]{{{_BODY_CHARS + _CHECKSUM_CHARS}}}"
 )
-# Anything that starts like a key, even cut short: what log redaction removes.
-_KEY_LIKE_RE = re.compile(r"sk-(live|test)-per-[A-Za-z0-9_-]{4,}")
 _ID_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -92,8 +90,3 @@ def hint(key: str) -> str:
 def new_key_id() -> str:
     """Return a new public Key ID such as ``key_7Hq2mZ0pX4tVb9Qe``."""
     return "key_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with anything shaped like a key, whole or cut short, replaced."""
-    return _KEY_LIKE_RE.sub(lambda m: f"sk-{m.group(1)}-per-[redacted]", text)

@@ -10,27 +10,17 @@ import secrets
 
 from django import forms
 from django.conf import settings
+from django.core.cache import cache
 from django.core.validators import RegexValidator
 
-from apikeys.models import DEFAULT_PERMISSIONS, ApiKey, Permission
-from perceptis.errors import DomainError, InvalidRequest
+from apikeys.keys.models import DEFAULT_PERMISSIONS, ApiKey, Permission
+from perceptis.forms import ServiceErrorsMixin
 
 NONCE_PATTERN = r"^[A-Za-z0-9_-]{20,64}$"
 
 
 def new_nonce() -> str:
     return secrets.token_urlsafe(24)
-
-
-class ServiceErrorsMixin:
-    def add_service_errors(self, exc: DomainError) -> None:
-        """Put a service's refusal next to the fields it names, or above the form."""
-        fields = exc.fields if isinstance(exc, InvalidRequest) and exc.fields else {}
-        for field, messages in fields.items():
-            for message in messages:
-                self.add_error(field if field in self.fields else None, message)
-        if not fields:
-            self.add_error(None, exc.message)
 
 
 class OnceFormMixin(forms.Form):
@@ -157,31 +147,33 @@ class KeyFilterForm(forms.Form):
         return {name: value for name, value in self.cleaned_data.items() if value}
 
 
-STATUS_CLASSES = [("2xx", "2xx success"), ("4xx", "4xx refused"), ("5xx", "5xx failed")]
+# --- One-time forms --------------------------------------------------------------------------
+# The create and rotate forms carry a random nonce. The first POST with it claims it in the
+# shared cache (an atomic add) and acts; a resubmission of the same form (reload, back button)
+# finds it claimed and is told the key is not shown again, instead of silently making a second
+# key. Only the Key ID is remembered, never the secret.
+ONCE_TIMEOUT = 24 * 3600
+_PENDING = "-"
 
 
-class RequestLogFilterForm(forms.Form):
-    key = forms.ChoiceField(label="Key", required=False)
-    status = forms.CharField(
-        label="Status",
-        required=False,
-        max_length=3,
-        validators=[RegexValidator(r"^([1-5]xx|[1-5][0-9]{2})$", "Use e.g. 401 or 4xx.")],
-        widget=forms.TextInput(attrs={"placeholder": "e.g. 401 or 4xx", "size": 8}),
-    )
-    since = forms.DateTimeField(
-        label="From (UTC)",
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-    until = forms.DateTimeField(
-        label="To (UTC)",
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
+def _once_key(request, nonce: str) -> str:
+    return f"web-once:{request.user.pk}:{nonce}"
 
-    def __init__(self, *args, keys=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["key"].choices = [("", "All keys")] + [
-            (key.key_id, f"{key.name} ({key.key_id})") for key in keys
-        ]
+
+def once_claim(request, nonce: str) -> bool:
+    """Claim the form's nonce; return False when it was used before."""
+    return cache.add(_once_key(request, nonce), _PENDING, timeout=ONCE_TIMEOUT)
+
+
+def once_release(request, nonce: str) -> None:
+    """Give the nonce back after a refused submission, so the corrected form can be sent."""
+    cache.delete(_once_key(request, nonce))
+
+
+def once_done(request, nonce: str, key_id: str) -> None:
+    cache.set(_once_key(request, nonce), key_id, timeout=ONCE_TIMEOUT)
+
+
+def once_key_id(request, nonce: str) -> str | None:
+    value = cache.get(_once_key(request, nonce))
+    return None if value in (None, _PENDING) else value

@@ -1,37 +1,145 @@
-"""The base class of every key-authenticated API view: the whole request pipeline."""
+"""The request pipeline of every ``/api/v1/`` endpoint, in the design's order.
 
-from rest_framework.views import APIView
+DRF's default classes are the whole pipeline (``REST_FRAMEWORK`` in the settings), so a new API
+view gets every check without asking for it:
 
-from apikeys import ratelimit
-from apikeys.authentication import ApiKeyAuthentication
-from apikeys.permissions import HasKeyPermission, KeyAccess
+1. ``ApiKeyAuthentication`` (``apikeys.keys.authentication``): the key, its status, expiry and
+   environment; it attaches a ``RequestState`` to the request.
+2. ``KeyAccess``: the client IP against the key's allowlist, then the plan's API access.
+3. ``HasKeyPermission``: the view's ``required_permission``. A view that names none is refused
+   (fail closed); a view open to any valid key says ``required_permission = ANY_KEY``.
+4. ``KeyRateLimit``: the per-minute limit and the test-key daily quota.
+
+Public views (schema, docs) opt out explicitly with empty ``authentication_classes`` and
+``permission_classes``. ``RateLimitHeadersMiddleware`` adds the ``RateLimit-*`` headers to every
+response to a request that got past authentication, refusals included.
+"""
+
+from dataclasses import dataclass
+
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import BaseThrottle
+
+from apikeys.keys import ratelimit
+from apikeys.keys.errors import (
+    InsufficientPermissions,
+    IpNotAllowed,
+    MissingApiKey,
+    PlanNotEligible,
+)
+from apikeys.keys.models import ApiKey
 from perceptis.errors import ApiError
 
+# ``required_permission`` of an endpoint any valid key may call.
+ANY_KEY = "*"
+WWW_AUTHENTICATE = 'Bearer realm="perceptis"'
 
-class KeyAuthenticatedView(APIView):
-    """Authenticate the key, check access and permission, count the request against its limits.
 
-    Subclasses set ``required_permission`` (a permission, or ``{method: permission}``). Every
-    response to a request that got past authentication carries the ``RateLimit-*`` headers.
+def refuse_key(error_class, message: str | None = None) -> ApiError:
+    """Return the 401 for a missing or unusable key, with ``WWW-Authenticate`` as RFC 6750 asks."""
+    return ApiError(error_class(message), headers={"WWW-Authenticate": WWW_AUTHENTICATE})
+
+
+@dataclass
+class RequestState:
+    """What the pipeline learned about an API request: the key, client IP and limit state."""
+
+    key: ApiKey
+    client_ip: str | None
+    rate_limit: ratelimit.RateLimitState | None = None
+
+    @property
+    def organization(self):
+        return self.key.organization
+
+
+def request_state(request) -> RequestState | None:
+    """Return the pipeline's state of a Django or DRF request, or None before authentication."""
+    return getattr(getattr(request, "_request", request), "api_state", None)
+
+
+def attach_state(request, state: RequestState) -> None:
+    # On Django's request, not DRF's wrapper, so that middleware sees it too.
+    getattr(request, "_request", request).api_state = state
+
+
+class KeyAccess(BasePermission):
+    """Refuse requests from outside the key's IP allowlist, and organizations without API access."""
+
+    def has_permission(self, request, view):
+        state = request_state(request)
+        if state is None:
+            raise refuse_key(MissingApiKey)
+        if not state.key.ip_allowed(state.client_ip):
+            raise ApiError(IpNotAllowed())
+        plan = state.key.organization.plan
+        if not plan.api_access:
+            raise ApiError(
+                PlanNotEligible(
+                    f"API access needs a Business or Enterprise plan; this organization is on "
+                    f"the {plan.name} plan."
+                )
+            )
+        return True
+
+
+class HasKeyPermission(BasePermission):
+    """Refuse keys lacking the view's ``required_permission`` (403 ``insufficient_permissions``).
+
+    ``required_permission`` is a permission, ``{method: permission}`` or ``ANY_KEY``. A view or
+    method with none is refused: forgetting to name a permission must not open an endpoint.
     """
 
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [KeyAccess, HasKeyPermission]
-    throttle_classes = []
-    required_permission: str | dict | None = None
+    def has_permission(self, request, view):
+        state = request_state(request)
+        if state is None:
+            return False
+        required = getattr(view, "required_permission", None)
+        if isinstance(required, dict):
+            required = required.get(request.method)
+        if required == ANY_KEY:
+            return True
+        if required is None or not state.key.has_permission(required):
+            raise ApiError(
+                InsufficientPermissions(
+                    f"This API key needs the {required} permission."
+                    if required
+                    else "This endpoint is not open to API keys."
+                )
+            )
+        return True
 
-    def check_throttles(self, request):
+
+class KeyRateLimit(BaseThrottle):
+    """Count the request against the key's per-minute limit and, for test keys, daily quota."""
+
+    def allow_request(self, request, view):
+        state = request_state(request)
+        if state is None:
+            return True
         try:
-            request._request.rate_limit = ratelimit.hit(request.auth)
+            state.rate_limit = ratelimit.hit(state.key)
         except ratelimit.OverLimit as over:
-            request._request.rate_limit = over.state
+            state.rate_limit = over.state
             raise ApiError(over.error, headers={"Retry-After": str(over.retry_after)}) from None
+        return True
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        key = getattr(request._request, "api_key", None)
-        if key is not None:
-            state = getattr(request._request, "rate_limit", None) or ratelimit.peek(key)
-            for name, value in state.headers().items():
+
+class RateLimitHeadersMiddleware:
+    """Add ``RateLimit-Limit``, ``-Remaining`` and ``-Reset`` once a request has a key.
+
+    Requests refused before the limiter counted them (IP, plan, permission) show the current
+    window without counting.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        state = getattr(request, "api_state", None)
+        if state is not None:
+            limit = state.rate_limit or ratelimit.peek(state.key)
+            for name, value in limit.headers().items():
                 response[name] = value
         return response

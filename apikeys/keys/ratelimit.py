@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from apikeys.errors import DailyQuotaExceeded, RateLimited
-from apikeys.models import ApiKey
+from apikeys.keys.errors import DailyQuotaExceeded, RateLimited
+from apikeys.keys.models import ApiKey
 
 logger = logging.getLogger(__name__)
 

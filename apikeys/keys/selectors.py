@@ -1,21 +1,14 @@
-"""Reads of keys and their usage, always scoped to one organization."""
+"""Reads of keys, always scoped to one organization."""
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db.models import Sum
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import Organization
-from apikeys.errors import KeyNotFound
-from apikeys.models import LATENCY_BUCKETS_MS, ApiKey, UsageHourly
-from apikeys.models.usage import BUCKET_FIELDS
-
-USAGE_WINDOWS = {
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-}
+from apikeys.keys.errors import KeyNotFound
+from apikeys.keys.models import ApiKey
 
 
 def apikey_list(
@@ -59,118 +52,59 @@ def apikey_get(*, organization: Organization, key_id: str) -> ApiKey:
     return key
 
 
-def percentile_ms(histogram: list[int], fraction: float) -> float | None:
-    """Estimate a latency percentile from bucket counts, interpolating inside the bucket."""
-    total = sum(histogram)
-    if not total:
-        return None
-    rank = fraction * total
-    seen = 0
-    lower = 0.0
-    for count, upper in zip(histogram, (*LATENCY_BUCKETS_MS, None), strict=True):
-        if count and seen + count >= rank:
-            if upper is None:
-                return float(LATENCY_BUCKETS_MS[-1])
-            return round(lower + (upper - lower) * ((rank - seen) / count), 1)
-        seen += count
-        lower = float(upper) if upper is not None else lower
-    return float(LATENCY_BUCKETS_MS[-1])
+def apikey_counts_by_type(*, organization: Organization) -> dict[str, int]:
+    """Return ``{type: count}`` of the keys that count toward the plan's limits.
+
+    Active and inactive keys count; revoked ones do not. Key creation and the pages both use it.
+    """
+    return dict(
+        ApiKey.objects.filter(
+            organization=organization,
+            status__in=[ApiKey.Status.ACTIVE, ApiKey.Status.INACTIVE],
+        )
+        .values_list("type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
 
 
-@dataclass(frozen=True)
-class UsageSummary:
-    requests: int
-    errors: int
-    p50_ms: float | None
-    p95_ms: float | None
+@dataclass
+class PlanStatus:
+    """What the organization's plan lets it do with keys, for the pages to explain."""
+
+    plan_name: str
+    eligible: bool
+    used: dict = field(default_factory=dict)
+    limits: dict = field(default_factory=dict)
 
     @property
-    def error_rate(self) -> float:
-        """Errors as a fraction of requests (0.0 when there were none)."""
-        return self.errors / self.requests if self.requests else 0.0
+    def full_types(self) -> list[str]:
+        return [
+            key_type
+            for key_type, limit in self.limits.items()
+            if limit is not None and self.used.get(key_type, 0) >= limit
+        ]
+
+    @property
+    def can_create(self) -> bool:
+        return self.eligible and len(self.full_types) < len(ApiKey.Type.values)
+
+    def rows(self) -> list[dict]:
+        return [
+            {
+                "type": label,
+                "used": self.used.get(value, 0),
+                "limit": self.limits.get(value),
+                "full": value in self.full_types,
+            }
+            for value, label in ApiKey.Type.choices
+        ]
 
 
-def _usage_rows(*, organization: Organization, api_key: ApiKey | None, since: datetime):
-    qs = UsageHourly.objects.filter(organization=organization, hour__gte=_hour(since))
-    if api_key is not None:
-        qs = qs.filter(api_key=api_key)
-    return qs
-
-
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def usage_summary(
-    *,
-    organization: Organization,
-    since: datetime,
-    api_key: ApiKey | None = None,
-) -> UsageSummary:
-    """Return requests, errors and p50/p95 latency since ``since`` (whole hours)."""
-    sums = _usage_rows(organization=organization, api_key=api_key, since=since).aggregate(
-        requests=Sum("requests"), errors=Sum("errors"), **{f: Sum(f) for f in BUCKET_FIELDS}
-    )
-    histogram = [sums[f] or 0 for f in BUCKET_FIELDS]
-    return UsageSummary(
-        requests=sums["requests"] or 0,
-        errors=sums["errors"] or 0,
-        p50_ms=percentile_ms(histogram, 0.50),
-        p95_ms=percentile_ms(histogram, 0.95),
-    )
-
-
-def usage_summaries_by_key(
-    *, organization: Organization, since: datetime
-) -> dict[int, UsageSummary]:
-    """Return ``{api_key_id: UsageSummary}`` for every key with usage since ``since``."""
-    rows = (
-        _usage_rows(organization=organization, api_key=None, since=since)
-        .values("api_key_id")
-        .annotate(
-            requests_sum=Sum("requests"),
-            errors_sum=Sum("errors"),
-            **{f"{f}_sum": Sum(f) for f in BUCKET_FIELDS},
-        )
-    )
-    out = {}
-    for row in rows:
-        histogram = [row[f"{f}_sum"] or 0 for f in BUCKET_FIELDS]
-        out[row["api_key_id"]] = UsageSummary(
-            requests=row["requests_sum"] or 0,
-            errors=row["errors_sum"] or 0,
-            p50_ms=percentile_ms(histogram, 0.50),
-            p95_ms=percentile_ms(histogram, 0.95),
-        )
-    return out
-
-
-def usage_series(
-    *,
-    organization: Organization,
-    since: datetime,
-    api_key: ApiKey | None = None,
-    step: timedelta = timedelta(hours=1),
-    now: datetime | None = None,
-) -> list[tuple[datetime, int, int]]:
-    """Return ``[(bucket_start, requests, errors)]`` from ``since`` to now, every bucket present.
-
-    ``step`` is one hour or a whole number of hours (e.g. a day for 30-day charts).
-    """
-    now = now or timezone.now()
-    start = _hour(since)
-    buckets: dict[datetime, list[int]] = {}
-    moment = start
-    while moment <= now:
-        buckets[moment] = [0, 0]
-        moment += step
-    rows = _usage_rows(organization=organization, api_key=api_key, since=since).values_list(
-        "hour", "requests", "errors"
-    )
-    for hour, requests, errors in rows:
-        index = int((hour - start) / step)
-        bucket = start + index * step
-        if bucket in buckets:
-            buckets[bucket][0] += requests
-            buckets[bucket][1] += errors
-    return [(moment, req, err) for moment, (req, err) in buckets.items()]
+def plan_status(organization: Organization) -> PlanStatus:
+    plan = organization.plan
+    if not plan.api_access:
+        return PlanStatus(plan_name=plan.name, eligible=False)
+    used = apikey_counts_by_type(organization=organization)
+    limits = {key_type: plan.key_limit(key_type) for key_type in ApiKey.Type.values}
+    return PlanStatus(plan_name=plan.name, eligible=True, used=used, limits=limits)

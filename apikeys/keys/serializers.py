@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from rest_framework import serializers
 
-from apikeys.models import ApiKey, Permission
+from apikeys.keys.models import ApiKey, Permission
 from perceptis.fields import (
     RejectUnknownFieldsMixin,
     StrictCharField,
@@ -118,40 +118,3 @@ class KeyListQuerySerializer(serializers.Serializer):
 class KeyPageSerializer(serializers.Serializer):
     results = KeySerializer(many=True)
     next = serializers.URLField(allow_null=True)
-
-
-class UsageFiguresSerializer(serializers.Serializer):
-    requests = serializers.IntegerField()
-    errors = serializers.IntegerField()
-    error_rate = serializers.FloatField(help_text="Errors (4xx and 5xx) over requests.")
-    p50_ms = serializers.FloatField(allow_null=True)
-    p95_ms = serializers.FloatField(allow_null=True)
-
-
-class UsageWindowsSerializer(serializers.Serializer):
-    # "24h" is not a Python name; the fields are declared below.
-    pass
-
-
-UsageWindowsSerializer._declared_fields.update(
-    {name: UsageFiguresSerializer() for name in ("24h", "7d", "30d")}
-)
-
-
-class KeyUsageSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    name = serializers.CharField()
-    type = serializers.ChoiceField(choices=ApiKey.Type.choices)
-    status = serializers.ChoiceField(choices=ApiKey.Status.choices)
-    usage = UsageWindowsSerializer()
-
-
-class CreditsSerializer(serializers.Serializer):
-    balance = serializers.IntegerField()
-
-
-class UsageReportSerializer(serializers.Serializer):
-    as_of = serializers.DateTimeField()
-    credits = CreditsSerializer()
-    totals = UsageWindowsSerializer(help_text="All of the organization's keys together.")
-    keys = KeyUsageSerializer(many=True)

@@ -12,15 +12,16 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
-from apikeys import keys, validation
-from apikeys.errors import (
+from apikeys.keys import format as keys
+from apikeys.keys import validation
+from apikeys.keys.errors import (
     InsufficientPermissions,
     KeyLimitReached,
     KeyNotRevoked,
     KeyRevoked,
     PlanNotEligible,
 )
-from apikeys.models import DEFAULT_PERMISSIONS, ApiKey, KeySecret
+from apikeys.keys.models import DEFAULT_PERMISSIONS, ApiKey, KeySecret
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_fields
 

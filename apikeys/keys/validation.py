@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from apikeys.models import ApiKey, Permission
+from apikeys.keys.models import ApiKey, Permission
 from perceptis.validation import clean_choice, clean_name  # noqa: F401  (re-exported)
 
 MAX_ALLOWLIST_ENTRIES = 100

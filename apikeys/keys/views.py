@@ -4,21 +4,32 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import F
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.audit import Actor
-from apikeys import selectors, services
-from apikeys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm, new_nonce
-from apikeys.models import ApiKey
-from apikeys.views import common
-from apikeys.views.common import manager_required, member_required
-from apikeys.views.usage import usage_context
+from accounts.decorators import manager_required, member_required
+from apikeys.keys import forms, selectors, services
+from apikeys.keys.errors import KeyNotFound
+from apikeys.keys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm, new_nonce
+from apikeys.keys.models import ApiKey
+from apikeys.usage.views import usage_context
 from perceptis.errors import DomainError
+from perceptis.pagination import paginate
+
 
 # Sortable columns of the key table: query value -> model field.
+def key_or_404(request, key_id: str) -> ApiKey:
+    """Return the current organization's key; any other organization's key is a 404."""
+    try:
+        return selectors.apikey_get(organization=request.organization, key_id=key_id)
+    except KeyNotFound:
+        raise Http404("No such API key in this organization.") from None
+
+
 SORTS = {
     "name": "name",
     "key_id": "key_id",
@@ -66,7 +77,7 @@ def key_list(request):
     keys = selectors.apikey_list(
         organization=request.organization, now=now, **filters.filters()
     ).order_by(*_ordering(sort))
-    page = common.paginate(request, keys)
+    page = paginate(request, keys)
     return render(
         request,
         "developer/key_list.html",
@@ -76,7 +87,7 @@ def key_list(request):
             "filtered": bool(filters.filters()),
             "columns": _sort_columns(sort),
             "now": now,
-            "plan": common.plan_status(request.organization),
+            "plan": selectors.plan_status(request.organization),
         },
     )
 
@@ -94,7 +105,7 @@ def _show_secret(request, *, key: ApiKey, plaintext: str, rotated: bool, grace=N
 
 
 def _already_shown(request, nonce: str):
-    key_id = common.once_key_id(request, nonce)
+    key_id = forms.once_key_id(request, nonce)
     key = None
     if key_id:
         key = selectors.apikey_list(organization=request.organization).filter(key_id=key_id).first()
@@ -106,13 +117,13 @@ def _already_shown(request, nonce: str):
 @require_http_methods(["GET", "POST"])
 @manager_required
 def key_create(request):
-    plan = common.plan_status(request.organization)
+    plan = selectors.plan_status(request.organization)
     org_plan = request.organization.plan
     if request.method == "POST":
         form = KeyCreateForm(request.POST, plan=org_plan)
         if form.is_valid():
             nonce = form.cleaned_data["nonce"]
-            if not common.once_claim(request, nonce):
+            if not forms.once_claim(request, nonce):
                 return _already_shown(request, nonce)
             try:
                 key, plaintext = services.apikey_create(
@@ -121,10 +132,10 @@ def key_create(request):
                     **form.service_kwargs(),
                 )
             except DomainError as exc:
-                common.once_release(request, nonce)
+                forms.once_release(request, nonce)
                 form.add_service_errors(exc)
             else:
-                common.once_done(request, nonce, key.key_id)
+                forms.once_done(request, nonce, key.key_id)
                 return _show_secret(request, key=key, plaintext=plaintext, rotated=False)
     else:
         form = KeyCreateForm(initial={"nonce": new_nonce()}, plan=org_plan)
@@ -146,13 +157,13 @@ def _detail(request, key: ApiKey, *, rename_form=None, status=200):
 @require_GET
 @member_required
 def key_detail(request, key_id):
-    return _detail(request, common.key_or_404(request, key_id))
+    return _detail(request, key_or_404(request, key_id))
 
 
 @require_POST
 @manager_required
 def key_rename(request, key_id):
-    key = common.key_or_404(request, key_id)
+    key = key_or_404(request, key_id)
     form = KeyRenameForm(request.POST)
     if form.is_valid():
         try:
@@ -171,7 +182,7 @@ def _status_action(service, done: str):
     @require_POST
     @manager_required
     def view(request, key_id):
-        key = common.key_or_404(request, key_id)
+        key = key_or_404(request, key_id)
         try:
             service(key=key, actor=Actor.for_request(request))
         except DomainError as exc:
@@ -192,7 +203,7 @@ key_enable = _status_action(services.apikey_enable, "“{name}” is enabled aga
 @require_http_methods(["GET", "POST"])
 @manager_required
 def key_revoke(request, key_id):
-    key = common.key_or_404(request, key_id)
+    key = key_or_404(request, key_id)
     if request.method == "POST":
         services.apikey_revoke(key=key, actor=Actor.for_request(request))
         messages.success(request, f"“{key.name}” is revoked. Requests with it now get 401.")
@@ -203,7 +214,7 @@ def key_revoke(request, key_id):
 @require_http_methods(["GET", "POST"])
 @manager_required
 def key_delete(request, key_id):
-    key = common.key_or_404(request, key_id)
+    key = key_or_404(request, key_id)
     if request.method == "POST":
         try:
             services.apikey_delete(key=key, actor=Actor.for_request(request))
@@ -218,12 +229,12 @@ def key_delete(request, key_id):
 @require_http_methods(["GET", "POST"])
 @manager_required
 def key_rotate(request, key_id):
-    key = common.key_or_404(request, key_id)
+    key = key_or_404(request, key_id)
     if request.method == "POST":
         form = KeyRotateForm(request.POST)
         if form.is_valid():
             nonce = form.cleaned_data["nonce"]
-            if not common.once_claim(request, nonce):
+            if not forms.once_claim(request, nonce):
                 return _already_shown(request, nonce)
             grace = form.cleaned_data["grace_period_seconds"]
             try:
@@ -231,10 +242,10 @@ def key_rotate(request, key_id):
                     key=key, grace_period_seconds=grace, actor=Actor.for_request(request)
                 )
             except DomainError as exc:
-                common.once_release(request, nonce)
+                forms.once_release(request, nonce)
                 form.add_service_errors(exc)
             else:
-                common.once_done(request, nonce, key.key_id)
+                forms.once_done(request, nonce, key.key_id)
                 until = timezone.now() + timedelta(seconds=grace) if grace else None
                 return _show_secret(
                     request, key=key, plaintext=plaintext, rotated=True, grace=until

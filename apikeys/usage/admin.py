@@ -8,8 +8,8 @@ query. Keys are shown by Key ID only; the log never holds a secret, body or head
 
 from django.contrib import admin
 
-from apikeys.models import RequestLog, UsageHourly
-from apikeys.selectors import percentile_ms
+from apikeys.usage.models import RequestLog, UsageHourly
+from apikeys.usage.selectors import percentile_ms
 from perceptis.admin import ReadOnlyAdminMixin
 
 

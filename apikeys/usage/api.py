@@ -7,12 +7,13 @@ last flush of each web process (``APIKEYS_USAGE_FLUSH_SECONDS``, 10 s by default
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from apikeys import selectors
-from apikeys.api.serializers import UsageReportSerializer
-from apikeys.models import Permission
-from apikeys.selectors import USAGE_WINDOWS, UsageSummary
-from apikeys.views_base import KeyAuthenticatedView
+from apikeys.keys.models import Permission
+from apikeys.keys.selectors import apikey_list
+from apikeys.usage import selectors
+from apikeys.usage.selectors import USAGE_WINDOWS, UsageSummary
+from apikeys.usage.serializers import UsageReportSerializer
 from billing.services import credits_balance
 from perceptis.openapi import ErrorSerializer
 
@@ -29,7 +30,7 @@ def _figures(summary: UsageSummary) -> dict:
     }
 
 
-class UsageView(KeyAuthenticatedView):
+class UsageView(APIView):
     required_permission = Permission.USAGE_READ
 
     @extend_schema(
@@ -66,7 +67,7 @@ class UsageView(KeyAuthenticatedView):
                 "status": key.effective_status(now),
                 "usage": {w: _figures(by_key[w].get(key.pk, _NO_USAGE)) for w in USAGE_WINDOWS},
             }
-            for key in selectors.apikey_list(organization=organization, now=now)
+            for key in apikey_list(organization=organization, now=now)
         ]
         return Response(
             {

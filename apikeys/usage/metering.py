@@ -1,9 +1,9 @@
 """Usage metering and the request log, without a database write per request.
 
-``UsageMiddleware`` measures every request under ``/api/v1/`` (the schema excepted) and hands
-one record to this process's buffer: counters and a latency histogram per (key, organization,
-UTC hour), and a list of request-log rows. Requests that did not authenticate go to the request
-log only, with no key.
+``UsageMiddleware`` (``apikeys.usage.middleware``) measures every request under ``/api/v1/``
+(the schema excepted) and hands one record to this process's buffer: counters and a latency
+histogram per (key, organization, UTC hour), and a list of request-log rows. Requests that did
+not authenticate go to the request log only, with no key.
 
 The buffer is written to the database by the process that filled it:
 
@@ -28,7 +28,6 @@ figures are for dashboards and alerts, not billing (credits are drawn by the led
 
 import atexit
 import bisect
-import json
 import logging
 import os
 import threading
@@ -41,15 +40,11 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apikeys import keys
-from apikeys.clientip import client_ip
-from apikeys.models import LATENCY_BUCKETS_MS, RequestLog, UsageHourly
-from apikeys.models.usage import BUCKET_FIELDS
+from apikeys.usage.models import BUCKET_FIELDS, LATENCY_BUCKETS_MS, RequestLog, UsageHourly
+from perceptis.redaction import redact
 
 logger = logging.getLogger(__name__)
 
-API_PREFIX = "/api/v1/"
-_EXCLUDED_PREFIXES = ("/api/v1/schema",)
 # requests, errors, latency_ms_total, then one count per latency bucket.
 _COUNTER_FIELDS = ("requests", "errors", "latency_ms_total", *BUCKET_FIELDS)
 _LOG_FIELDS = (
@@ -102,7 +97,7 @@ if hasattr(os, "register_at_fork"):
 def _clean(text: str, limit: int) -> str:
     """Return ``text`` fit for a text column everywhere, with anything key-shaped removed."""
     if "sk-" in text:
-        text = keys.KEY_SEARCH_RE.sub("[redacted]", text)
+        text = redact(text)
     text = text.replace("\x00", "")
     return text.encode("utf-8", "replace").decode("utf-8")[:limit]
 
@@ -275,63 +270,11 @@ def _ensure_flusher() -> None:
     threading.Thread(target=_flusher_loop, args=(pid,), name="usage-flusher", daemon=True).start()
 
 
-def _error_code(response) -> str:
-    data = getattr(response, "data", None)
-    if data is None and response.status_code >= 400:
-        # Plain Django JSON errors (unknown endpoints, 500s) carry the same body.
-        content_type = response.get("Content-Type", "")
-        if content_type.startswith("application/json") and not response.streaming:
-            try:
-                data = json.loads(response.content[:4096])
-            except ValueError:
-                data = None
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict) and isinstance(error.get("code"), str):
-            return error["code"]
-    return ""
-
-
-def _metered(path: str) -> bool:
-    return path.startswith(API_PREFIX) and not path.startswith(_EXCLUDED_PREFIXES)
-
-
-class UsageMiddleware:
-    """Meter every API request: usage counters for its key and one request-log row.
-
-    Sits right after ``RequestIdMiddleware`` so that it times nearly the whole request and sees
-    the request id; the key and client IP are those the authentication attached.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        if not settings.APIKEYS_METERING_ENABLED or not _metered(request.path):
-            return self.get_response(request)
-        started = time.perf_counter()
-        response = self.get_response(request)
-        latency_ms = (time.perf_counter() - started) * 1000
-        try:
-            key = getattr(request, "api_key", None)
-            record(
-                api_key_id=key.pk if key is not None else None,
-                organization_id=key.organization_id if key is not None else None,
-                method=request.method or "",
-                path=request.path,
-                status=response.status_code,
-                error_code=_error_code(response),
-                latency_ms=latency_ms,
-                client_ip=getattr(request, "client_ip", None) or client_ip(request),
-                user_agent=request.META.get("HTTP_USER_AGENT", ""),
-                request_id=getattr(request, "request_id", ""),
-            )
-            if flush_due():
-                if _flusher_running():
-                    _wake.set()
-                else:
-                    flush()
-        except Exception:
-            # Metering must never break the response it measures.
-            logger.exception("Could not meter %s %s", request.method, request.path)
-        return response
+def flush_if_due() -> None:
+    """Write the buffer if it is due: by waking the flusher thread, or here without one."""
+    if not flush_due():
+        return
+    if _flusher_running():
+        _wake.set()
+    else:
+        flush()

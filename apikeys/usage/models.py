@@ -4,7 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Organization
-from apikeys.models.keys import ApiKey
+from apikeys.keys.models import ApiKey
 
 # Upper bounds (ms) of the latency histogram's buckets; a last bucket holds everything slower.
 # Fixed buckets add up across processes with plain integer increments, and give p50/p95 to

@@ -1,4 +1,4 @@
-"""Reads of keys and their usage, always scoped to one organization."""
+"""Reads of usage figures, always scoped to one organization."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -7,56 +7,14 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Organization
-from apikeys.errors import KeyNotFound
-from apikeys.models import LATENCY_BUCKETS_MS, ApiKey, UsageHourly
-from apikeys.models.usage import BUCKET_FIELDS
+from apikeys.keys.models import ApiKey
+from apikeys.usage.models import BUCKET_FIELDS, LATENCY_BUCKETS_MS, UsageHourly
 
 USAGE_WINDOWS = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
-
-
-def apikey_list(
-    *,
-    organization: Organization,
-    status: str | None = None,
-    type: str | None = None,
-    environment: str | None = None,
-    now: datetime | None = None,
-):
-    """Return the organization's keys (deleted ones hidden), newest first, optionally filtered.
-
-    ``status`` may be ``expired``, which is derived from ``expires_at``.
-    """
-    now = now or timezone.now()
-    qs = ApiKey.objects.filter(organization=organization, deleted_at__isnull=True).select_related(
-        "created_by", "organization__plan"
-    )
-    if status == ApiKey.Status.EXPIRED:
-        qs = qs.filter(status=ApiKey.Status.ACTIVE, expires_at__lte=now)
-    elif status == ApiKey.Status.ACTIVE:
-        qs = qs.filter(status=ApiKey.Status.ACTIVE).exclude(expires_at__lte=now)
-    elif status:
-        qs = qs.filter(status=status)
-    if type:
-        qs = qs.filter(type=type)
-    if environment:
-        qs = qs.filter(environment=environment)
-    return qs
-
-
-def apikey_get(*, organization: Organization, key_id: str) -> ApiKey:
-    """Return the organization's key with this Key ID, or raise ``KeyNotFound`` (404)."""
-    key = (
-        ApiKey.objects.filter(organization=organization, key_id=key_id, deleted_at__isnull=True)
-        .select_related("created_by", "organization__plan")
-        .first()
-    )
-    if key is None:
-        raise KeyNotFound()
-    return key
 
 
 def percentile_ms(histogram: list[int], fraction: float) -> float | None:

@@ -7,15 +7,17 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.decorators import member_required
 from accounts.models import Organization
 from accounts.selectors import audit_events_for
-from apikeys import selectors
-from apikeys.forms import RequestLogFilterForm
-from apikeys.models import ApiKey, RequestLog
-from apikeys.views import common
-from apikeys.views.charts import requests_chart
-from apikeys.views.common import member_required
+from apikeys.keys.models import ApiKey
+from apikeys.keys.selectors import apikey_list
+from apikeys.usage import selectors
+from apikeys.usage.charts import requests_chart
+from apikeys.usage.forms import RequestLogFilterForm
+from apikeys.usage.models import RequestLog
 from billing.models import CreditAccount, LedgerEntry
+from perceptis.pagination import paginate
 
 # Chart buckets per window: 24 hourly bars, 28 six-hour bars, 30 daily bars.
 CHART_STEPS = {
@@ -120,7 +122,7 @@ def request_log_for(
 @require_GET
 @member_required
 def request_log(request):
-    keys = selectors.apikey_list(organization=request.organization).order_by("name")
+    keys = apikey_list(organization=request.organization).order_by("name")
     form = RequestLogFilterForm(request.GET, keys=keys)
     filters = {}
     if form.is_valid():
@@ -132,7 +134,7 @@ def request_log(request):
     return render(
         request,
         "developer/request_log.html",
-        {"form": form, "page": common.paginate(request, entries)},
+        {"form": form, "page": paginate(request, entries)},
     )
 
 
@@ -141,4 +143,4 @@ def request_log(request):
 def activity(request):
     """The organization's audit log, newest first."""
     events = audit_events_for(organization=request.organization).order_by("-created_at", "-id")
-    return render(request, "developer/activity.html", {"page": common.paginate(request, events)})
+    return render(request, "developer/activity.html", {"page": paginate(request, events)})

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apikeys.models import ApiKey
+from apikeys.keys.models import ApiKey
 from billing.services import credits_reserve
 from jobs.engines import GenerationRequest, get_engine
 from jobs.models import Job

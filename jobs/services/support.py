@@ -11,6 +11,7 @@ from accounts.audit import Actor, audit_record
 from billing.services import credits_release
 from jobs.models import Job
 from jobs.services.submission import JobStateConflict, enqueue
+from perceptis.db import delete_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ def jobs_purge_finished(
     to NULL and the job's public id remains in ``LedgerEntry.job_ref``, so the balance still
     equals the ledger's sum. Queued and running jobs are never purged.
     """
-    from apikeys.retention import delete_in_batches
-
     days = settings.JOBS_RETENTION_DAYS if older_than_days is None else older_than_days
     if days <= 0:
         return 0

@@ -41,15 +41,3 @@ def positive_or_zero_int(value: str) -> int:
     if number < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return number
-
-
-def organization_by_slug(slug: str):
-    from accounts.models import Organization
-
-    try:
-        return Organization.objects.select_related("plan").get(slug=slug)
-    except Organization.DoesNotExist:
-        raise CommandError(f"No organization with slug {slug!r}.") from None
-
-
-PLAN_CODES = ["free", "starter", "trial", "business", "enterprise"]

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from apikeys import keys
-from apikeys.models import ApiKey, KeySecret
+from apikeys.keys import format as keys
+from apikeys.keys.models import ApiKey, KeySecret
 
 KEYS = "/admin/apikeys/apikey/"
 FIND = "/admin/apikeys/apikey/find/"
@@ -191,7 +191,7 @@ def test_find_key_reports_a_revoked_key_as_revoked(support, live_key, run_action
 
 def test_find_key_tells_a_rotated_out_secret_from_the_current_one(support, live_key):
     from accounts.audit import Actor
-    from apikeys.services import apikey_rotate
+    from apikeys.keys.services import apikey_rotate
 
     key, old = live_key
     key, new = apikey_rotate(key=key, actor=Actor.system("tests"))
@@ -224,7 +224,9 @@ def test_find_key_needs_key_view_permission(bare, live_key):
     assert bare.post(FIND, {"key": plaintext}).status_code == 403
 
 
-@pytest.mark.parametrize("failing", ["apikeys.admin.lookup_key", "apikeys.admin.audit_record"])
+@pytest.mark.parametrize(
+    "failing", ["apikeys.keys.admin.lookup_key", "apikeys.keys.admin.audit_record"]
+)
 def test_find_key_error_report_hides_the_key(support, live_key, monkeypatch, failing):
     """The report Django mails to ADMINS on a 500 (locals and POST data) omits the pasted key."""
     import logging

@@ -2,8 +2,8 @@
 
 from accounts.audit import Actor
 from accounts.models import AuditEvent
-from apikeys.models import KeySecret
-from apikeys.services import apikey_rotate
+from apikeys.keys.models import KeySecret
+from apikeys.keys.services import apikey_rotate
 from jobs.services import job_submit
 
 KEYS = "/admin/apikeys/apikey/"

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEvent, Membership, Organization, Plan, User
-from apikeys.models import ApiKey
+from apikeys.keys.models import ApiKey
 from billing.models import CreditAccount, LedgerEntry
 from jobs.models import Job
 

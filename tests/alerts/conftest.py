@@ -7,8 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from apikeys.models import UsageHourly
-from apikeys.models.usage import BUCKET_FIELDS
+from apikeys.usage.models import BUCKET_FIELDS, UsageHourly
 
 
 class Receiver:

@@ -7,8 +7,8 @@ from django.utils import timezone
 from helpers import SYSTEM
 
 from accounts.models import AuditEvent
-from apikeys.models import AlertDelivery, AlertRule
-from apikeys.services import alertrule_create
+from apikeys.alerts.models import AlertDelivery, AlertRule
+from apikeys.alerts.services import alertrule_create
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from django.core import mail
 from django.db import connection
 from helpers import SYSTEM, requires_postgres
 
-from apikeys.alerts import alerts_deliver_due, alerts_evaluate
-from apikeys.models import AlertDelivery
-from apikeys.services import alertdelivery_retry, alertrule_create
+from apikeys.alerts.delivery import alerts_deliver_due
+from apikeys.alerts.evaluation import alerts_evaluate
+from apikeys.alerts.models import AlertDelivery
+from apikeys.alerts.services import alertdelivery_retry, alertrule_create
 
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
 HOUR = NOW.replace(minute=0)
@@ -202,7 +203,7 @@ def test_unreachable_receiver_ends_failed_after_max_attempts(org, busy_key, sett
 
 
 def test_backoff_is_capped(org, busy_key, settings):
-    from apikeys.alerts import retry_delay
+    from apikeys.alerts.delivery import retry_delay
 
     settings.APIKEYS_ALERT_RETRY_BASE_SECONDS = 60
     settings.APIKEYS_ALERT_RETRY_MAX_SECONDS = 600

@@ -5,8 +5,8 @@ from django.urls import reverse
 from helpers import SYSTEM
 
 from accounts.models import AuditEvent, Membership
-from apikeys.models import AlertDelivery, AlertRule
-from apikeys.services import alertrule_create
+from apikeys.alerts.models import AlertDelivery, AlertRule
+from apikeys.alerts.services import alertrule_create
 
 LIST = "/settings/developer/alerts/"
 

@@ -4,8 +4,8 @@ import pytest
 from helpers import SYSTEM
 
 from accounts.models import AuditEvent
-from apikeys.models import AlertRule
-from apikeys.services import alertrule_create, alertrule_delete, alertrule_update
+from apikeys.alerts.models import AlertRule
+from apikeys.alerts.services import alertrule_create, alertrule_delete, alertrule_update
 from perceptis.errors import InvalidRequest
 
 

@@ -10,8 +10,9 @@ from helpers import SYSTEM
 from rest_framework.test import APIClient
 
 from accounts.services import organization_set_plan
-from apikeys import keys, ratelimit
-from apikeys.services import apikey_disable, apikey_revoke
+from apikeys.keys import format as keys
+from apikeys.keys import ratelimit
+from apikeys.keys.services import apikey_disable, apikey_revoke
 from billing.models import LedgerEntry
 from jobs.models import Job
 from jobs.services import job_submit

@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from apikeys import keys
+from apikeys.keys import format as keys
 
 
 @pytest.mark.parametrize("key_type", ["live", "test"])

@@ -8,16 +8,16 @@ from helpers import SYSTEM
 
 from accounts.audit import Actor
 from accounts.models import AuditEvent
-from apikeys import keys
-from apikeys.errors import (
+from apikeys.keys import format as keys
+from apikeys.keys.errors import (
     InsufficientPermissions,
     KeyLimitReached,
     KeyNotRevoked,
     KeyRevoked,
     PlanNotEligible,
 )
-from apikeys.models import ApiKey, KeySecret
-from apikeys.services import (
+from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.keys.services import (
     apikey_create,
     apikey_delete,
     apikey_disable,

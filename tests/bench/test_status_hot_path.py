@@ -8,10 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from helpers import bearer
 
-from apikeys.authentication import lookup_key
-from apikeys.keys import generate
-from apikeys.models import ApiKey
-from apikeys.ratelimit import hit
+from apikeys.keys.authentication import lookup_key
+from apikeys.keys.format import generate
+from apikeys.keys.models import ApiKey
+from apikeys.keys.ratelimit import hit
 from jobs.api import JobSerializer, job_status_body
 from jobs.models import Job
 from jobs.services import job_submit

@@ -7,8 +7,8 @@ from django.utils import timezone
 from helpers import SYSTEM
 
 from accounts.models import AuditEvent
-from apikeys.models import ApiKey, Permission
-from apikeys.services import apikey_revoke
+from apikeys.keys.models import ApiKey, Permission
+from apikeys.keys.services import apikey_revoke
 
 ALL = list(Permission.values)
 

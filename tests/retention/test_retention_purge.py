@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
-from apikeys.models import RequestLog, UsageHourly
-from apikeys.retention import purge_old_data, request_log_purge, usage_purge
+from apikeys.usage.models import RequestLog, UsageHourly
+from apikeys.usage.retention import purge_old_data, request_log_purge, usage_purge
 from billing.models import CreditAccount, LedgerEntry
 from jobs.models import Job
 from jobs.services import job_run, job_submit, jobs_purge_finished
@@ -148,13 +148,13 @@ def test_zero_job_retention_keeps_every_job(key, now, settings):
 def test_alert_and_purge_tasks_are_scheduled(db):
     schedules = dict(Schedule.objects.values_list("func", "minutes"))
 
-    assert schedules["apikeys.tasks.evaluate_alerts"] == 1
-    assert schedules["apikeys.tasks.deliver_alerts"] == 1
-    assert schedules["apikeys.tasks.purge_old_data"] == 60
+    assert schedules["apikeys.alerts.tasks.evaluate_alerts"] == 1
+    assert schedules["apikeys.alerts.tasks.deliver_alerts"] == 1
+    assert schedules["apikeys.alerts.tasks.purge_old_data"] == 60
 
 
 def test_purge_task_runs_every_purge(key, settings):
-    from apikeys.tasks import purge_old_data as task
+    from apikeys.alerts.tasks import purge_old_data as task
 
     _log(key, timezone.now() - timedelta(days=31))
 

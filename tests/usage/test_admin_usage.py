@@ -2,8 +2,8 @@
 
 import pytest
 
-from apikeys import metering
-from apikeys.models import RequestLog, UsageHourly
+from apikeys.usage import metering
+from apikeys.usage.models import RequestLog, UsageHourly
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apikeys import metering
-from apikeys.models import ApiKey, RequestLog, UsageHourly
-from apikeys.selectors import usage_summary
+from apikeys.keys.models import ApiKey
+from apikeys.usage import metering
+from apikeys.usage.models import RequestLog, UsageHourly
+from apikeys.usage.selectors import usage_summary
 
 HOUR = datetime(2030, 5, 1, 10, tzinfo=UTC)
 
@@ -114,7 +115,7 @@ def test_a_failed_write_is_logged_and_never_raised(live_key, caplog):
     _record(key)
     # A status no column can hold makes the request-log insert fail; the usage still lands.
     _record(key, status=-1)
-    with caplog.at_level(logging.ERROR, logger="apikeys.metering"):
+    with caplog.at_level(logging.ERROR, logger="apikeys.usage.metering"):
         assert metering.flush() == 2
     assert "2 log rows lost" in caplog.text
     assert UsageHourly.objects.get(api_key=key).requests == 2

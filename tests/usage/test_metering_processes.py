@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from spawn_clients import serve_in_processes
 
-from apikeys.models import RequestLog, UsageHourly
-from apikeys.selectors import USAGE_WINDOWS, usage_summary
+from apikeys.usage.models import RequestLog, UsageHourly
+from apikeys.usage.selectors import USAGE_WINDOWS, usage_summary
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -2,8 +2,8 @@
 
 import json
 
-from apikeys import metering
-from apikeys.models import RequestLog
+from apikeys.usage import metering
+from apikeys.usage.models import RequestLog
 
 SECRET = "hunter2-do-not-log"
 

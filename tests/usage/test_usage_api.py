@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.utils import timezone
 from helpers import SYSTEM
 
-from apikeys import metering
-from apikeys.services import apikey_delete, apikey_revoke
+from apikeys.keys.services import apikey_delete, apikey_revoke
+from apikeys.usage import metering
 from billing.services import credits_balance
 
 

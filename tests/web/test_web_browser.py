@@ -17,7 +17,7 @@ from helpers import PASSWORD
 
 from accounts.models import Membership, Plan
 from accounts.plans import plans_ensure
-from apikeys.models import ApiKey
+from apikeys.keys.models import ApiKey
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"

@@ -9,9 +9,9 @@ from django.utils import timezone
 from helpers import SYSTEM
 
 from accounts.models import AuditEvent, Membership
-from apikeys import keys as keyformat
-from apikeys.models import ApiKey, KeySecret
-from apikeys.services import apikey_disable, apikey_revoke
+from apikeys.keys import format as keyformat
+from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.keys.services import apikey_disable, apikey_revoke
 
 KEY_RE = re.compile(rb"sk-(?:live|test)-per-[A-Za-z0-9_-]+")
 

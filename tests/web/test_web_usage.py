@@ -7,8 +7,8 @@ from django.utils import timezone
 from helpers import SYSTEM
 
 from accounts.models import Membership
-from apikeys.models import RequestLog, UsageHourly
-from apikeys.services import apikey_revoke
+from apikeys.keys.services import apikey_revoke
+from apikeys.usage.models import RequestLog, UsageHourly
 from billing.services import credits_grant
 
 

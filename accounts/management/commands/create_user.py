@@ -1,7 +1,8 @@
 from accounts.audit import Actor
 from accounts.models import Membership
+from accounts.selectors import organization_by_slug
 from accounts.services import user_create
-from perceptis.management.base import OperatorCommand, organization_by_slug
+from perceptis.management.base import OperatorCommand
 
 
 class Command(OperatorCommand):

@@ -1,6 +1,8 @@
 from accounts.audit import Actor
+from accounts.plans import PLAN_CODES
+from accounts.selectors import organization_by_slug
 from accounts.services import organization_set_plan
-from perceptis.management.base import PLAN_CODES, OperatorCommand, organization_by_slug
+from perceptis.management.base import OperatorCommand
 
 
 class Command(OperatorCommand):

@@ -2,8 +2,9 @@ from django.conf import settings
 
 from accounts.audit import Actor
 from accounts.models import Membership, Organization, User
-from accounts.services import organization_create, user_create
-from apikeys.services import apikey_create
+from accounts.services import user_create
+from apikeys.keys.services import apikey_create
+from billing.services import organization_open
 from perceptis.management.base import OperatorCommand
 
 DEMO_SLUG = "demo"
@@ -25,7 +26,7 @@ class Command(OperatorCommand):
             )
             return
         actor = Actor.system("demo bootstrap")
-        org = organization_create(
+        org = organization_open(
             name="Demo",
             plan_code="business",
             credits=settings.BILLING_DEFAULT_DEMO_CREDITS,

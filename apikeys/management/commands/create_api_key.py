@@ -4,9 +4,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.audit import Actor
-from apikeys.models import ApiKey, Permission
-from apikeys.services import apikey_create
-from perceptis.management.base import OperatorCommand, organization_by_slug
+from accounts.selectors import organization_by_slug
+from apikeys.keys.models import ApiKey, Permission
+from apikeys.keys.services import apikey_create
+from perceptis.management.base import OperatorCommand
 
 
 def _days(value: str) -> int:

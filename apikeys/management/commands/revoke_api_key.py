@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 
 from accounts.audit import Actor
-from apikeys.models import ApiKey
-from apikeys.services import apikey_revoke
+from apikeys.keys.models import ApiKey
+from apikeys.keys.services import apikey_revoke
 from perceptis.management.base import OperatorCommand
 
 

@@ -1,8 +1,9 @@
 import argparse
 
 from accounts.audit import Actor
+from accounts.selectors import organization_by_slug
 from billing.services import credits_grant
-from perceptis.management.base import OperatorCommand, organization_by_slug
+from perceptis.management.base import OperatorCommand
 
 
 def _positive(value: str) -> int:

@@ -1,6 +1,7 @@
 from accounts.audit import Actor
-from accounts.services import organization_create
-from perceptis.management.base import PLAN_CODES, OperatorCommand, positive_or_zero_int
+from accounts.plans import PLAN_CODES
+from billing.services import organization_open
+from perceptis.management.base import OperatorCommand, positive_or_zero_int
 
 
 class Command(OperatorCommand):
@@ -17,7 +18,7 @@ class Command(OperatorCommand):
         )
 
     def handle(self, *args, **options):
-        org = organization_create(
+        org = organization_open(
             name=options["name"],
             plan_code=options["plan"],
             credits=options["credits"],
