@@ -22,10 +22,9 @@ class Actor:
     @classmethod
     def for_request(cls, request) -> "Actor":
         """Return who makes this request: its API key (API views) or its signed-in person."""
-        from apikeys.models import ApiKey
-
+        # DRF's ``request.auth`` is the API key on key-authenticated views; pages have none.
         auth = getattr(request, "auth", None)
-        if isinstance(auth, ApiKey):
+        if auth is not None:
             return cls(key=auth, ip=client_ip(request))
         return cls(user=request.user, ip=client_ip(request))
 

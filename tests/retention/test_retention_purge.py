@@ -10,10 +10,11 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from apikeys.usage.models import RequestLog, UsageHourly
-from apikeys.usage.retention import purge_old_data, request_log_purge, usage_purge
+from apikeys.usage.retention import request_log_purge, usage_purge
 from billing.models import CreditAccount, LedgerEntry
 from jobs.models import Job
 from jobs.services import job_run, job_submit, jobs_purge_finished
+from jobs.tasks import purge_old_data
 
 
 @pytest.fixture
@@ -150,12 +151,10 @@ def test_alert_and_purge_tasks_are_scheduled(db):
 
     assert schedules["apikeys.alerts.tasks.evaluate_alerts"] == 1
     assert schedules["apikeys.alerts.tasks.deliver_alerts"] == 1
-    assert schedules["apikeys.alerts.tasks.purge_old_data"] == 60
+    assert schedules["jobs.tasks.purge_old_data"] == 60
 
 
 def test_purge_task_runs_every_purge(key, settings):
-    from apikeys.alerts.tasks import purge_old_data as task
-
     _log(key, timezone.now() - timedelta(days=31))
 
-    assert task() == {"usage_hourly": 0, "request_log": 1, "jobs": 0}
+    assert purge_old_data() == {"usage_hourly": 0, "request_log": 1, "jobs": 0}

@@ -76,7 +76,16 @@ def test_a_key_in_the_path_is_redacted(live_key, api):
     metering.flush()
     row = RequestLog.objects.get()
     assert plaintext not in row.path
-    assert row.path == "/api/v1/status/[redacted]"
+    assert row.path == "/api/v1/status/sk-live-per-[redacted]"
+
+
+def test_a_key_cut_short_in_the_path_is_redacted_too(live_key, api):
+    _, plaintext = live_key
+    api.get(f"/api/v1/status/{plaintext[:30]}")
+    metering.flush()
+    row = RequestLog.objects.get()
+    assert plaintext[:30] not in row.path
+    assert row.path == "/api/v1/status/sk-live-per-[redacted]"
 
 
 def test_paths_postgres_cannot_store_are_cleaned(db, api):
