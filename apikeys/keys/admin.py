@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -43,15 +42,9 @@ class KeyStatusFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
         value = self.value()
-        if value == "active":
-            return queryset.filter(unexpired, status=ApiKey.Status.ACTIVE)
-        if value == "expired":
-            return queryset.filter(status=ApiKey.Status.ACTIVE, expires_at__lte=now)
-        if value in ("inactive", "revoked"):
-            return queryset.filter(status=value)
+        if value in ApiKey.Status.values:
+            return queryset.with_status(value, timezone.now())
         if value == "deleted":
             return queryset.filter(deleted_at__isnull=False)
         return queryset

@@ -175,7 +175,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise refuse_key(ApiKeyRevoked)
         if key.status == ApiKey.Status.INACTIVE:
             raise refuse_key(ApiKeyInactive)
-        if key.expires_at is not None and key.expires_at <= now:
+        if key.is_expired(now):
             raise refuse_key(ApiKeyExpired)
         if key.environment != settings.PERCEPTIS_ENVIRONMENT:
             raise refuse_key(

@@ -25,6 +25,16 @@ class Permission(models.TextChoices):
 DEFAULT_PERMISSIONS = [Permission.JOBS_WRITE.value, Permission.JOBS_READ.value]
 
 
+class ApiKeyQuerySet(models.QuerySet):
+    def with_status(self, status: str, now: datetime):
+        """Keys whose client-facing status is ``status``; ``expired`` is derived, never stored."""
+        if status == ApiKey.Status.EXPIRED:
+            return self.filter(status=ApiKey.Status.ACTIVE, expires_at__lte=now)
+        if status == ApiKey.Status.ACTIVE:
+            return self.filter(status=ApiKey.Status.ACTIVE).exclude(expires_at__lte=now)
+        return self.filter(status=status)
+
+
 class ApiKey(models.Model):
     class Type(models.TextChoices):
         LIVE = "live", "Live"
@@ -78,6 +88,8 @@ class ApiKey(models.Model):
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
     last_used_user_agent = models.CharField(max_length=255, blank=True)
 
+    objects = ApiKeyQuerySet.as_manager()
+
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at", "-id"]
@@ -99,13 +111,12 @@ class ApiKey(models.Model):
     def public_id(self) -> str:
         return self.key_id
 
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
     def effective_status(self, now: datetime | None = None) -> str:
         """Return the status a client sees: ``expired`` once an active key is past its expiry."""
-        if (
-            self.status == self.Status.ACTIVE
-            and self.expires_at is not None
-            and self.expires_at <= (now or timezone.now())
-        ):
+        if self.status == self.Status.ACTIVE and self.is_expired(now or timezone.now()):
             return self.Status.EXPIRED
         return self.status
 

@@ -27,12 +27,8 @@ def apikey_list(
     qs = ApiKey.objects.filter(organization=organization, deleted_at__isnull=True).select_related(
         "created_by", "organization__plan"
     )
-    if status == ApiKey.Status.EXPIRED:
-        qs = qs.filter(status=ApiKey.Status.ACTIVE, expires_at__lte=now)
-    elif status == ApiKey.Status.ACTIVE:
-        qs = qs.filter(status=ApiKey.Status.ACTIVE).exclude(expires_at__lte=now)
-    elif status:
-        qs = qs.filter(status=status)
+    if status:
+        qs = qs.with_status(status, now)
     if type:
         qs = qs.filter(type=type)
     if environment:

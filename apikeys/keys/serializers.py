@@ -6,6 +6,7 @@ expiry, a rate limit within the plan) is checked by the services, which every ca
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -100,8 +101,9 @@ class KeyRotateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     grace_period_seconds = StrictIntegerField(
         required=False,
         min_value=0,
-        max_value=7 * 24 * 3600,
-        help_text="How long the old secret keeps working (up to 7 days); 0 stops it at once.",
+        max_value=settings.APIKEYS_MAX_ROTATION_GRACE_SECONDS,
+        help_text="Seconds the old secret keeps working (at most "
+        "APIKEYS_MAX_ROTATION_GRACE_SECONDS, 7 days by default); 0 stops it at once.",
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
@@ -22,6 +23,7 @@ from apikeys.keys.errors import (
     PlanNotEligible,
 )
 from apikeys.keys.models import DEFAULT_PERMISSIONS, ApiKey, KeySecret
+from apikeys.keys.selectors import apikey_counts_by_type
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_fields
 
@@ -53,11 +55,7 @@ def _check_key_limit(organization: Organization, key_type: str) -> None:
     limit = plan.key_limit(key_type)
     if limit is None:
         return
-    used = ApiKey.objects.filter(
-        organization=organization,
-        type=key_type,
-        status__in=[ApiKey.Status.ACTIVE, ApiKey.Status.INACTIVE],
-    ).count()
+    used = apikey_counts_by_type(organization=organization).get(key_type, 0)
     if used >= limit:
         raise KeyLimitReached(
             f"The {plan.name} plan allows {limit} {key_type} keys and the organization has "
@@ -218,26 +216,31 @@ def apikey_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     )
 
 
-@transaction.atomic
-def apikey_disable(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Disable a key until it is enabled again; refused for revoked keys."""
+def _set_active(key: ApiKey, actor: Actor, *, active: bool, revoked_message: str) -> ApiKey:
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
-        raise KeyRevoked()
-    if key.status == ApiKey.Status.INACTIVE:
+        raise KeyRevoked(revoked_message)
+    status = ApiKey.Status.ACTIVE if active else ApiKey.Status.INACTIVE
+    if key.status == status:
         return key
-    return _set_status(key, actor, ApiKey.Status.INACTIVE, "api_key.disabled")
+    return _set_status(key, actor, status, "api_key.enabled" if active else "api_key.disabled")
+
+
+@transaction.atomic
+def apikey_disable(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """Disable a key until it is enabled again; refused (409 ``key_revoked``) for revoked keys."""
+    return _set_active(key, actor, active=False, revoked_message=KeyRevoked.default_message)
 
 
 @transaction.atomic
 def apikey_enable(*, key: ApiKey, actor: Actor) -> ApiKey:
     """Enable a disabled key; refused (409 ``key_revoked``) for revoked keys."""
-    key = _locked(key)
-    if key.status == ApiKey.Status.REVOKED:
-        raise KeyRevoked("A revoked key cannot be enabled; create a new key instead.")
-    if key.status == ApiKey.Status.ACTIVE:
-        return key
-    return _set_status(key, actor, ApiKey.Status.ACTIVE, "api_key.enabled")
+    return _set_active(
+        key,
+        actor,
+        active=True,
+        revoked_message="A revoked key cannot be enabled; create a new key instead.",
+    )
 
 
 @transaction.atomic
@@ -300,15 +303,6 @@ def apikey_rotate(
     return key, plaintext
 
 
-def _printable(user_agent: str) -> str:
-    # The header is client-controlled: PostgreSQL refuses NUL in text, and control characters
-    # or lone surrogates have no place in a stored, displayed value.
-    cleaned = "".join(
-        ch for ch in user_agent[:1024] if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF
-    )
-    return cleaned[:255]
-
-
 def apikey_record_use(*, key: ApiKey, ip: str | None, user_agent: str, now: datetime) -> bool:
     """Record the key's last use, at most once a minute per key across all processes.
 
@@ -318,12 +312,14 @@ def apikey_record_use(*, key: ApiKey, ip: str | None, user_agent: str, now: date
     interval = timedelta(seconds=settings.APIKEYS_LAST_USED_INTERVAL_SECONDS)
     if key.last_used_at is not None and key.last_used_at > now - interval:
         return False
-    from django.db.models import Q
-
     written = (
         ApiKey.objects.filter(pk=key.pk)
         .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
-        .update(last_used_at=now, last_used_ip=ip, last_used_user_agent=_printable(user_agent))
+        .update(
+            last_used_at=now,
+            last_used_ip=ip,
+            last_used_user_agent=validation.clean_user_agent(user_agent),
+        )
     )
     if written:
         key.last_used_at = now

@@ -64,5 +64,15 @@ def clean_ip_allowlist(value) -> list[str]:
     return out
 
 
+def clean_user_agent(user_agent: str) -> str:
+    """Return the client's User-Agent fit to store and display (at most 255 characters)."""
+    # The header is client-controlled: PostgreSQL refuses NUL in text, and control characters
+    # or lone surrogates have no place in a stored, displayed value.
+    cleaned = "".join(
+        ch for ch in user_agent[:1024] if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF
+    )
+    return cleaned[:255]
+
+
 TYPE_CHOICES = ApiKey.Type.values
 ENVIRONMENT_CHOICES = ApiKey.Environment.values

@@ -16,12 +16,10 @@ from apikeys.keys import forms, selectors, services
 from apikeys.keys.errors import KeyNotFound
 from apikeys.keys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm, new_nonce
 from apikeys.keys.models import ApiKey
-from apikeys.usage.views import usage_context
 from perceptis.errors import DomainError
 from perceptis.pagination import paginate
 
 
-# Sortable columns of the key table: query value -> model field.
 def key_or_404(request, key_id: str) -> ApiKey:
     """Return the current organization's key; any other organization's key is a 404."""
     try:
@@ -29,6 +27,8 @@ def key_or_404(request, key_id: str) -> ApiKey:
     except KeyNotFound:
         raise Http404("No such API key in this organization.") from None
 
+
+# Sortable columns of the key table: query value -> model field.
 
 SORTS = {
     "name": "name",
@@ -149,7 +149,6 @@ def _detail(request, key: ApiKey, *, rename_form=None, status=200):
         "status": key.effective_status(),
         "rename_form": rename_form or KeyRenameForm(initial={"name": key.name}),
         "can_manage": request.membership.can_manage_keys,
-        **usage_context(request, api_key=key),
     }
     return render(request, "developer/key_detail.html", context, status=status)
 
