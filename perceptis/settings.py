@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from perceptis.configuration import logging_config, q_cluster
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -283,53 +285,14 @@ JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=90)
 BILLING_DEFAULT_DEMO_CREDITS = 1000
 
 # --- Worker (django-q2) -----------------------------------------------------------------------
-Q_CLUSTER = {
-    "name": "perceptis",
-    "workers": env.int("Q_WORKERS", default=2),
-    "timeout": env.int("Q_TIMEOUT", default=JOBS_LEASE_SECONDS - 30),
-    "retry": env.int("Q_RETRY", default=JOBS_LEASE_SECONDS + 60),
-    "max_attempts": 1,
-    "queue_limit": 50,
-    "bulk": 10,
-    "orm": "default",
-    "poll": env.float("Q_POLL", default=0.5),
-    "catch_up": False,
-    "save_limit": 1000,
-    "ack_failures": True,
-    "label": "Worker",
-}
-if REDIS_URL and env.bool("Q_USE_REDIS_BROKER", default=False):
-    # Redis has no delivery receipts: jobs are enqueued on commit and the reconciler covers
-    # any message lost in between.
-    Q_CLUSTER.pop("orm")
-    Q_CLUSTER["redis"] = REDIS_URL
-if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
-    raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT, or tasks run twice.")
-if Q_CLUSTER["timeout"] >= JOBS_LEASE_SECONDS:
-    raise ImproperlyConfigured("Q_TIMEOUT must be shorter than JOBS_LEASE_SECONDS.")
+Q_CLUSTER = q_cluster(
+    workers=env.int("Q_WORKERS", default=2),
+    timeout=env.int("Q_TIMEOUT", default=JOBS_LEASE_SECONDS - 30),
+    retry=env.int("Q_RETRY", default=JOBS_LEASE_SECONDS + 60),
+    poll=env.float("Q_POLL", default=0.5),
+    redis_url=REDIS_URL if env.bool("Q_USE_REDIS_BROKER", default=False) else None,
+    lease_seconds=JOBS_LEASE_SECONDS,
+)
 
 # --- Logging ----------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "perceptis.middleware.RequestIdLogFilter"},
-        "redact_keys": {"()": "perceptis.middleware.RedactApiKeysFilter"},
-    },
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["request_id", "redact_keys"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # Logs the path of every 4xx, where a client may have pasted a key.
-        "django.request": {"filters": ["redact_keys"]},
-    },
-}
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"))

@@ -5,13 +5,17 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.test import RequestFactory
 from django.utils import timezone
 from helpers import SYSTEM
+from rest_framework.response import Response
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
 from accounts.services import organization_set_plan
 from apikeys.keys import format as keys
 from apikeys.keys import ratelimit
+from apikeys.keys.pipeline import ANY_KEY
 from apikeys.keys.services import apikey_disable, apikey_revoke
 from billing.models import LedgerEntry
 from jobs.models import Job
@@ -375,3 +379,54 @@ def test_status_request_runs_key_lookup_and_job_lookup_only(
     with django_assert_num_queries(2):
         response = client.get(status_url(job.job_id))
     assert response.status_code == 200
+
+
+class _ViewThatNamesNoPermission(APIView):
+    """A new API view whose author forgot ``required_permission``."""
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+class _ViewOpenToAnyKey(APIView):
+    required_permission = ANY_KEY
+
+    def get(self, request):
+        return Response({"key": request.auth.key_id})
+
+
+def _call(view, plaintext: str | None, remote_addr="127.0.0.1"):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"} if plaintext else {}
+    request = RequestFactory().get("/api/v1/new", REMOTE_ADDR=remote_addr, **headers)
+    return view.as_view()(request)
+
+
+def test_a_new_view_gets_the_whole_pipeline_by_default(org, make_key):
+    key, plaintext = make_key(org, ip_allowlist=["10.0.0.0/8"])
+    missing = _call(_ViewOpenToAnyKey, None)
+    assert missing.status_code == 401
+    assert missing.data["error"]["code"] == "missing_api_key"
+    assert missing["WWW-Authenticate"].startswith("Bearer")
+    outside = _call(_ViewOpenToAnyKey, plaintext)
+    assert outside.status_code == 403
+    assert outside.data["error"]["code"] == "ip_not_allowed"
+    inside = _call(_ViewOpenToAnyKey, plaintext, remote_addr="10.1.2.3")
+    assert inside.status_code == 200
+    assert inside.data == {"key": key.key_id}
+
+
+def test_a_view_that_names_no_permission_is_closed(live_key):
+    _, plaintext = live_key
+    response = _call(_ViewThatNamesNoPermission, plaintext)
+    response.render()
+    assert response.status_code == 403
+    assert response.data["error"]["code"] == "insufficient_permissions"
+
+
+def test_a_view_counts_requests_against_the_rate_limit_by_default(org, make_key, monkeypatch):
+    _, plaintext = make_key(org, rate_limit_per_minute=1)
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: MINUTE_START))
+    assert _call(_ViewOpenToAnyKey, plaintext).status_code == 200
+    refused = _call(_ViewOpenToAnyKey, plaintext)
+    assert refused.status_code == 429
+    assert refused.data["error"]["code"] == "rate_limited"
