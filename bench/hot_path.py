@@ -24,105 +24,21 @@ default), in a throwaway database it creates and drops: a temporary file for SQL
 import argparse
 import io
 import os
-import platform
-import statistics
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    label: str
-    path: str  # with ``{job_id}``
-    credential: str  # "", "token" or "key"
-
-
-@dataclass(frozen=True)
-class Config:
-    """A named set of settings the variants are measured under."""
-
-    name: str
-    settings: dict = field(default_factory=dict)
-
-
-VARIANTS = [
-    Variant("none", "no authentication", "/bench/none/status/{job_id}", ""),
-    Variant("drf-token", "DRF TokenAuthentication", "/bench/token/status/{job_id}", "token"),
-    Variant("perceptis", "API key pipeline", "/api/v1/status/{job_id}", "key"),
-]
-BASELINE, YARDSTICK, PRODUCT = (v.name for v in VARIANTS)
-
-# More switches (e.g. metering) are added here; each is measured in the same run.
-CONFIGS = [
-    Config(
-        "metering and rate limiting on (production)",
-        {"APIKEYS_RATE_LIMITS_ENABLED": True, "APIKEYS_METERING_ENABLED": True},
-    ),
-    Config(
-        "rate limiting on, metering off",
-        {"APIKEYS_RATE_LIMITS_ENABLED": True, "APIKEYS_METERING_ENABLED": False},
-    ),
-    Config(
-        "metering and rate limiting off",
-        {"APIKEYS_RATE_LIMITS_ENABLED": False, "APIKEYS_METERING_ENABLED": False},
-    ),
-]
-# The configurations whose product times give what metering and limiting add together.
-WITH_BOTH, WITHOUT_BOTH = CONFIGS[0].name, CONFIGS[2].name
-
+from bench.fixture import Fixture, make_fixture  # noqa: E402
+from bench.report import report  # noqa: E402
+from bench.variants import CONFIGS, PRODUCT, VARIANTS  # noqa: E402
 
 # Rounds of requests run under one configuration before switching to the next.
 BLOCK = 50
-
-
-@dataclass
-class Fixture:
-    job_id: str
-    api_key: str
-    token: str
-
-
-def make_fixture() -> Fixture:
-    """Create an organization with a live key, a finished job and a DRF token for a member."""
-    from rest_framework.authtoken.models import Token
-
-    from accounts.audit import Actor
-    from accounts.models import Membership, Plan
-    from accounts.services import user_create
-    from apikeys.keys.services import apikey_create
-    from billing.services import organization_open
-    from jobs.models import Job
-    from jobs.services import job_submit
-
-    actor = Actor.system("bench")
-    org = organization_open(name="Bench", plan_code="business", credits=1000, actor=actor)
-    # No request may be refused by the per-minute limit, however many the run sends.
-    Plan.objects.filter(pk=org.plan_id).update(rate_limit_per_minute=10**9)
-    key, plaintext = apikey_create(organization=org, name="Bench", actor=actor)
-    job = job_submit(key=key, prompt="A lighthouse at dusk", options={}).job
-    Job.objects.filter(pk=job.pk).update(
-        status=Job.Status.SUCCEEDED,
-        result={"text": "A lighthouse stands on the rocks as the light fades."},
-        credits_charged=1,
-    )
-    user = user_create(
-        email="bench@example.com",
-        password="bench-password-not-secret",
-        organization=org,
-        role=Membership.Role.ADMIN,
-        actor=actor,
-    )
-    token = Token.objects.create(user=user)
-    return Fixture(job_id=job.job_id, api_key=plaintext, token=token.key)
 
 
 class Driver:
@@ -252,89 +168,6 @@ def measure(driver: Driver, requests: int, repeat: int) -> dict:
         for key, run in runs.items():
             timings[key].append(run)
     return timings
-
-
-def describe_backends() -> tuple[str, str]:
-    from django.conf import settings
-    from django.db import connection
-
-    db = settings.DATABASES["default"]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()[0]
-        database = f"PostgreSQL {version}, database {db['NAME']} on {db.get('HOST') or 'socket'}"
-    else:
-        import sqlite3
-
-        database = f"SQLite {sqlite3.sqlite_version}, temporary file (WAL)"
-    cache = settings.CACHES["default"]
-    backend = cache["BACKEND"].rsplit(".", 1)[-1]
-    if "LOCATION" in cache and "redis" in cache["BACKEND"]:
-        parts = urlsplit(cache["LOCATION"])  # host, port and db only: never credentials
-        backend = f"Redis ({backend}) on {parts.hostname}:{parts.port}{parts.path}"
-    elif backend == "LocMemCache":
-        backend = "local memory (LocMemCache)"
-    return database, backend
-
-
-def _ratio(medians: dict) -> str:
-    yardstick = medians[YARDSTICK] - medians[BASELINE]
-    product = medians[PRODUCT] - medians[BASELINE]
-    return f"{product / yardstick:.2f}" if yardstick > 0 else "n/a"
-
-
-def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
-    import django
-    import rest_framework
-
-    database, cache = describe_backends()
-    lines = [
-        "Perceptis hot-path benchmark: GET /api/v1/status/{job_id}, in-process WSGI",
-        f"database: {database}",
-        f"cache:    {cache}",
-        f"python {platform.python_version()}, Django {django.get_version()}, "
-        f"DRF {rest_framework.VERSION}, {os.cpu_count()} CPUs; "
-        f"{requests} requests x {repeat} repeats per variant, median of single requests",
-        "(µs/request: wall-clock time; CPU µs: this process's CPU time, without the database "
-        "server's)",
-    ]
-
-    def median_us(runs, which):
-        return statistics.median(t[which] for run in runs for t in run) / 1000
-
-    products = {}
-    for config in CONFIGS:
-        runs = {v.name: timings[config.name, v.name] for v in VARIANTS}
-        wall = {name: median_us(r, 0) for name, r in runs.items()}
-        cpu = {name: median_us(r, 1) for name, r in runs.items()}
-        lines += [
-            "",
-            config.name,
-            f"  {'variant':<11} {'':<25} {'queries':>7} {'µs/request':>11} {'over none':>10} "
-            f"{'repeat medians':>16} {'CPU µs':>8} {'over none':>10}",
-        ]
-        for v in VARIANTS:
-            per_run = [median_us([run], 0) for run in runs[v.name]]
-            over = "" if v.name == BASELINE else f"{wall[v.name] - wall[BASELINE]:+.1f}"
-            cpu_over = "" if v.name == BASELINE else f"{cpu[v.name] - cpu[BASELINE]:+.1f}"
-            spread = f"{min(per_run):.0f}-{max(per_run):.0f}"
-            lines.append(
-                f"  {v.name:<11} {v.label:<25} {queries[v.name]:>7} {wall[v.name]:>11.1f} "
-                f"{over:>10} {spread:>16} {cpu[v.name]:>8.1f} {cpu_over:>10}"
-            )
-        lines.append(
-            f"  overhead {PRODUCT} / overhead {YARDSTICK}: {_ratio(wall)} (CPU time: {_ratio(cpu)})"
-        )
-        products[config.name] = (wall[PRODUCT], cpu[PRODUCT])
-    on, off = products[WITH_BOTH], products[WITHOUT_BOTH]
-    lines += [
-        "",
-        f"metering and rate limiting together add {100 * (on[0] - off[0]) / off[0]:+.1f}% to the "
-        f"authenticated request ({off[0]:.1f} -> {on[0]:.1f} µs; CPU time "
-        f"{100 * (on[1] - off[1]) / off[1]:+.1f}%)",
-    ]
-    return "\n".join(lines)
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,45 @@
+"""What the hot-path benchmark measures: the variants of the status view and the settings."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    label: str
+    path: str  # with ``{job_id}``
+    credential: str  # "", "token" or "key"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A named set of settings the variants are measured under."""
+
+    name: str
+    settings: dict = field(default_factory=dict)
+
+
+VARIANTS = [
+    Variant("none", "no authentication", "/bench/none/status/{job_id}", ""),
+    Variant("drf-token", "DRF TokenAuthentication", "/bench/token/status/{job_id}", "token"),
+    Variant("perceptis", "API key pipeline", "/api/v1/status/{job_id}", "key"),
+]
+BASELINE, YARDSTICK, PRODUCT = (v.name for v in VARIANTS)
+
+# More switches (e.g. metering) are added here; each is measured in the same run.
+CONFIGS = [
+    Config(
+        "metering and rate limiting on (production)",
+        {"APIKEYS_RATE_LIMITS_ENABLED": True, "APIKEYS_METERING_ENABLED": True},
+    ),
+    Config(
+        "rate limiting on, metering off",
+        {"APIKEYS_RATE_LIMITS_ENABLED": True, "APIKEYS_METERING_ENABLED": False},
+    ),
+    Config(
+        "metering and rate limiting off",
+        {"APIKEYS_RATE_LIMITS_ENABLED": False, "APIKEYS_METERING_ENABLED": False},
+    ),
+]
+# The configurations whose product times give what metering and limiting add together.
+WITH_BOTH, WITHOUT_BOTH = CONFIGS[0].name, CONFIGS[2].name
