@@ -13,8 +13,7 @@ from helpers import (  # noqa: F401
 )
 from rest_framework.test import APIClient
 
-from accounts.models import Membership, Organization, Plan
-from accounts.plans import plans_ensure
+from accounts.models import Membership, Organization
 from accounts.services import organization_create, user_create
 from apikeys.services import apikey_create
 
@@ -46,8 +45,6 @@ def make_org(db):
     """Return a factory: ``make_org(plan="business", credits=100, name=None)``."""
 
     def make(*, plan: str = "business", credits: int = 100, name: str | None = None):
-        # A transactional test before this one may have flushed the plans the migration made.
-        plans_ensure(Plan)
         return organization_create(
             name=name or f"Org {next(counter)}", plan_code=plan, credits=credits, actor=SYSTEM
         )
@@ -112,13 +109,3 @@ def client_for():
         return client
 
     return make
-
-
-def pytest_collection_modifyitems(config, items):
-    """Run the browser tests last, whatever order the paths were given in.
-
-    Under Playwright's sync API the test's database connection after a live-server test is not
-    the one that holds the serialized test data, so its closing flush re-creates content types
-    and permissions (post_migrate), which the next serialized-rollback test would insert again.
-    """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
