@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 from helpers import (  # noqa: F401
     PASSWORD,
     SYSTEM,
@@ -16,6 +17,17 @@ from rest_framework.test import APIClient
 from accounts.models import Membership, Organization
 from accounts.services import organization_create, user_create
 from apikeys.services import apikey_create
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Hash test passwords with MD5: Argon2's deliberate slowness buys nothing in tests.
+
+    For the whole session, so that every user any fixture makes is cheap; a test of the
+    production hasher sets ``PASSWORD_HASHERS`` back with the ``settings`` fixture.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
