@@ -3,20 +3,12 @@
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
-from helpers import (  # noqa: F401
-    PASSWORD,
-    SYSTEM,
-    bearer,
-    counter,
-    on_postgres,
-    requires_postgres,
-    requires_redis,
-)
 from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
 from accounts.services import organization_create, user_create
 from apikeys.services import apikey_create
+from tests.helpers import PASSWORD, SYSTEM, bearer, counter
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -7,11 +7,11 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
-from helpers import SYSTEM, requires_postgres
 
 from apikeys.alerts import alerts_evaluate, window_bounds
 from apikeys.models import AlertDelivery, ApiKey
 from apikeys.services import alertrule_create, apikey_revoke
+from tests.helpers import SYSTEM, requires_postgres
 
 # 10:20 UTC: an hourly window runs 10:00-11:00, a 6-hour one 06:00-12:00.
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)

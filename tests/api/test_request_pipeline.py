@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
-from helpers import SYSTEM
 from rest_framework.test import APIClient
 
 from accounts.services import organization_set_plan
@@ -15,6 +14,7 @@ from apikeys.services import apikey_disable, apikey_revoke
 from billing.models import LedgerEntry
 from jobs.models import Job
 from jobs.services import job_submit
+from tests.helpers import SYSTEM
 
 GENERATE = "/api/v1/generate"
 RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")

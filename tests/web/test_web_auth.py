@@ -2,12 +2,12 @@
 
 import pytest
 from django.urls import reverse
-from helpers import PASSWORD, SYSTEM
 
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
 from accounts.services import membership_add
 from perceptis import settings as project_settings
+from tests.helpers import PASSWORD, SYSTEM
 
 PAGES = [
     "/",

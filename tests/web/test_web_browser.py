@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connections
-from helpers import PASSWORD
 
 from accounts.models import Membership
 from apikeys.models import ApiKey
+from tests.helpers import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"

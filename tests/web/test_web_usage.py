@@ -4,12 +4,12 @@ import re
 from datetime import timedelta
 
 from django.utils import timezone
-from helpers import SYSTEM
 
 from accounts.models import Membership
 from apikeys.models import RequestLog, UsageHourly
 from apikeys.services import apikey_revoke
 from billing.services import credits_grant
+from tests.helpers import SYSTEM
 
 
 def hour_ago(hours: int):
