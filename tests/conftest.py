@@ -113,3 +113,31 @@ def client_for():
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Refuse transactional tests that do not use serialized rollback, before any test runs.
+
+    A transactional test ends by emptying every table, the migrations' data (plans, the Support
+    group, content types) included. With ``serialized_rollback=True`` it puts that data back
+    before it starts, so any test may follow any other; without it, whether the plans exist
+    would depend on which tests ran before, and its closing flush would re-create content
+    types that the next serialized-rollback test inserts again.
+    """
+    offending = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        options = marker.kwargs if marker else {}
+        fixtures = set(getattr(item, "fixturenames", ()))
+        transactional = options.get("transaction") or fixtures & {"transactional_db", "live_server"}
+        serialized = (
+            options.get("serialized_rollback") or "django_db_serialized_rollback" in fixtures
+        )
+        if transactional and not serialized:
+            offending.append(item.nodeid)
+    if offending:
+        raise pytest.UsageError(
+            "transactional tests need "
+            "@pytest.mark.django_db(transaction=True, serialized_rollback=True): "
+            + ", ".join(offending)
+        )
