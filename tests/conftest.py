@@ -2,22 +2,25 @@
 
 import pytest
 from django.core.cache import cache
-from helpers import (  # noqa: F401
-    PASSWORD,
-    SYSTEM,
-    bearer,
-    counter,
-    on_postgres,
-    requires_postgres,
-    requires_redis,
-)
+from django.test import override_settings
 from rest_framework.test import APIClient
 
-from accounts.models import Membership, Organization, Plan
-from accounts.plans import plans_ensure
+from accounts.models import Membership, Organization
 from accounts.services import user_create
 from apikeys.keys.services import apikey_create
 from billing.services import organization_open
+from tests.helpers import PASSWORD, SYSTEM, bearer, counter
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Hash test passwords with MD5: Argon2's deliberate slowness buys nothing in tests.
+
+    For the whole session, so that every user any fixture makes is cheap; a test of the
+    production hasher sets ``PASSWORD_HASHERS`` back with the ``settings`` fixture.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +50,6 @@ def make_org(db):
     """Return a factory: ``make_org(plan="business", credits=100, name=None)``."""
 
     def make(*, plan: str = "business", credits: int = 100, name: str | None = None):
-        # A transactional test before this one may have flushed the plans the migration made.
-        plans_ensure(Plan)
         return organization_open(
             name=name or f"Org {next(counter)}", plan_code=plan, credits=credits, actor=SYSTEM
         )
@@ -116,10 +117,28 @@ def client_for():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Run the browser tests last, whatever order the paths were given in.
+    """Refuse transactional tests that do not use serialized rollback, before any test runs.
 
-    Under Playwright's sync API the test's database connection after a live-server test is not
-    the one that holds the serialized test data, so its closing flush re-creates content types
-    and permissions (post_migrate), which the next serialized-rollback test would insert again.
+    A transactional test ends by emptying every table, the migrations' data (plans, the Support
+    group, content types) included. With ``serialized_rollback=True`` it puts that data back
+    before it starts, so any test may follow any other; without it, whether the plans exist
+    would depend on which tests ran before, and its closing flush would re-create content
+    types that the next serialized-rollback test inserts again.
     """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    offending = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        options = marker.kwargs if marker else {}
+        fixtures = set(getattr(item, "fixturenames", ()))
+        transactional = options.get("transaction") or fixtures & {"transactional_db", "live_server"}
+        serialized = (
+            options.get("serialized_rollback") or "django_db_serialized_rollback" in fixtures
+        )
+        if transactional and not serialized:
+            offending.append(item.nodeid)
+    if offending:
+        raise pytest.UsageError(
+            "transactional tests need "
+            "@pytest.mark.django_db(transaction=True, serialized_rollback=True): "
+            + ", ".join(offending)
+        )

@@ -1,7 +1,8 @@
-"""Helpers shared by test modules: import them with ``from helpers import ...``.
+"""Helpers shared by test modules: import them with ``from tests.helpers import ...``.
 
-(Test modules must not import ``conftest``: with several conftest files, which one that name
-resolves to depends on collection order.)
+``tests`` and each folder in it are packages, so every test module, conftest and helper has one
+name from the project root (``tests.web.conftest``); test modules import helpers, never a
+conftest (pytest loads those itself).
 """
 
 import itertools

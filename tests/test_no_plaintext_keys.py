@@ -8,12 +8,12 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from helpers import SYSTEM, bearer
 from rest_framework.test import APIClient
 
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_create, apikey_disable, apikey_revoke, apikey_rotate
 from jobs.services import job_run
+from tests.helpers import SYSTEM, bearer
 
 GENERATE = "/api/v1/generate"
 

@@ -1,10 +1,10 @@
 """The audit log only grows: no row can be changed or removed, one at a time or in bulk."""
 
 import pytest
-from helpers import SYSTEM
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent
+from tests.helpers import SYSTEM
 
 
 @pytest.fixture

@@ -8,12 +8,6 @@ from accounts.models import User
 ADMIN_IP = "203.0.113.7"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Every test here signs in a few users; Argon2's deliberate slowness buys nothing in tests.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def support_user(make_user):
     return make_user(None, email="support@example.com", is_staff=True, group_names=["Support"])

@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from helpers import SYSTEM
 
 from accounts.models import AuditEvent
 from apikeys.alerts.models import AlertDelivery, AlertRule
 from apikeys.alerts.services import alertrule_create
+from tests.helpers import SYSTEM
 
 
 @pytest.fixture

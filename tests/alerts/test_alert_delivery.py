@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core import mail
 from django.db import connection
-from helpers import SYSTEM, requires_postgres
 
 from apikeys.alerts.delivery import alerts_deliver_due
 from apikeys.alerts.evaluation import alerts_evaluate
 from apikeys.alerts.models import AlertDelivery
 from apikeys.alerts.services import alertdelivery_retry, alertrule_create
+from tests.helpers import SYSTEM, requires_postgres
 
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
 HOUR = NOW.replace(minute=0)

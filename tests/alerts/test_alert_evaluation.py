@@ -7,13 +7,13 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
-from helpers import SYSTEM, requires_postgres
 
 from apikeys.alerts.evaluation import alerts_evaluate, window_bounds
 from apikeys.alerts.models import AlertDelivery
 from apikeys.alerts.services import alertrule_create
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_revoke
+from tests.helpers import SYSTEM, requires_postgres
 
 # 10:20 UTC: an hourly window runs 10:00-11:00, a 6-hour one 06:00-12:00.
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)

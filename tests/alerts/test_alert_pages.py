@@ -2,11 +2,11 @@
 
 import pytest
 from django.urls import reverse
-from helpers import SYSTEM
 
 from accounts.models import AuditEvent, Membership
 from apikeys.alerts.models import AlertDelivery, AlertRule
 from apikeys.alerts.services import alertrule_create
+from tests.helpers import SYSTEM
 
 LIST = "/settings/developer/alerts/"
 

@@ -1,12 +1,12 @@
 """Alert rule services: validation with field errors, signing secrets, audit rows."""
 
 import pytest
-from helpers import SYSTEM
 
 from accounts.models import AuditEvent
 from apikeys.alerts.models import AlertRule
 from apikeys.alerts.services import alertrule_create, alertrule_delete, alertrule_update
 from perceptis.errors import InvalidRequest
+from tests.helpers import SYSTEM
 
 
 def create(org, **fields):

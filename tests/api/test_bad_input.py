@@ -4,11 +4,11 @@ import json
 
 import pytest
 from django.conf import settings as django_settings
-from helpers import bearer
 from rest_framework.test import APIClient
 
 from billing.models import LedgerEntry
 from jobs.models import Job
+from tests.helpers import bearer
 
 GENERATE = "/api/v1/generate"
 

@@ -7,19 +7,19 @@ from types import SimpleNamespace
 import pytest
 from django.test import RequestFactory
 from django.utils import timezone
-from helpers import SYSTEM
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from accounts.services import organization_set_plan
 from apikeys.keys import format as keys
-from apikeys.keys import ratelimit
+from apikeys.keys.format import ratelimit
 from apikeys.keys.pipeline import ANY_KEY
 from apikeys.keys.services import apikey_disable, apikey_revoke
 from billing.models import LedgerEntry
 from jobs.models import Job
 from jobs.services import job_submit
+from tests.helpers import SYSTEM
 
 GENERATE = "/api/v1/generate"
 RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")

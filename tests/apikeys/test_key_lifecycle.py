@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from helpers import SYSTEM
 
 from accounts.audit import Actor
 from accounts.models import AuditEvent
@@ -29,6 +28,7 @@ from apikeys.keys.services import (
 from jobs.models import Job
 from jobs.services import job_submit
 from perceptis.errors import InvalidRequest
+from tests.helpers import SYSTEM
 
 
 def status_of(client, job_id):

@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from helpers import bearer
 
 from apikeys.keys.authentication import lookup_key
 from apikeys.keys.format import generate
@@ -15,6 +14,7 @@ from apikeys.keys.ratelimit import hit
 from jobs.api import JobSerializer, job_status_body
 from jobs.models import Job
 from jobs.services import job_submit
+from tests.helpers import bearer
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from collections import Counter
 import pytest
 from django.db import connection
 from django.db.models import Min, Sum
-from helpers import bearer, requires_postgres
 from rest_framework.test import APIClient
 
 from billing.models import LedgerEntry
 from billing.services import credits_balance
 from jobs.models import Job
+from tests.helpers import bearer, requires_postgres
 
 pytestmark = [
     requires_postgres,

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from helpers import SYSTEM
 
 from accounts.models import AuditEvent, Organization
 from billing.models import CreditAccount, LedgerEntry
@@ -22,6 +21,7 @@ from billing.services import (
 )
 from jobs.services import job_submit
 from perceptis.errors import InvalidRequest
+from tests.helpers import SYSTEM
 
 Kind = LedgerEntry.Kind
 

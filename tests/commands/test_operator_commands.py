@@ -7,13 +7,13 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
-from helpers import PASSWORD
 
 from accounts.models import AuditEvent, Membership, Organization, User
 from apikeys.keys.models import ApiKey
 from apikeys.management.commands.bootstrap_demo import DEMO_EMAIL
 from billing.models import LedgerEntry
 from billing.services import credits_balance
+from tests.helpers import PASSWORD
 from tests.processes import manage, sqlite_env
 
 LIVE_KEY = re.compile(r"^sk-live-per-[A-Za-z0-9_-]{20,}$")

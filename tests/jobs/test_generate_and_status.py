@@ -7,7 +7,6 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.utils import timezone
-from helpers import bearer, requires_postgres
 from rest_framework.test import APIClient
 
 from billing.models import LedgerEntry
@@ -15,6 +14,7 @@ from billing.services import credits_balance
 from jobs.engines import WATERMARK
 from jobs.models import Job
 from jobs.tasks import run_job
+from tests.helpers import bearer, requires_postgres
 
 JOB_FIELDS = {
     "job_id",

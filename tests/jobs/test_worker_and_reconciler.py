@@ -9,7 +9,6 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 from django_q.models import OrmQ
-from helpers import SYSTEM
 
 from accounts.models import AuditEvent
 from billing.models import LedgerEntry
@@ -26,6 +25,7 @@ from jobs.services import (
     job_succeed,
     jobs_reconcile,
 )
+from tests.helpers import SYSTEM
 from tests.processes import qcluster, wait_for
 
 

@@ -4,8 +4,9 @@ import time
 
 import pytest
 from django.db import connection
-from helpers import requires_redis
-from spawn_clients import serve_in_processes
+
+from tests.helpers import requires_redis
+from tests.spawn_clients import serve_in_processes
 
 
 def _code(response):

@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from helpers import SYSTEM
 
 from accounts.models import AuditEvent
 from apikeys.keys.models import ApiKey, Permission
 from apikeys.keys.services import apikey_revoke
+from tests.helpers import SYSTEM
 
 ALL = list(Permission.values)
 

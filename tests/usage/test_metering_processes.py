@@ -2,10 +2,10 @@
 
 import pytest
 from django.db import connection
-from spawn_clients import serve_in_processes
 
 from apikeys.usage.models import RequestLog, UsageHourly
 from apikeys.usage.selectors import USAGE_WINDOWS, usage_summary
+from tests.spawn_clients import serve_in_processes
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

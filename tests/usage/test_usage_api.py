@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 from django.utils import timezone
-from helpers import SYSTEM
 
 from apikeys.keys.services import apikey_delete, apikey_revoke
 from apikeys.usage import metering
 from billing.services import credits_balance
+from tests.helpers import SYSTEM
 
 
 def _record(key, *, ago: timedelta, status=200, latency_ms=20.0):

@@ -6,11 +6,6 @@ from django.test import Client
 from accounts.models import Membership
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["tests.web.fasthash.FastArgon2PasswordHasher"]
-
-
 @pytest.fixture
 def signed_in(db):
     """Return ``signed_in(user) -> Client`` with that person signed in."""

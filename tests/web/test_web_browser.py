@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from helpers import PASSWORD
+from django.db import connections
 
-from accounts.models import Membership, Plan
-from accounts.plans import plans_ensure
+from accounts.models import Membership
 from apikeys.keys.models import ApiKey
+from tests.helpers import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
@@ -34,12 +34,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _plans(transactional_db):
-    """Put back the plans that a data migration made and a live-server test's flush removed."""
-    plans_ensure(Plan)
-
-
 @pytest.fixture(scope="module")
 def browser():
     # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
@@ -49,7 +43,16 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
+    # Django keeps database connections per thread, and per context while an event loop is
+    # running in the thread. Playwright's sync API leaves its loop running in this thread, so
+    # from here on the tests, and pytest-django's restore and flush around them, would get
+    # fresh connections that lack the serialized test data: no restore before a test, and a
+    # flush that runs post_migrate, re-creating content types and permissions which the next
+    # serialized-rollback test then inserts again. Keep using this thread's connections.
+    thread_connections = {alias: connections[alias] for alias in connections}
     with sync_playwright() as playwright:
+        for alias, connection in thread_connections.items():
+            connections[alias] = connection
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
@@ -64,6 +67,8 @@ def browser():
             yield browser
         finally:
             browser.close()
+            for alias in thread_connections:
+                del connections[alias]
             if previous is None:
                 os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
             else:

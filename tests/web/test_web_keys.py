@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 from django.contrib.sessions.models import Session
 from django.utils import timezone
-from helpers import SYSTEM
 
 from accounts.models import AuditEvent, Membership
 from apikeys.keys import format as keyformat
 from apikeys.keys.models import ApiKey, KeySecret
 from apikeys.keys.services import apikey_disable, apikey_revoke
+from tests.helpers import SYSTEM
 
 KEY_RE = re.compile(rb"sk-(?:live|test)-per-[A-Za-z0-9_-]+")
 

@@ -4,12 +4,12 @@ import re
 from datetime import timedelta
 
 from django.utils import timezone
-from helpers import SYSTEM
 
 from accounts.models import Membership
 from apikeys.keys.services import apikey_revoke
 from apikeys.usage.models import RequestLog, UsageHourly
 from billing.services import credits_grant
+from tests.helpers import SYSTEM
 
 
 def hour_ago(hours: int):
