@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.services import organization_set_plan
 from apikeys.keys import format as keys
-from apikeys.keys.format import ratelimit
+from apikeys.keys import ratelimit
 from apikeys.keys.pipeline import ANY_KEY
 from apikeys.keys.services import apikey_disable, apikey_revoke
 from billing.models import LedgerEntry
