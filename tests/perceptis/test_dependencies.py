@@ -15,7 +15,7 @@ LAYERS = [
     "perceptis",
     "accounts",
     "billing",
-    "apikeys.keys.format",
+    "apikeys.keys",
     "apikeys.usage",
     "apikeys.alerts",
     "apikeys",  # the app's own modules: models, admin, apps, management commands
@@ -82,7 +82,7 @@ def test_every_import_points_down_the_layers():
     "module, layer",
     [
         ("jobs.api", "jobs"),
-        ("apikeys.keys.models", "apikeys.keys.format"),
+        ("apikeys.keys.models", "apikeys.keys"),
         ("apikeys.usage.middleware", "apikeys.usage"),
         ("apikeys.models", "apikeys"),
         ("django.apps", None),

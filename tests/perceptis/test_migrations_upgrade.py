@@ -19,7 +19,7 @@ def _migrate(targets=None):
 def test_schedules_follow_their_tasks_to_the_new_modules():
     _migrate(BEFORE_THE_MOVE)
     before = set(Schedule.objects.values_list("func", flat=True))
-    assert "apikeys.alerts.tasks.purge_old_data" in before
+    assert "apikeys.tasks.purge_old_data" in before
 
     _migrate()
 
