@@ -17,6 +17,7 @@ from accounts.models import Membership, Organization, Plan
 from accounts.plans import plans_ensure
 from accounts.services import organization_create, user_create
 from apikeys.services import apikey_create
+from billing.prices import prices_ensure
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +49,7 @@ def make_org(db):
     def make(*, plan: str = "business", credits: int = 100, name: str | None = None):
         # A transactional test before this one may have flushed the plans the migration made.
         plans_ensure(Plan)
+        prices_ensure()
         return organization_create(
             name=name or f"Org {next(counter)}", plan_code=plan, credits=credits, actor=SYSTEM
         )
