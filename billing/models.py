@@ -31,6 +31,9 @@ class CreditAccount(models.Model):
         Organization, on_delete=models.PROTECT, related_name="credit_account"
     )
     balance = models.BigIntegerField(default=0)
+    # None: no limit. Credits the organization's jobs may reserve and be charged per calendar
+    # month (UTC), set by an owner.
+    monthly_spend_limit = models.PositiveBigIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -71,6 +71,40 @@ def credits_account_lock(*, organization: Organization) -> CreditAccount:
     return CreditAccount.objects.select_for_update().get(organization=organization)
 
 
+MAX_SPEND_LIMIT = 10**12
+
+
+@transaction.atomic
+def credits_spend_limit_set(
+    *, organization: Organization, monthly_limit: int | None, actor: Actor
+) -> CreditAccount:
+    """Set (a whole number of credits, 0 allowed) or remove (None) the organization's monthly
+    spend limit, audited. Submissions past it are refused with ``org_spend_limit_reached``.
+    """
+    if monthly_limit is not None and (
+        isinstance(monthly_limit, bool)
+        or not isinstance(monthly_limit, int)
+        or not 0 <= monthly_limit <= MAX_SPEND_LIMIT
+    ):
+        raise InvalidRequest(
+            "The monthly spend limit is a whole number of credits, or empty for no limit.",
+            fields={"monthly_spend_limit": ["A whole number from 0, or empty."]},
+        )
+    account = credits_account_lock(organization=organization)
+    old = account.monthly_spend_limit
+    if old != monthly_limit:
+        account.monthly_spend_limit = monthly_limit
+        account.save(update_fields=["monthly_spend_limit", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="credits.spend_limit_changed",
+            organization=organization,
+            target=organization,
+            metadata={"from": old, "to": monthly_limit},
+        )
+    return account
+
+
 def credits_balance(*, organization: Organization) -> int:
     return (
         CreditAccount.objects.filter(organization=organization)
