@@ -50,3 +50,39 @@ def spend_for_key(*, key: ApiKey, since: datetime | None) -> int:
 def spend_for_organization(*, organization: Organization, since: datetime | None) -> int:
     """Return the credits the organization's jobs submitted since ``since`` hold or were charged."""
     return _spend(Q(organization_id=organization.pk), since)
+
+
+def spend_by_key(*, keys, now: datetime) -> dict[int, int]:
+    """Return ``{key pk: credits spent in the key's current period}`` for ``keys``, one query."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    day = spend_period_start(ApiKey.SpendPeriod.DAY, now)
+    month = spend_period_start(ApiKey.SpendPeriod.MONTH, now)
+    rows = (
+        Job.objects.filter(api_key__in=keys)
+        .order_by()
+        .values("api_key")
+        .annotate(
+            day=_spend_since(day),
+            month=_spend_since(month),
+            total=_SPEND,
+        )
+    )
+    figures = {row["api_key"]: row for row in rows}
+    return {key.pk: (figures.get(key.pk) or {}).get(key.spend_limit_period) or 0 for key in keys}
+
+
+def _spend_since(since: datetime):
+    return Sum(
+        Case(
+            When(
+                created_at__gte=since,
+                status__in=[Job.Status.QUEUED, Job.Status.RUNNING],
+                then="credits_reserved",
+            ),
+            When(created_at__gte=since, status=Job.Status.SUCCEEDED, then="credits_charged"),
+            default=0,
+            output_field=IntegerField(),
+        )
+    )

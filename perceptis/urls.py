@@ -34,5 +34,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("settings/developer/spend/", include("jobs.urls_web")),
     path("settings/developer/", include("apikeys.urls_web")),
 ]
