@@ -17,7 +17,7 @@ from accounts.audit import Actor
 from apikeys.admin import NoSecretLookupsMixin
 from billing.models import LedgerEntry, ModelAccess, ModelPrice
 from billing.prices import modelprice_access_recorded, modelprice_save
-from billing.selectors import credits_ledger_sum
+from billing.selectors import credits_ledger_sum, ledger_net
 from billing.services import credits_adjust, credits_grant
 from perceptis.admin import ReadOnlyAdminMixin
 from perceptis.errors import DomainError
@@ -32,6 +32,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmi
         "organization",
         "kind",
         "amount",
+        "net_display",
         "balance_after",
         "job",
         "reason",
@@ -58,7 +59,15 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmi
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account__organization", "job")
+        queryset = super().get_queryset(request).select_related("account__organization", "job")
+        return queryset.annotate(net=ledger_net())
+
+    @admin.display(description="net (job: its charge)")
+    def net_display(self, obj):
+        # A reserve's job is not settled on this row; its capture or release row has the net.
+        if obj.kind == LedgerEntry.Kind.RESERVE:
+            return "—"
+        return f"{obj.net:+d}"
 
     @admin.display(description="organization", ordering="account__organization__name")
     def organization(self, obj):

@@ -37,24 +37,27 @@ def ledger_lines(*, organization: Organization):
     Grants and adjustments are lines of their own (``net`` is their amount). Reservations of
     jobs still queued or running are not lines yet: they are held, not spent.
     """
-    reserve = LedgerEntry.objects.filter(
-        account=OuterRef("account"), job_ref=OuterRef("job_ref"), kind=LedgerEntry.Kind.RESERVE
-    ).values("amount")[:1]
-    settlement = [LedgerEntry.Kind.CAPTURE, LedgerEntry.Kind.RELEASE]
     return (
         LedgerEntry.objects.filter(account__organization=organization)
         .exclude(kind=LedgerEntry.Kind.RESERVE)
-        .annotate(
-            net=Case(
-                When(
-                    kind__in=settlement,
-                    then=F("amount") + Coalesce(Subquery(reserve), Value(0)),
-                ),
-                default=F("amount"),
-                output_field=BigIntegerField(),
-            )
-        )
+        .annotate(net=ledger_net())
         .order_by("-created_at", "-id")
+    )
+
+
+def ledger_net():
+    """Return the expression of an entry's net: a settlement plus its job's reserve, else the
+    entry's own amount (for a reserve row it is the reserve itself)."""
+    reserve = LedgerEntry.objects.filter(
+        account=OuterRef("account"), job_ref=OuterRef("job_ref"), kind=LedgerEntry.Kind.RESERVE
+    ).values("amount")[:1]
+    return Case(
+        When(
+            kind__in=[LedgerEntry.Kind.CAPTURE, LedgerEntry.Kind.RELEASE],
+            then=F("amount") + Coalesce(Subquery(reserve), Value(0)),
+        ),
+        default=F("amount"),
+        output_field=BigIntegerField(),
     )
 
 
