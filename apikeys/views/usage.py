@@ -15,7 +15,8 @@ from apikeys.models import ApiKey, RequestLog
 from apikeys.views import common
 from apikeys.views.charts import requests_chart
 from apikeys.views.common import member_required
-from billing.models import CreditAccount, LedgerEntry
+from billing.models import CreditAccount
+from billing.selectors import ledger_lines
 
 # Chart buckets per window: 24 hourly bars, 28 six-hour bars, 30 daily bars.
 CHART_STEPS = {
@@ -81,11 +82,8 @@ def usage(request):
         key=lambda row: -row["figures"]["requests"],
     )
     account = CreditAccount.objects.filter(organization=request.organization).first()
-    entries = (
-        LedgerEntry.objects.filter(account=account).select_related("actor_user")[:LEDGER_ROWS]
-        if account
-        else []
-    )
+    # One line per finished job (reserve and settlement folded into its net charge).
+    entries = ledger_lines(organization=request.organization)[:LEDGER_ROWS] if account else []
     context.update(key_rows=rows, balance=account.balance if account else 0, entries=entries)
     return render(request, "developer/usage.html", context)
 

@@ -173,3 +173,16 @@ def test_org_limit_set_by_service_shows_on_the_page(web, org):
     credits_spend_limit_set(organization=org, monthly_limit=0, actor=SYSTEM)
 
     assert 'data-stat="monthly-limit">0<' in web.get(SPEND).content.decode()
+
+
+def test_usage_page_shows_finished_jobs_folded_to_their_net_charge(web, org, make_key):
+    key, _ = make_key(org)
+    done = job_submit(key=key, prompt="p", options=FIVE).job
+    run_job(done.job_id)
+
+    html = web.get("/settings/developer/usage/").content.decode()
+    credits = html[html.index('id="credits"') :]
+
+    assert f"<code>{done.job_id}</code>" in credits
+    assert '<td class="num">-1</td>' in credits
+    assert "Reserve" not in credits and "Capture" not in credits
