@@ -23,7 +23,15 @@ MAX_OPTIONS_BYTES = 16 * 1024
 
 class GenerateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     prompt = StrictCharField(max_length=settings.JOBS_MAX_PROMPT_CHARS, trim_whitespace=False)
-    options = StrictDictField(required=False, allow_empty=True)
+    options = StrictDictField(
+        required=False,
+        allow_empty=True,
+        help_text=(
+            "`model`: a model id from `GET /api/v1/models` (default: the plan's default model); "
+            "`max_tokens`: a whole number from 1 to the model's `max_output_tokens` (default: "
+            "that maximum); engine options such as `temperature`, `top_p`, `stop`, `seed`."
+        ),
+    )
 
     def validate_prompt(self, value):
         if not value.strip():
