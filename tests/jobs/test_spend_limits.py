@@ -281,3 +281,13 @@ def test_setting_the_organizations_limit_is_audited_and_validated(org, make_user
             credits_spend_limit_set(organization=org, monthly_limit=bad, actor=SYSTEM)
         assert refused.value.code == "invalid_request"
     assert CreditAccount.objects.get(organization=org).monthly_spend_limit == 300
+
+
+def test_free_test_key_jobs_pass_an_organization_already_past_its_limit(org, make_key, client_for):
+    _key, live = make_key(org)
+    assert generate(client_for(live)).status_code == 202  # 5 spent
+    credits_spend_limit_set(organization=org, monthly_limit=1, actor=SYSTEM)
+    _key, test = make_key(org, type="test")
+
+    assert code(generate(client_for(live))) == "org_spend_limit_reached"
+    assert generate(client_for(test)).status_code == 202
