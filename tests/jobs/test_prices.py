@@ -420,3 +420,40 @@ def test_staff_without_superuser_cannot_change_prices(db, client, django_user_mo
     assert response.status_code == 403
     price.refresh_from_db()
     assert price.output_credits_per_1k_tokens == Decimal("4")
+
+
+def test_superuser_opens_a_model_to_a_plan_in_admin_audited(
+    db, client, django_user_model, org, live_key, client_for
+):
+    from accounts.models import Plan
+    from billing.models import ModelAccess
+
+    admin = django_user_model.objects.create_superuser(email="ops@example.com", password="x" * 12)
+    client.force_login(admin)
+    price = ModelPrice.objects.get(model="o1")
+    [enterprise] = ModelAccess.objects.filter(price=price)
+    _key, plaintext = live_key
+    body = {"prompt": "p", "options": {"model": "o1", "max_tokens": 100}}
+    assert generate(client_for(plaintext), body).json()["error"]["code"] == "model_not_available"
+
+    response = client.post(
+        f"/admin/billing/modelprice/{price.pk}/change/",
+        {
+            "model": "o1",
+            "input_credits_per_1k_tokens": "6",
+            "output_credits_per_1k_tokens": "24",
+            "max_output_tokens": "32768",
+            "access-TOTAL_FORMS": "2",
+            "access-INITIAL_FORMS": "1",
+            "access-0-id": str(enterprise.pk),
+            "access-0-price": str(price.pk),
+            "access-0-plan": str(enterprise.plan_id),
+            "access-1-price": str(price.pk),
+            "access-1-plan": str(Plan.objects.get(code="business").pk),
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="model_price.access_changed")
+    assert event.metadata["plans"] == ["business", "enterprise"]
+    assert generate(client_for(plaintext), body).status_code == 202
