@@ -70,6 +70,10 @@ class Plan(models.Model):
     test_key_limit = models.PositiveIntegerField(null=True, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(default=60)
     monthly_credits = models.PositiveIntegerField(default=0)
+    # Queued plus running jobs an organization may have at once.
+    max_jobs_in_flight = models.PositiveIntegerField(default=0)
+    # Requests per UTC day across all the organization's test keys (each key has its own too).
+    test_daily_quota = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]

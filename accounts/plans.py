@@ -2,28 +2,34 @@
 
 PLANS = [
     # code, name, api_access, live keys, test keys (None: unlimited), requests/minute,
-    # monthly credits
-    ("free", "Free", False, 0, 0, 60, 0),
-    ("starter", "Starter", False, 0, 0, 60, 0),
-    ("trial", "Trial", False, 0, 0, 60, 0),
-    ("business", "Business", True, 50, 50, 600, 10000),
-    ("enterprise", "Enterprise", True, None, None, 3000, 100000),
+    # monthly credits, jobs in flight (queued + running), test-key requests per UTC day
+    ("free", "Free", False, 0, 0, 60, 0, 0, 0),
+    ("starter", "Starter", False, 0, 0, 60, 0, 0, 0),
+    ("trial", "Trial", False, 0, 0, 60, 0, 0, 0),
+    ("business", "Business", True, 50, 50, 600, 10000, 20, 1000),
+    ("enterprise", "Enterprise", True, None, None, 3000, 100000, 200, 10000),
 ]
 
 PLAN_CODES = [code for code, *_ in PLANS]
 
 
 def plans_ensure(plan_model) -> None:
-    """Create or update every plan in ``PLANS`` (``plan_model`` may be a migration's model)."""
-    for code, name, api, live, test, rpm, credits in PLANS:
+    """Create or update every plan in ``PLANS`` (``plan_model`` may be a migration's model).
+
+    A migration's historical model may predate some columns; only the ones it has are set.
+    """
+    columns = {field.name for field in plan_model._meta.get_fields()}
+    for code, name, api, live, test, rpm, credits, in_flight, test_daily in PLANS:
+        defaults = {
+            "name": name,
+            "api_access": api,
+            "live_key_limit": live,
+            "test_key_limit": test,
+            "rate_limit_per_minute": rpm,
+            "monthly_credits": credits,
+            "max_jobs_in_flight": in_flight,
+            "test_daily_quota": test_daily,
+        }
         plan_model.objects.update_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "api_access": api,
-                "live_key_limit": live,
-                "test_key_limit": test,
-                "rate_limit_per_minute": rpm,
-                "monthly_credits": credits,
-            },
+            code=code, defaults={k: v for k, v in defaults.items() if k in columns}
         )

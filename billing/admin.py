@@ -15,8 +15,9 @@ from django.urls import reverse
 
 from accounts.admin import OrganizationAdmin
 from accounts.audit import Actor
-from billing.models import LedgerEntry
-from billing.selectors import credits_ledger_sum
+from billing.models import LedgerEntry, ModelAccess, ModelPrice
+from billing.prices import modelprice_access_recorded, modelprice_save
+from billing.selectors import credits_ledger_sum, ledger_net
 from billing.services import credits_adjust, credits_grant
 from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from perceptis.errors import DomainError
@@ -31,6 +32,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmi
         "organization",
         "kind",
         "amount",
+        "net_display",
         "balance_after",
         "job",
         "reason",
@@ -57,7 +59,15 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmi
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account__organization", "job")
+        queryset = super().get_queryset(request).select_related("account__organization", "job")
+        return queryset.annotate(net=ledger_net())
+
+    @admin.display(description="net (job: its charge)")
+    def net_display(self, obj):
+        # A reserve's job is not settled on this row; its capture or release row has the net.
+        if obj.kind == LedgerEntry.Kind.RESERVE:
+            return "—"
+        return f"{obj.net:+d}"
 
     @admin.display(description="organization", ordering="account__organization__name")
     def organization(self, obj):
@@ -134,6 +144,55 @@ def organization_credits_view(model_admin, request, object_id):
         .order_by("-created_at", "-id")[:10],
     }
     return TemplateResponse(request, "admin/accounts/organization/credits.html", context)
+
+
+class ModelAccessInline(admin.TabularInline):
+    model = ModelAccess
+    extra = 0
+    fields = ["plan", "is_default"]
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """The price table: superusers change it (every change audited); support reads it."""
+
+    list_display = [
+        "model",
+        "input_credits_per_1k_tokens",
+        "output_credits_per_1k_tokens",
+        "max_output_tokens",
+        "plan_list",
+        "updated_at",
+    ]
+    search_fields = ["model"]
+    inlines = [ModelAccessInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("access__plan")
+
+    @admin.display(description="plans")
+    def plan_list(self, obj):
+        return ", ".join(
+            a.plan.name + (" (default)" if a.is_default else "") for a in obj.access.all()
+        )
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        # Jobs name their model; take a model off every plan instead of deleting it.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        modelprice_save(price=obj, actor=Actor.for_request(request), created=not change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if any(formset.has_changed() for formset in formsets):
+            modelprice_access_recorded(price=form.instance, actor=Actor.for_request(request))
 
 
 OrganizationAdmin.object_views["credits"] = organization_credits_view

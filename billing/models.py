@@ -5,11 +5,16 @@ account's ledger amounts and never goes below zero (a database constraint).
 
 - grant: +N, credits given (plan grant, purchase, opening balance)
 - adjustment: ±N by a support person, with a reason
-- reserve: -cost when a job is submitted
-- capture: 0, the reservation becomes the charge when the job succeeds
-- release: +cost, the reservation is returned when the job finally fails or is canceled
+- reserve: -R when a job is submitted, R the most the job can cost
+- capture: +(R - C) when the job succeeds: C, what it did cost, stays charged and the rest of
+  the reservation comes back in the same row (0 when the job cost all it reserved)
+- release: +R, the reservation is returned when the job finally fails or is canceled
 
-A job has at most one reserve and at most one of capture/release (unique constraints).
+A job has at most one reserve and at most one of capture/release (unique constraints), so a
+finished job's net charge is the sum of its two rows.
+
+``ModelPrice`` is the price table: what each model costs per 1,000 tokens, its output cap and,
+through ``ModelAccess``, the plans that may use it and each plan's default model.
 """
 
 from django.conf import settings
@@ -17,7 +22,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Organization
+from accounts.models import Organization, Plan
 from perceptis.models import AppendOnlyModel
 
 
@@ -26,6 +31,9 @@ class CreditAccount(models.Model):
         Organization, on_delete=models.PROTECT, related_name="credit_account"
     )
     balance = models.BigIntegerField(default=0)
+    # None: no limit. Credits the organization's jobs may reserve and be charged per calendar
+    # month (UTC), set by an owner.
+    monthly_spend_limit = models.PositiveBigIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -89,3 +97,54 @@ class LedgerEntry(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.kind} {self.amount:+d}"
+
+
+class ModelPrice(models.Model):
+    """One model a job may ask for, and what it costs. Nothing else reaches an engine."""
+
+    model = models.CharField(max_length=100, unique=True)
+    input_credits_per_1k_tokens = models.DecimalField(max_digits=12, decimal_places=4)
+    output_credits_per_1k_tokens = models.DecimalField(max_digits=12, decimal_places=4)
+    max_output_tokens = models.PositiveIntegerField()
+    plans = models.ManyToManyField(
+        Plan, through="ModelAccess", related_name="model_prices", blank=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(input_credits_per_1k_tokens__gte=0)
+                & Q(output_credits_per_1k_tokens__gte=0)
+                & Q(max_output_tokens__gte=1),
+                name="model_price_sane",
+            )
+        ]
+
+    def __str__(self):
+        return self.model
+
+    @property
+    def public_id(self) -> str:
+        return self.model
+
+
+class ModelAccess(models.Model):
+    """A plan may use a model; at most one model per plan is its default."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="model_access")
+    price = models.ForeignKey(ModelPrice, on_delete=models.CASCADE, related_name="access")
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "model access"
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "price"], name="one_access_per_plan_model"),
+            models.UniqueConstraint(
+                fields=["plan"], condition=Q(is_default=True), name="one_default_model_per_plan"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.plan} may use {self.price}" + (" (default)" if self.is_default else "")

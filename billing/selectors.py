@@ -1,6 +1,17 @@
 """Reads about credits."""
 
-from django.db.models import Sum
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Exists,
+    F,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from accounts.models import Organization
 from billing.models import LedgerEntry
@@ -16,3 +27,52 @@ def credits_ledger_sum(*, organization: Organization) -> int:
         total=Sum("amount")
     )["total"]
     return total or 0
+
+
+def ledger_lines(*, organization: Organization):
+    """Return the organization's ledger with one line per finished job, newest first.
+
+    A job's reserve and its capture or release are folded into the settlement's line, whose
+    ``net`` is the job's charge (negative: credits spent; 0 for a failed or canceled job).
+    Grants and adjustments are lines of their own (``net`` is their amount). Reservations of
+    jobs still queued or running are not lines yet: they are held, not spent.
+    """
+    return (
+        LedgerEntry.objects.filter(account__organization=organization)
+        .exclude(kind=LedgerEntry.Kind.RESERVE)
+        .annotate(net=ledger_net())
+        .order_by("-created_at", "-id")
+    )
+
+
+def ledger_net():
+    """Return the expression of an entry's net: a settlement plus its job's reserve, else the
+    entry's own amount (for a reserve row it is the reserve itself)."""
+    reserve = LedgerEntry.objects.filter(
+        account=OuterRef("account"), job_ref=OuterRef("job_ref"), kind=LedgerEntry.Kind.RESERVE
+    ).values("amount")[:1]
+    return Case(
+        When(
+            kind__in=[LedgerEntry.Kind.CAPTURE, LedgerEntry.Kind.RELEASE],
+            then=F("amount") + Coalesce(Subquery(reserve), Value(0)),
+        ),
+        default=F("amount"),
+        output_field=BigIntegerField(),
+    )
+
+
+def credits_held(*, organization: Organization) -> int:
+    """Return the credits reserved by the organization's jobs that are not settled yet."""
+    settled = LedgerEntry.objects.filter(
+        account=OuterRef("account"),
+        job_ref=OuterRef("job_ref"),
+        kind__in=[LedgerEntry.Kind.CAPTURE, LedgerEntry.Kind.RELEASE],
+    )
+    total = (
+        LedgerEntry.objects.filter(
+            account__organization=organization, kind=LedgerEntry.Kind.RESERVE
+        )
+        .exclude(Exists(settled))
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return -(total or 0)

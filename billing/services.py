@@ -62,6 +62,50 @@ def _entry(
     )
 
 
+def credits_account_lock(*, organization: Organization) -> CreditAccount:
+    """Lock the organization's credit account row until the transaction ends; return it.
+
+    Submissions take this lock first, so their checks of caps and limits and the writes that
+    follow are serialized per organization.
+    """
+    _account(organization)
+    return CreditAccount.objects.select_for_update().get(organization=organization)
+
+
+MAX_SPEND_LIMIT = 10**12
+
+
+@transaction.atomic
+def credits_spend_limit_set(
+    *, organization: Organization, monthly_limit: int | None, actor: Actor
+) -> CreditAccount:
+    """Set (a whole number of credits, 0 allowed) or remove (None) the organization's monthly
+    spend limit, audited. Submissions past it are refused with ``org_spend_limit_reached``.
+    """
+    if monthly_limit is not None and (
+        isinstance(monthly_limit, bool)
+        or not isinstance(monthly_limit, int)
+        or not 0 <= monthly_limit <= MAX_SPEND_LIMIT
+    ):
+        raise InvalidRequest(
+            "The monthly spend limit is a whole number of credits, or empty for no limit.",
+            fields={"monthly_spend_limit": ["A whole number from 0, or empty."]},
+        )
+    account = credits_account_lock(organization=organization)
+    old = account.monthly_spend_limit
+    if old != monthly_limit:
+        account.monthly_spend_limit = monthly_limit
+        account.save(update_fields=["monthly_spend_limit", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="credits.spend_limit_changed",
+            organization=organization,
+            target=organization,
+            metadata={"from": old, "to": monthly_limit},
+        )
+    return account
+
+
 def credits_balance(*, organization: Organization) -> int:
     return (
         CreditAccount.objects.filter(organization=organization)
@@ -193,7 +237,7 @@ def credits_reserve(*, organization: Organization, job, amount: int) -> LedgerEn
     )
 
 
-def _settle(*, job, kind: str) -> LedgerEntry | None:
+def _settle(*, job, kind: str, charged: int | None = None) -> LedgerEntry | None:
     reserve = LedgerEntry.objects.filter(job=job, kind=LedgerEntry.Kind.RESERVE).first()
     if reserve is None:
         return None  # Test-key jobs and free jobs reserve nothing.
@@ -201,7 +245,13 @@ def _settle(*, job, kind: str) -> LedgerEntry | None:
         job=job, kind__in=[LedgerEntry.Kind.CAPTURE, LedgerEntry.Kind.RELEASE]
     ).exists():
         return None
-    amount = 0 if kind == LedgerEntry.Kind.CAPTURE else -reserve.amount
+    reserved = -reserve.amount
+    if kind == LedgerEntry.Kind.CAPTURE:
+        # The charge never exceeds the reservation; what was reserved but not used comes back.
+        charged = reserved if charged is None else max(0, min(charged, reserved))
+        amount = reserved - charged
+    else:
+        amount = reserved
     try:
         with transaction.atomic():
             balance = _move(account=reserve.account, amount=amount)
@@ -212,9 +262,13 @@ def _settle(*, job, kind: str) -> LedgerEntry | None:
         return None  # Settled concurrently: the constraint kept it to once.
 
 
-def credits_capture(*, job) -> LedgerEntry | None:
-    """Turn the job's reservation into its charge (at most once per job)."""
-    return _settle(job=job, kind=LedgerEntry.Kind.CAPTURE)
+def credits_capture(*, job, charged: int | None = None) -> LedgerEntry | None:
+    """Charge the job ``charged`` credits of its reservation and return the rest (at most once).
+
+    ``charged`` is capped at the reservation; None charges all of it. The capture row's amount
+    is what comes back, so the job's reserve and capture rows sum to minus its charge.
+    """
+    return _settle(job=job, kind=LedgerEntry.Kind.CAPTURE, charged=charged)
 
 
 def credits_release(*, job) -> LedgerEntry | None:

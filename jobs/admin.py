@@ -29,11 +29,12 @@ class JobAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
         "started_at",
         "finished_at",
         "attempts",
+        "model",
         "credits_reserved",
         "credits_charged",
     ]
     list_select_related = ["organization", "api_key"]
-    list_filter = ["status", "test", "created_at", "organization__plan"]
+    list_filter = ["status", "test", "model", "created_at", "organization__plan"]
     search_fields = ["=job_id", "=api_key__key_id", "organization__name", "=organization__slug"]
     search_help_text = "Job ID or Key ID (exact), organization name or slug (exact)."
     show_full_result_count = False
@@ -50,6 +51,19 @@ class JobAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
                     "api_key",
                     "test",
                     "attempts",
+                ]
+            },
+        ),
+        (
+            "Price",
+            {
+                "fields": [
+                    "model",
+                    "max_tokens",
+                    "input_credits_per_1k_tokens",
+                    "output_credits_per_1k_tokens",
+                    "input_tokens",
+                    "output_tokens",
                     "credits_reserved",
                     "credits_charged",
                 ]

@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apikeys.keys.models import Permission
+from apikeys.keys.pipeline import ANY_KEY
+from billing.prices import prices_for_plan
 from jobs.models import Job
 from jobs.services import job_get_for_key, job_submit
 from perceptis.errors import json_body
@@ -22,7 +24,15 @@ MAX_OPTIONS_BYTES = 16 * 1024
 
 class GenerateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     prompt = StrictCharField(max_length=settings.JOBS_MAX_PROMPT_CHARS, trim_whitespace=False)
-    options = StrictDictField(required=False, allow_empty=True)
+    options = StrictDictField(
+        required=False,
+        allow_empty=True,
+        help_text=(
+            "`model`: a model id from `GET /api/v1/models` (default: the plan's default model); "
+            "`max_tokens`: a whole number from 1 to the model's `max_output_tokens` (default: "
+            "that maximum); engine options such as `temperature`, `top_p`, `stop`, `seed`."
+        ),
+    )
 
     def validate_prompt(self, value):
         if not value.strip():
@@ -40,9 +50,15 @@ class JobErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class JobUsageSerializer(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+
+
 class JobSerializer(serializers.ModelSerializer):
     error = JobErrorSerializer(allow_null=True, read_only=True)
     result = serializers.JSONField(allow_null=True, read_only=True)
+    usage = JobUsageSerializer(allow_null=True, read_only=True)
 
     class Meta:
         model = Job
@@ -54,6 +70,9 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
             "result",
             "error",
+            "model",
+            "usage",
+            "credits_reserved",
             "credits_charged",
             "test",
         ]
@@ -93,6 +112,9 @@ def job_status_body(job: Job) -> dict:
         "finished_at": _iso_datetime(job.finished_at),
         "result": job.result,
         "error": job.error,
+        "model": job.model,
+        "usage": job.usage,
+        "credits_reserved": job.credits_reserved,
         "credits_charged": job.credits_charged,
         "test": job.test,
     }
@@ -105,7 +127,11 @@ class GenerateView(APIView):
         operation_id="generate",
         summary="Submit a generation job",
         description=(
-            "Reserve the job's credits (none for test keys), create the job and queue it. "
+            "Price the job from `options.model` (default: the plan's default model, see "
+            "`GET /api/v1/models`) and `options.max_tokens` (default and maximum: the model's), "
+            "reserve the most it can cost (none for test keys, whose jobs run on the offline "
+            "engine), create the job and queue it. On success the job is charged the tokens "
+            "the engine reported, never more than `credits_reserved`, and the rest comes back. "
             "Answer 202 with the job and `Location: /api/v1/status/{job_id}`. With an "
             "`Idempotency-Key`, the same key and body within 24 hours return the original job."
         ),
@@ -121,9 +147,11 @@ class GenerateView(APIView):
         responses={
             202: SubmittedJobSerializer,
             **error_responses(
-                _402="insufficient_credits",
+                _400="invalid_request, model_not_available",
+                _402="spend_limit_reached, org_spend_limit_reached, insufficient_credits",
                 _415="unsupported_media_type",
                 _422="idempotency_key_reused",
+                _429="rate_limited, daily_quota_exceeded, too_many_jobs_in_flight",
             ),
         },
     )
@@ -159,3 +187,37 @@ class StatusView(APIView):
     def get(self, request, job_id: str):
         job = job_get_for_key(key=request.auth, job_id=job_id)
         return Response(job_status_body(job))
+
+
+class ModelEntrySerializer(serializers.Serializer):
+    id = serializers.CharField(source="model")
+    input_credits_per_1k_tokens = serializers.DecimalField(
+        max_digits=12, decimal_places=4, coerce_to_string=False
+    )
+    output_credits_per_1k_tokens = serializers.DecimalField(
+        max_digits=12, decimal_places=4, coerce_to_string=False
+    )
+    max_output_tokens = serializers.IntegerField()
+
+
+class ModelListSerializer(serializers.Serializer):
+    results = ModelEntrySerializer(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+class ModelsView(APIView):
+    required_permission = ANY_KEY
+
+    @extend_schema(
+        operation_id="models",
+        summary="List the models this key's plan may use, with their prices",
+        description=(
+            "Prices are credits per 1,000 tokens. A job reserves "
+            "`ceil(input tokens × input price / 1000 + max_tokens × output price / 1000)` "
+            "(at least 1) and is charged the same on the tokens it used."
+        ),
+        responses={200: ModelListSerializer, **error_responses()},
+    )
+    def get(self, request):
+        prices = prices_for_plan(plan=request.auth.organization.plan)
+        return Response({"results": ModelEntrySerializer(prices, many=True).data, "next": None})

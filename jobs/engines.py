@@ -30,20 +30,42 @@ class EngineError(Exception):
 
 @dataclass(frozen=True)
 class GenerationRequest:
+    """What an engine is asked: ``model`` and ``max_tokens`` come from the price table only."""
+
     prompt: str
     options: dict
     test: bool
+    model: str | None = None
+    max_tokens: int | None = None
 
 
 class Engine:
-    name = "engine"
+    """Turn a request into a result whose ``usage`` reports the tokens it used.
 
-    def price(self, request: GenerationRequest) -> int:
-        """Return the job's cost in credits, known before it runs (reserve equals capture)."""
-        return settings.JOBS_COST_CREDITS
+    ``usage`` is ``{"input_tokens", "output_tokens"}`` or the chat-completions spelling
+    (``prompt_tokens``, ``completion_tokens``); the job is charged from it.
+    """
+
+    name = "engine"
 
     def generate(self, request: GenerationRequest) -> dict:
         raise NotImplementedError
+
+
+def _token_count(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def reported_usage(result) -> tuple[int | None, int | None]:
+    """Return the (input, output) tokens an engine's result reports; None where it does not."""
+    usage = result.get("usage") if isinstance(result, dict) else None
+    if not isinstance(usage, dict):
+        return None, None
+    input_tokens = usage.get("input_tokens", usage.get("prompt_tokens"))
+    output_tokens = usage.get("output_tokens", usage.get("completion_tokens"))
+    return _token_count(input_tokens), _token_count(output_tokens)
 
 
 class DevelopmentEngine(Engine):
@@ -51,6 +73,9 @@ class DevelopmentEngine(Engine):
 
     ``options.simulate_error`` (``"retryable"`` or ``"fatal"``) makes it fail on purpose, and
     ``options.delay_ms`` (up to 5000) makes it slow, so failure paths can be tried by hand.
+    It reports deterministic token counts, so pricing works offline: a quarter of the prompt's
+    UTF-8 bytes (rounded up) plus 4 in, and one token per output word plus 1, at most
+    ``max_tokens``, out.
     """
 
     name = "development"
@@ -67,7 +92,15 @@ class DevelopmentEngine(Engine):
         digest = hashlib.sha256(request.prompt.encode("utf-8")).hexdigest()[:12]
         words = request.prompt.split()
         text = f"Generated ({digest}): " + " ".join(reversed(words[:50]))
-        return {"text": text, "model": "perceptis-dev", "usage": {"prompt_words": len(words)}}
+        input_tokens = -(-len(request.prompt.encode("utf-8")) // 4) + 4
+        output_tokens = len(text.split()) + 1
+        if request.max_tokens is not None:
+            output_tokens = min(output_tokens, request.max_tokens)
+        return {
+            "text": text,
+            "model": request.model or "perceptis-dev",
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        }
 
 
 class OpenAICompatibleEngine(Engine):
@@ -79,9 +112,10 @@ class OpenAICompatibleEngine(Engine):
     """
 
     name = "openai"
+    # ``model`` and ``max_tokens`` are never taken from the options: they come from the request,
+    # which the price table checked.
     ALLOWED_OPTIONS = {
         "temperature",
-        "max_tokens",
         "top_p",
         "stop",
         "presence_penalty",
@@ -110,12 +144,12 @@ class OpenAICompatibleEngine(Engine):
 
     def _payload(self, request: GenerationRequest) -> bytes:
         body = {
-            "model": request.options.get("model")
-            if isinstance(request.options.get("model"), str)
-            else self.model,
+            "model": request.model or self.model,
             "messages": [{"role": "user", "content": request.prompt}],
         }
         body.update({k: v for k, v in request.options.items() if k in self.ALLOWED_OPTIONS})
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
         return json.dumps(body).encode("utf-8")
 
     def _call_once(self, payload: bytes) -> dict:
@@ -177,7 +211,14 @@ class OpenAICompatibleEngine(Engine):
         }
 
 
-def get_engine() -> Engine:
+def get_engine(*, test: bool = False) -> Engine:
+    """Return the configured engine, or the offline one for a test key's job.
+
+    Test keys are a sandbox, like a payment processor's test mode: whatever
+    ``GENERATION_ENGINE`` says, their jobs never reach a paid engine.
+    """
+    if test:
+        return DevelopmentEngine()
     return import_string(settings.GENERATION_ENGINE)()
 
 

@@ -29,6 +29,20 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
+    # The price-table model and output cap the job was priced for; the engine gets exactly these.
+    model = models.CharField(max_length=100, blank=True)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # The model's rates when the job was submitted (credits per 1,000 tokens): the job is charged
+    # at these, whatever the price table says later.
+    input_credits_per_1k_tokens = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    output_credits_per_1k_tokens = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    # Tokens the engine reported; NULL until the job finishes.
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
     credits_reserved = models.PositiveIntegerField(default=0)
     credits_charged = models.PositiveIntegerField(default=0)
     # NULL, not "", so that the partial unique constraint ignores jobs without a key.
@@ -48,6 +62,9 @@ class Job(models.Model):
             models.Index(fields=["organization", "-created_at"]),
             # The retention purge finds finished jobs by age.
             models.Index(fields=["status", "finished_at"]),
+            # Jobs in flight per organization, and a key's spend in a period.
+            models.Index(fields=["organization", "status"]),
+            models.Index(fields=["api_key", "created_at"]),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -67,6 +84,12 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def usage(self) -> dict | None:
+        if self.input_tokens is None or self.output_tokens is None:
+            return None
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
 
     @property
     def error(self) -> dict | None:

@@ -124,7 +124,8 @@ def api_exception_handler(exc, context):
     """Render any exception raised in an API view as the API's JSON error body."""
     headers = {}
     if isinstance(exc, DomainError):
-        exc = ApiError(exc)
+        # A domain error may name response headers of its own (``Retry-After``).
+        exc = ApiError(exc, headers=dict(getattr(exc, "headers", None) or {}))
     if isinstance(exc, RequestDataTooBig):
         # DRF reads ``request.body`` for JSON, where Django refuses an oversized body with an
         # exception that would otherwise become an HTML 400 page.

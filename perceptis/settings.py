@@ -269,7 +269,6 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=30.0)
 OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=2)
-JOBS_COST_CREDITS = env.int("JOBS_COST_CREDITS", default=1)
 JOBS_MAX_ATTEMPTS = env.int("JOBS_MAX_ATTEMPTS", default=3)
 # A claimed job's lease: a worker that has not finished by then is presumed dead.
 JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", default=300)

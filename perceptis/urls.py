@@ -10,7 +10,6 @@ handler404 = "perceptis.errors.handler404"
 handler500 = "perceptis.errors.handler500"
 
 api_v1 = [
-    path("", include("jobs.urls")),
     path(
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
@@ -27,6 +26,7 @@ urlpatterns = [
     path("", include("apikeys.keys.urls")),
     path("", include("apikeys.usage.urls")),
     path("", include("apikeys.alerts.urls")),
+    path("", include("jobs.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "api/docs/",

@@ -13,6 +13,9 @@ JOB_FIELDS = {
     "finished_at",
     "result",
     "error",
+    "model",
+    "usage",
+    "credits_reserved",
     "credits_charged",
     "test",
 }
@@ -132,3 +135,14 @@ def test_docs_page_assets_are_served(client, db):
         assert response.status_code == 200, url
         body = b"".join(response.streaming_content) if response.streaming else response.content
         assert body, url
+
+
+def test_schema_documents_models_and_the_money_refusals(schema):
+    assert "/api/v1/models" in schema["paths"]
+    generate = schema["paths"]["/api/v1/generate"]["post"]["responses"]
+    assert "model_not_available" in generate["400"]["description"]
+    assert "too_many_jobs_in_flight" in generate["429"]["description"]
+    for code in ("spend_limit_reached", "org_spend_limit_reached", "insufficient_credits"):
+        assert code in generate["402"]["description"]
+    key = _resolve(schema, {"$ref": "#/components/schemas/Key"})
+    assert {"spend_limit_credits", "spend_limit_period"} <= set(key["properties"])

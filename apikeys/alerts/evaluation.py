@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apikeys.alerts.delivery import alerts_deliver
+from apikeys.alerts.measures import registered_measure
 from apikeys.alerts.models import AlertDelivery, AlertRule
 from apikeys.keys.models import ApiKey
 from apikeys.usage.selectors import usage_summary
@@ -111,6 +112,9 @@ def measure(rule: AlertRule, *, now: datetime) -> Measurement:
             f"{listed}{more}.",
             {"keys": expiring},
         )
+    registered = registered_measure(rule.metric)
+    if registered is not None:
+        return registered(rule, now=now, window=window)
     raise ValueError(f"Unknown metric {rule.metric!r}")
 
 

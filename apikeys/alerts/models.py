@@ -15,6 +15,8 @@ class AlertRule(models.Model):
         P95_LATENCY = "p95_latency", "p95 latency above M ms in the window"
         CREDITS_BELOW = "credits_below", "Credit balance below C"
         KEY_EXPIRING = "key_expiring", "A key expires within D days"
+        KEY_SPEND = "key_spend", "A key reached N% of its spend limit"
+        ORG_SPEND = "org_spend", "The organization reached N% of its monthly spend limit"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

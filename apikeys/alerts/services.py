@@ -32,9 +32,11 @@ THRESHOLD_BOUNDS = {
     Metric.P95_LATENCY: (0, 600_000, "milliseconds"),
     Metric.CREDITS_BELOW: (0, 10**15, "a number of credits"),
     Metric.KEY_EXPIRING: (1, 365, "a number of days from 1 to 365"),
+    Metric.KEY_SPEND: (1, 100, "a percentage of the spend limit from 1 to 100"),
+    Metric.ORG_SPEND: (1, 100, "a percentage of the monthly limit from 1 to 100"),
 }
 # Rules that are about the organization as a whole and cannot be scoped to one key.
-ORG_ONLY_METRICS = {Metric.CREDITS_BELOW}
+ORG_ONLY_METRICS = {Metric.CREDITS_BELOW, Metric.ORG_SPEND}
 # Fields whose values are not written to the audit log: a Slack URL is itself a credential.
 _SECRET_FIELDS = {"destination", "signing_secret"}
 

@@ -93,6 +93,8 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
         "permissions",
         "rate_limit_per_minute",
         "ip_allowlist",
+        "spend_limit_credits",
+        "spend_limit_period",
         "expires_at",
         "created_at",
         "created_by",

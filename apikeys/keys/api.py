@@ -100,7 +100,8 @@ class KeyDetailView(_KeyView):
 
     @extend_schema(
         operation_id="keys_update",
-        summary="Rename a key or change its permissions, rate limit, expiry or IP allowlist",
+        summary="Rename a key or change its permissions, rate limit, expiry, IP allowlist "
+        "or spend limit",
         tags=[TAG],
         request=KeyChangeSerializer,
         responses={

@@ -54,7 +54,15 @@ _KEY_COLUMNS = (
     (
         Plan,
         "key__organization__plan__",
-        ("id", "code", "name", "api_access", "rate_limit_per_minute"),
+        (
+            "id",
+            "code",
+            "name",
+            "api_access",
+            "rate_limit_per_minute",
+            "test_daily_quota",
+            "max_jobs_in_flight",
+        ),
     ),
 )
 

@@ -81,6 +81,18 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
         help_text="Addresses or CIDR ranges, one per line. Empty allows every address.",
     )
 
+    spend_limit_credits = forms.IntegerField(
+        label="Spend limit (credits)",
+        required=False,
+        help_text="Leave empty for no limit of the key's own.",
+    )
+    spend_limit_period = forms.ChoiceField(
+        label="Spend limit period",
+        choices=ApiKey.SpendPeriod.choices,
+        initial=ApiKey.SpendPeriod.MONTH,
+        required=False,
+    )
+
     def __init__(self, *args, plan=None, **kwargs):
         super().__init__(*args, **kwargs)
         if plan is not None:
@@ -98,6 +110,8 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
             "rate_limit_per_minute": data["rate_limit_per_minute"],
             "expires_at": data["expires_at"],
             "ip_allowlist": _split_lines(data["ip_allowlist"]),
+            "spend_limit_credits": data["spend_limit_credits"],
+            "spend_limit_period": data["spend_limit_period"] or ApiKey.SpendPeriod.MONTH,
         }
 
 

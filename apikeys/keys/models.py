@@ -45,6 +45,11 @@ class ApiKey(models.Model):
         STAGING = "staging", "Staging"
         DEVELOPMENT = "development", "Development"
 
+    class SpendPeriod(models.TextChoices):
+        DAY = "day", "Day (UTC)"
+        MONTH = "month", "Calendar month (UTC)"
+        TOTAL = "total", "Total"
+
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         INACTIVE = "inactive", "Inactive"
@@ -67,6 +72,12 @@ class ApiKey(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     ip_allowlist = models.JSONField(default=list, blank=True)
+    # None: no limit of its own. Credits reserved by its queued and running jobs plus those
+    # charged for its succeeded ones, per UTC day, calendar month or in total.
+    spend_limit_credits = models.PositiveBigIntegerField(null=True, blank=True)
+    spend_limit_period = models.CharField(
+        max_length=8, choices=SpendPeriod.choices, default=SpendPeriod.MONTH
+    )
     status = models.CharField(
         max_length=16,
         choices=[c for c in Status.choices if c[0] != "expired"],

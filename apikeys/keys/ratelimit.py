@@ -2,8 +2,10 @@
 
 Fixed one-minute windows counted with an atomic increment in the shared cache (Redis ``INCR``
 with ``REDIS_URL``, the local-memory cache otherwise), never DRF's read-modify-write throttles.
-Test keys also have a daily quota per UTC day. A request refused by the per-minute limit does
-not count toward the daily quota.
+Test keys also have a daily quota per UTC day, per key and, from the plan, per organization
+across all its test keys (so minting new test keys buys no extra requests). A request refused
+by the per-minute limit does not count toward the daily quotas, nor one refused by the key's
+quota toward the organization's.
 
 If the cache is unreachable, requests are let through and the failure is logged: counting is
 lost for that time, but authentication and revocation never depend on the cache.
@@ -78,6 +80,10 @@ def _day_key(key: ApiKey, day: int) -> str:
     return f"rl:d:{key.pk}:{day}"
 
 
+def _org_day_key(organization_id: int, day: int) -> str:
+    return f"rl:od:{organization_id}:{day}"
+
+
 def hit(key: ApiKey, *, now: float | None = None) -> RateLimitState:
     """Count one request for ``key`` and return the limit state; raise ``OverLimit`` past it."""
     now = time.time() if now is None else now
@@ -102,9 +108,24 @@ def hit(key: ApiKey, *, now: float | None = None) -> RateLimitState:
         except Exception:
             logger.warning("Quota cache unavailable; request not counted", exc_info=True)
             return state
+        until_midnight = max(1, int(_DAY - now % _DAY))
         if used > quota:
-            until_midnight = max(1, int(_DAY - now % _DAY))
             raise OverLimit(DailyQuotaExceeded(), state, until_midnight)
+        org_quota = key.organization.plan.test_daily_quota
+        try:
+            org_used = _incr(_org_day_key(key.organization_id, day), _DAY + 3600)
+        except Exception:
+            logger.warning("Quota cache unavailable; request not counted", exc_info=True)
+            return state
+        if org_used > org_quota:
+            raise OverLimit(
+                DailyQuotaExceeded(
+                    f"The organization's test keys have used their {org_quota} requests for "
+                    "today; the quota resets at 00:00 UTC."
+                ),
+                state,
+                until_midnight,
+            )
     return state
 
 

@@ -53,6 +53,10 @@ class KeySerializer(serializers.Serializer):
         help_text="Requests per minute in force: the plan's, or the key's own lower limit.",
     )
     ip_allowlist = serializers.ListField(child=serializers.CharField())
+    spend_limit_credits = serializers.IntegerField(
+        allow_null=True, help_text="Credits the key may spend per period; null: no limit."
+    )
+    spend_limit_period = serializers.ChoiceField(choices=ApiKey.SpendPeriod.choices)
     expires_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
@@ -88,6 +92,16 @@ class KeyChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="Addresses or CIDR ranges; empty or null: any address.",
+    )
+    spend_limit_credits = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Credits the key's jobs may reserve and be charged per period; null: none.",
+    )
+    spend_limit_period = serializers.ChoiceField(
+        choices=ApiKey.SpendPeriod.choices,
+        required=False,
+        help_text="day or month (UTC), or total; month by default.",
     )
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
 from apikeys.keys import format as keys
-from apikeys.keys import validation
+from apikeys.keys import spend_limits, validation
 from apikeys.keys.errors import (
     InsufficientPermissions,
     KeyLimitReached,
@@ -79,6 +79,8 @@ def apikey_create(
     rate_limit_per_minute: int | None = None,
     expires_at: datetime | None = None,
     ip_allowlist: list[str] | None = None,
+    spend_limit_credits: int | None = None,
+    spend_limit_period: str = ApiKey.SpendPeriod.MONTH,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is never stored or shown again.
 
@@ -106,6 +108,8 @@ def apikey_create(
             ),
             "expires_at": lambda: validation.clean_expires_at(expires_at),
             "ip_allowlist": lambda: validation.clean_ip_allowlist(ip_allowlist),
+            "spend_limit_credits": lambda: spend_limits.clean_spend_limit(spend_limit_credits),
+            "spend_limit_period": lambda: spend_limits.clean_spend_period(spend_limit_period),
         }
     )
     _check_key_limit(organization, cleaned["type"])
@@ -154,6 +158,8 @@ def apikey_update(
     rate_limit_per_minute=UNSET,
     expires_at=UNSET,
     ip_allowlist=UNSET,
+    spend_limit_credits=UNSET,
+    spend_limit_period=UNSET,
 ) -> ApiKey:
     """Change a key's name or settings; only the arguments given change. Revoked keys are final."""
     key = _locked(key)
@@ -169,6 +175,14 @@ def apikey_update(
         ),
         "expires_at": (expires_at, lambda: validation.clean_expires_at(expires_at)),
         "ip_allowlist": (ip_allowlist, lambda: validation.clean_ip_allowlist(ip_allowlist)),
+        "spend_limit_credits": (
+            spend_limit_credits,
+            lambda: spend_limits.clean_spend_limit(spend_limit_credits),
+        ),
+        "spend_limit_period": (
+            spend_limit_period,
+            lambda: spend_limits.clean_spend_period(spend_limit_period),
+        ),
     }
     cleaned = clean_fields({f: check for f, (value, check) in checks.items() if value is not UNSET})
     if "permissions" in cleaned:

@@ -16,7 +16,8 @@ from apikeys.usage import selectors
 from apikeys.usage.charts import requests_chart
 from apikeys.usage.forms import RequestLogFilterForm
 from apikeys.usage.models import RequestLog
-from billing.models import CreditAccount, LedgerEntry
+from billing.models import CreditAccount
+from billing.selectors import ledger_lines
 from perceptis.pagination import paginate
 
 # Chart buckets per window: 24 hourly bars, 28 six-hour bars, 30 daily bars.
@@ -83,11 +84,8 @@ def usage(request):
         key=lambda row: -row["figures"]["requests"],
     )
     account = CreditAccount.objects.filter(organization=request.organization).first()
-    entries = (
-        LedgerEntry.objects.filter(account=account).select_related("actor_user")[:LEDGER_ROWS]
-        if account
-        else []
-    )
+    # One line per finished job (reserve and settlement folded into its net charge).
+    entries = ledger_lines(organization=request.organization)[:LEDGER_ROWS] if account else []
     context.update(key_rows=rows, balance=account.balance if account else 0, entries=entries)
     return render(request, "developer/usage.html", context)
 

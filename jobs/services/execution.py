@@ -7,14 +7,16 @@ attempt number, so a worker that lost its lease cannot overwrite a newer attempt
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from billing.prices import price_charge
 from billing.services import credits_capture, credits_release
-from jobs.engines import EngineError, GenerationRequest, get_engine, watermark
+from jobs.engines import EngineError, GenerationRequest, get_engine, reported_usage, watermark
 from jobs.models import Job
 from jobs.services.submission import enqueue
 
@@ -45,18 +47,34 @@ def job_claim(*, job_id: str, now=None) -> Job | None:
 
 @transaction.atomic
 def job_succeed(*, job: Job, result: dict) -> bool:
-    """Store the result and capture the credits, if this attempt still holds the job."""
+    """Store the result and the usage the engine reported, charge what the job cost and
+    release the rest of its reservation, if this attempt still holds the job.
+
+    The charge is the reported usage at the rates of submission time, never more than the
+    reservation; a result without usable token counts is charged the whole reservation.
+    """
     now = timezone.now()
-    charged = job.credits_reserved
+    input_tokens, output_tokens = reported_usage(result)
+    charged = price_charge(
+        input_rate=job.input_credits_per_1k_tokens or Decimal(0),
+        output_rate=job.output_credits_per_1k_tokens or Decimal(0),
+        reserved=job.credits_reserved,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
+    if job.input_credits_per_1k_tokens is None:
+        charged = job.credits_reserved  # A job priced before the price table: its flat cost.
     done = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
         status=Job.Status.SUCCEEDED,
         result=result,
         finished_at=now,
         lease_expires_at=None,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
         credits_charged=charged,
     )
     if done:
-        credits_capture(job=job)
+        credits_capture(job=job, charged=charged)
     return bool(done)
 
 
@@ -108,9 +126,12 @@ def job_run(*, job_id: str) -> str | None:
             message=f"The job did not finish after {settings.JOBS_MAX_ATTEMPTS} attempts.",
         )
         return Job.Status.FAILED
-    request = GenerationRequest(job.prompt, job.options, job.test)
+    request = GenerationRequest(
+        job.prompt, job.options, job.test, model=job.model or None, max_tokens=job.max_tokens
+    )
     try:
-        result = get_engine().generate(request)
+        # A test key's job runs the offline engine, whatever GENERATION_ENGINE says.
+        result = get_engine(test=job.test).generate(request)
     except EngineError as exc:
         if exc.retryable and job.attempts < settings.JOBS_MAX_ATTEMPTS:
             logger.warning(

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from apikeys.keys.models import ApiKey
 from billing.services import credits_reserve
-from jobs.engines import GenerationRequest, get_engine
 from jobs.models import Job
+from jobs.services.limits import submission_limits_check
+from jobs.services.pricing import job_price
 from perceptis.errors import DomainError, InvalidRequest
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,12 @@ def _replay(*, key: ApiKey, idempotency_key: str, request_hash: str, now) -> Job
 def job_submit(
     *, key: ApiKey, prompt: str, options: dict | None = None, idempotency_key: str | None = None
 ) -> Submission:
-    """Create a job for ``key``, reserve its credits and enqueue it.
+    """Create a job for ``key``, reserve the most it can cost and enqueue it.
+
+    Refusals, in the pipeline's order, each writing nothing: ``invalid_request`` (options),
+    ``model_not_available``, ``too_many_jobs_in_flight``, ``spend_limit_reached`` /
+    ``org_spend_limit_reached`` and ``insufficient_credits`` (see ``job_price`` and
+    ``submission_limits_check``).
 
     With an ``idempotency_key``, the same key and body within 24 h return the original job
     (even when the balance has since run out); the same key with another body is refused with
@@ -106,9 +112,11 @@ def job_submit(
         if replay is not None:
             return Submission(replay, replayed=True)
     is_test = key.type == ApiKey.Type.TEST
-    cost = 0 if is_test else get_engine().price(GenerationRequest(prompt, options, is_test))
+    priced = job_price(key=key, prompt=prompt, options=options)
+    cost = priced.reserve
     try:
         with transaction.atomic():
+            submission_limits_check(key=key, reserve=cost, now=now)
             job = Job.objects.create(
                 job_id=_new_job_id(),
                 organization_id=key.organization_id,
@@ -116,6 +124,10 @@ def job_submit(
                 test=is_test,
                 prompt=prompt,
                 options=options,
+                model=priced.model,
+                max_tokens=priced.max_tokens,
+                input_credits_per_1k_tokens=priced.input_rate,
+                output_credits_per_1k_tokens=priced.output_rate,
                 credits_reserved=cost,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,

@@ -50,6 +50,8 @@ def job_retry(*, job: Job, actor: Actor) -> Job:
         finished_at=None,
         credits_reserved=0,
         credits_charged=0,
+        input_tokens=None,
+        output_tokens=None,
         enqueued_at=timezone.now(),
     )
     if not done:

@@ -20,6 +20,8 @@ SUPPORT_PERMISSIONS = {
     "jobs.change_job",
     "billing.view_ledgerentry",
     "billing.add_ledgerentry",
+    "billing.view_modelprice",
+    "billing.view_modelaccess",
 }
 SUPPORT_PAGES = [
     "/admin/accounts/organization/",
@@ -181,7 +183,15 @@ def test_support_index_lists_only_what_support_works_with(support, db):
         for app in support.get("/admin/").context["app_list"]
         for m in app["models"]
     }
-    assert models == {"Organization", "Plan", "AuditEvent", "ApiKey", "Job", "LedgerEntry"}
+    assert models == {
+        "Organization",
+        "Plan",
+        "AuditEvent",
+        "ApiKey",
+        "Job",
+        "LedgerEntry",
+        "ModelPrice",
+    }
 
 
 def test_operator_creates_a_support_user_from_the_command_line(db):

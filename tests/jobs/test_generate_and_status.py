@@ -24,6 +24,9 @@ JOB_FIELDS = {
     "finished_at",
     "result",
     "error",
+    "model",
+    "usage",
+    "credits_reserved",
     "credits_charged",
     "test",
 }

@@ -237,6 +237,8 @@ def test_get_a_key(manager):
         "status",
         "rate_limit_per_minute",
         "ip_allowlist",
+        "spend_limit_credits",
+        "spend_limit_period",
         "expires_at",
         "created_at",
         "last_used_at",

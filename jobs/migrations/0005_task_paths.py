@@ -31,7 +31,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("apikeys", "0003_alerts_payload_and_schedules"),
-        ("jobs", "0003_job_finished_index"),
+        ("jobs", "0004_job_model_and_usage"),
     ]
 
     operations = [migrations.RunPython(forwards, backwards)]

@@ -1,0 +1,168 @@
+"""The price table: which models a plan may use and what a job on one costs.
+
+A job reserves the most it can cost, ``ceil(input_tokens × input price / 1000 + max_tokens ×
+output price / 1000)`` and at least 1 credit, where the input tokens are an upper bound (one
+token per UTF-8 byte of the prompt plus the chat framing: no tokenizer makes more), and is
+charged the same formula on the tokens the engine reports, never more than it reserved.
+"""
+
+import math
+from decimal import Decimal
+
+from django.db import transaction
+
+from accounts.audit import Actor, audit_record
+from accounts.models import Plan
+from billing.errors import ModelNotAvailable
+from billing.models import ModelAccess, ModelPrice
+
+# Tokens a chat request adds around the prompt (role markers, message framing).
+CHAT_FRAMING_TOKENS = 16
+MINIMUM_CHARGE = 1
+
+PRICES = [
+    # model, input credits / 1k tokens, output credits / 1k tokens, max output tokens,
+    # plans that may use it, plans whose default it is
+    ("gpt-4o-mini", "0.1", "0.2", 4096, ["business", "enterprise"], ["business", "enterprise"]),
+    ("gpt-4o", "1", "4", 16384, ["business", "enterprise"], []),
+    ("o1", "6", "24", 32768, ["enterprise"], []),
+]
+
+
+def prices_ensure(price_model=ModelPrice, access_model=ModelAccess, plan_model=Plan) -> None:
+    """Create the seeded models that are missing, with their plans (migration-safe).
+
+    Existing rows are left as they are: superusers may have changed them in admin.
+    """
+    plans = {plan.code: plan for plan in plan_model.objects.all()}
+    for model, inp, out, max_out, allowed, default_for in PRICES:
+        price, created = price_model.objects.get_or_create(
+            model=model,
+            defaults={
+                "input_credits_per_1k_tokens": Decimal(inp),
+                "output_credits_per_1k_tokens": Decimal(out),
+                "max_output_tokens": max_out,
+            },
+        )
+        if not created:
+            continue
+        for code in allowed:
+            if code in plans:
+                is_default = (
+                    code in default_for
+                    and not access_model.objects.filter(plan=plans[code], is_default=True).exists()
+                )
+                access_model.objects.get_or_create(
+                    plan=plans[code], price=price, defaults={"is_default": is_default}
+                )
+
+
+def prices_for_plan(*, plan: Plan) -> list[ModelPrice]:
+    """Return the models ``plan`` may use, by name."""
+    return list(ModelPrice.objects.filter(access__plan=plan).order_by("model"))
+
+
+def price_resolve(*, plan: Plan, model: str | None) -> ModelPrice:
+    """Return the price row of ``model`` (None: the plan's default) if ``plan`` may use it.
+
+    Raise ``ModelNotAvailable`` for an unknown model, one the plan may not use, or no default.
+    """
+    if model is None:
+        access = (
+            ModelAccess.objects.select_related("price").filter(plan=plan, is_default=True).first()
+        )
+        if access is None:
+            raise ModelNotAvailable("The organization's plan has no default model; name one.")
+        return access.price
+    price = ModelPrice.objects.filter(model=model, access__plan=plan).first()
+    if price is None:
+        raise ModelNotAvailable(
+            f"The model {model[:100]!r} does not exist or the {plan.name} plan may not use it; "
+            "GET /api/v1/models lists the models this key may use."
+        )
+    return price
+
+
+def estimated_input_tokens(prompt: str) -> int:
+    """Return an upper bound of the prompt's input tokens: its UTF-8 bytes plus chat framing."""
+    return len(prompt.encode("utf-8")) + CHAT_FRAMING_TOKENS
+
+
+def price_credits(
+    *, input_rate: Decimal, output_rate: Decimal, input_tokens: int, output_tokens: int
+) -> int:
+    """Return what the tokens cost at these rates (credits per 1,000 tokens), at least 1."""
+    exact = (Decimal(input_tokens) * input_rate + Decimal(output_tokens) * output_rate) / 1000
+    return max(MINIMUM_CHARGE, math.ceil(exact))
+
+
+def price_reservation(*, price: ModelPrice, prompt: str, max_tokens: int) -> int:
+    """Return the most a job can cost on ``price``: estimated input tokens and ``max_tokens``."""
+    return price_credits(
+        input_rate=price.input_credits_per_1k_tokens,
+        output_rate=price.output_credits_per_1k_tokens,
+        input_tokens=estimated_input_tokens(prompt),
+        output_tokens=max_tokens,
+    )
+
+
+def price_charge(
+    *,
+    input_rate: Decimal,
+    output_rate: Decimal,
+    reserved: int,
+    input_tokens: int | None,
+    output_tokens: int | None,
+) -> int:
+    """Return what a finished job is charged: its reported usage's cost, capped at ``reserved``.
+
+    Without a usable report the whole reservation is charged (money fails closed). A job that
+    reserved nothing (a test key's, a support retry) is charged nothing.
+    """
+    if reserved <= 0:
+        return 0
+    if input_tokens is None or output_tokens is None:
+        return reserved
+    actual = price_credits(
+        input_rate=input_rate,
+        output_rate=output_rate,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
+    return min(reserved, actual)
+
+
+@transaction.atomic
+def modelprice_save(*, price: ModelPrice, actor: Actor, created: bool) -> ModelPrice:
+    """Save a price row changed in admin and audit it with its new figures.
+
+    Jobs already submitted keep the rates they were reserved at.
+    """
+    price.save()
+    audit_record(
+        actor=actor,
+        action="model_price.created" if created else "model_price.changed",
+        organization=None,
+        target=price,
+        metadata={
+            "input_credits_per_1k_tokens": str(price.input_credits_per_1k_tokens),
+            "output_credits_per_1k_tokens": str(price.output_credits_per_1k_tokens),
+            "max_output_tokens": price.max_output_tokens,
+        },
+    )
+    return price
+
+
+def modelprice_access_recorded(*, price: ModelPrice, actor: Actor):
+    """Audit which plans may use ``price`` and whose default it is, after admin changed them."""
+    access = list(price.access.select_related("plan").order_by("plan__id"))
+    return audit_record(
+        actor=actor,
+        action="model_price.access_changed",
+        organization=None,
+        target=price,
+        metadata={
+            "plans": [a.plan.code for a in access],
+            "default_for": [a.plan.code for a in access if a.is_default],
+        },
+    )
