@@ -70,6 +70,9 @@ class Plan(models.Model):
     test_key_limit = models.PositiveIntegerField(null=True, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(default=60)
     monthly_credits = models.PositiveIntegerField(default=0)
+    # Keys an organization may create per UTC day by any means; revoked and deleted keys count,
+    # so creating and revoking in a loop stays bounded. None means unlimited.
+    key_creations_per_day = models.PositiveIntegerField(null=True, blank=True, default=0)
 
     class Meta:
         ordering = ["id"]

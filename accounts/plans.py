@@ -2,26 +2,32 @@
 
 PLANS = [
     # code, name, api_access, live keys, test keys (None: unlimited), requests/minute,
-    # monthly credits
-    ("free", "Free", False, 0, 0, 60, 0),
-    ("starter", "Starter", False, 0, 0, 60, 0),
-    ("trial", "Trial", False, 0, 0, 60, 0),
-    ("business", "Business", True, 50, 50, 600, 10000),
-    ("enterprise", "Enterprise", True, None, None, 3000, 100000),
+    # monthly credits, key creations per organization per UTC day
+    ("free", "Free", False, 0, 0, 60, 0, 0),
+    ("starter", "Starter", False, 0, 0, 60, 0, 0),
+    ("trial", "Trial", False, 0, 0, 60, 0, 0),
+    ("business", "Business", True, 50, 50, 600, 10000, 100),
+    ("enterprise", "Enterprise", True, None, None, 3000, 100000, 1000),
 ]
 
 
 def plans_ensure(plan_model) -> None:
-    """Create or update every plan in ``PLANS`` (``plan_model`` may be a migration's model)."""
-    for code, name, api, live, test, rpm, credits in PLANS:
+    """Create or update every plan in ``PLANS`` (``plan_model`` may be a migration's model).
+
+    Only the fields ``plan_model`` has are written, so an early migration's model, from before a
+    field was added, is seeded with what it knows and the later migration fills in the rest.
+    """
+    known = {field.name for field in plan_model._meta.get_fields()}
+    for code, name, api, live, test, rpm, credits, creations in PLANS:
+        defaults = {
+            "name": name,
+            "api_access": api,
+            "live_key_limit": live,
+            "test_key_limit": test,
+            "rate_limit_per_minute": rpm,
+            "monthly_credits": credits,
+            "key_creations_per_day": creations,
+        }
         plan_model.objects.update_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "api_access": api,
-                "live_key_limit": live,
-                "test_key_limit": test,
-                "rate_limit_per_minute": rpm,
-                "monthly_credits": credits,
-            },
+            code=code, defaults={k: v for k, v in defaults.items() if k in known}
         )

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
-from apikeys import keys, validation
+from apikeys import keys, privileges, validation
+from apikeys.creation_limit import check_creations_today
 from apikeys.errors import (
-    InsufficientPermissions,
     KeyLimitReached,
     KeyNotRevoked,
     KeyRevoked,
@@ -31,16 +31,6 @@ class _Unset:
 
 
 UNSET = _Unset()
-
-
-def _check_grantable(actor: Actor, permissions: list[str]) -> None:
-    # A key that manages keys cannot mint one more powerful than itself.
-    if actor.key is not None:
-        missing = sorted(set(permissions) - set(actor.key.permissions))
-        if missing:
-            raise InsufficientPermissions(
-                f"This API key cannot grant permissions it does not hold: {', '.join(missing)}."
-            )
 
 
 def _check_key_limit(organization: Organization, key_type: str) -> None:
@@ -68,6 +58,7 @@ def _store_secret(key: ApiKey, plaintext: str) -> None:
     KeySecret.objects.create(key=key, secret_hash=keys.hash_key(plaintext))
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_create(
     *,
@@ -84,8 +75,9 @@ def apikey_create(
     """Create a key and return it with its plaintext, which is never stored or shown again.
 
     Refused with ``plan_not_eligible`` on a plan without API access, ``key_limit_reached`` at
-    the plan's limit for the type (active and inactive keys count), and
-    ``insufficient_permissions`` when an acting key grants what it does not hold.
+    the plan's limit for the type (active and inactive keys count), ``exceeds_own_privileges``
+    when an acting key would create a key beyond itself on any axis (audited), and
+    ``key_creation_limit_reached`` past the plan's key creations per UTC day.
     """
     # Lock the organization row so two concurrent creations cannot both pass the limit check.
     organization = (
@@ -110,7 +102,10 @@ def apikey_create(
         }
     )
     _check_key_limit(organization, cleaned["type"])
-    _check_grantable(actor, cleaned["permissions"])
+    privileges.check_create(
+        actor, organization=organization, values=cleaned, plan_rate_limit=plan_limit
+    )
+    check_creations_today(organization)
     plaintext = keys.generate(cleaned["type"])
     for _ in range(3):
         try:
@@ -136,6 +131,9 @@ def apikey_create(
             "type": key.type,
             "environment": key.environment,
             "permissions": key.permissions,
+            "rate_limit_per_minute": key.rate_limit_per_minute,
+            "expires_at": _jsonable(key.expires_at),
+            "ip_allowlist": key.ip_allowlist,
         },
     )
     return key, plaintext
@@ -145,6 +143,7 @@ def _locked(key: ApiKey) -> ApiKey:
     return ApiKey.objects.select_for_update().select_related("organization__plan").get(pk=key.pk)
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_update(
     *,
@@ -156,7 +155,11 @@ def apikey_update(
     expires_at=UNSET,
     ip_allowlist=UNSET,
 ) -> ApiKey:
-    """Change a key's name or settings; only the arguments given change. Revoked keys are final."""
+    """Change a key's name or settings; only the arguments given change. Revoked keys are final.
+
+    An acting key may change only keys it dominates, and only to settings it dominates
+    (``exceeds_own_privileges``, audited).
+    """
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked("A revoked key cannot be changed.")
@@ -172,8 +175,7 @@ def apikey_update(
         "ip_allowlist": (ip_allowlist, lambda: validation.clean_ip_allowlist(ip_allowlist)),
     }
     cleaned = clean_fields({f: check for f, (value, check) in checks.items() if value is not UNSET})
-    if "permissions" in cleaned:
-        _check_grantable(actor, cleaned["permissions"])
+    privileges.check_update(actor, key=key, changes=cleaned, plan_rate_limit=plan_limit)
     changes = {}
     for field, value in cleaned.items():
         old = getattr(key, field)
@@ -188,7 +190,7 @@ def apikey_update(
             action=action,
             organization=key.organization,
             target=key,
-            metadata={"changes": changes},
+            metadata={"changes": changes, "axes": [f for f in changes if f in privileges.AXES]},
         )
     return key
 
@@ -206,10 +208,15 @@ def _set_status(key: ApiKey, actor: Actor, status: str, action: str, **extra) ->
     return key
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Revoke a key for good; its next request gets 401. Revoking twice changes nothing."""
+    """Revoke a key for good; its next request gets 401. Revoking twice changes nothing.
+
+    An acting key may revoke itself and keys it dominates (``exceeds_own_privileges``).
+    """
     key = _locked(key)
+    privileges.check_act_on(actor, key=key, action="revoke")
     if key.status == ApiKey.Status.REVOKED:
         return key
     return _set_status(
@@ -217,34 +224,40 @@ def apikey_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     )
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_disable(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Disable a key until it is enabled again; refused for revoked keys."""
+    """Disable a key until it is enabled again; refused for revoked keys and stronger keys."""
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked()
+    privileges.check_act_on(actor, key=key, action="disable")
     if key.status == ApiKey.Status.INACTIVE:
         return key
     return _set_status(key, actor, ApiKey.Status.INACTIVE, "api_key.disabled")
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_enable(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Enable a disabled key; refused (409 ``key_revoked``) for revoked keys."""
+    """Enable a disabled key; refused (409 ``key_revoked``) for revoked keys, 403 for stronger."""
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked("A revoked key cannot be enabled; create a new key instead.")
+    privileges.check_act_on(actor, key=key, action="enable")
     if key.status == ApiKey.Status.ACTIVE:
         return key
     return _set_status(key, actor, ApiKey.Status.ACTIVE, "api_key.enabled")
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_delete(*, key: ApiKey, actor: Actor) -> ApiKey:
     """Hide a revoked key from lists; its jobs, usage and audit history stay."""
     key = _locked(key)
     if key.status != ApiKey.Status.REVOKED:
         raise KeyNotRevoked()
+    privileges.check_act_on(actor, key=key, action="delete")
     if key.deleted_at is not None:
         return key
     key.deleted_at = timezone.now()
@@ -253,6 +266,7 @@ def apikey_delete(*, key: ApiKey, actor: Actor) -> ApiKey:
     return key
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_rotate(
     *, key: ApiKey, actor: Actor, grace_period_seconds: int = 0
@@ -260,14 +274,14 @@ def apikey_rotate(
     """Give the key a new secret and return it; the Key ID, settings, usage and jobs stay.
 
     The old secret stops at once, or after ``grace_period_seconds`` (up to 7 days) so that a
-    deployment can switch over without downtime. An acting key may only rotate keys whose
-    permissions it holds itself (``insufficient_permissions``), since it receives the secret.
+    deployment can switch over without downtime. An acting key may only rotate keys it
+    dominates on every axis (``exceeds_own_privileges``), since it receives the secret.
     """
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked("A revoked key cannot be rotated; create a new key instead.")
     # Rotating hands over the new secret: a key may only do that for keys no stronger than it.
-    _check_grantable(actor, key.permissions)
+    privileges.check_act_on(actor, key=key, action="rotate")
     maximum = settings.APIKEYS_MAX_ROTATION_GRACE_SECONDS
     if (
         isinstance(grace_period_seconds, bool)
