@@ -349,3 +349,20 @@ def test_key_cannot_lift_its_own_spend_limit(acting):
     )
     _refused(response, "spend_limit")
     assert state(key) == before
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_refusal_audit_row_is_committed_while_the_change_is_rolled_back(acting):
+    # No test transaction around this one: the service's own transaction really rolls back.
+    key, client = acting(rate_limit_per_minute=5)
+    response = client.patch(
+        f"/api/v1/keys/{key.key_id}",
+        {"name": "renamed", "rate_limit_per_minute": None},
+        format="json",
+    )
+    _refused(response, "rate_limit_per_minute")
+    key.refresh_from_db()
+    assert (key.name, key.rate_limit_per_minute) == ("Acting", 5)
+    event = AuditEvent.objects.get(action="api_key.privileges_exceeded")
+    assert event.actor_key_id == key.pk
+    assert not AuditEvent.objects.filter(action="api_key.updated").exists()
