@@ -253,7 +253,10 @@ def apikey_enable(*, key: ApiKey, actor: Actor) -> ApiKey:
 @privileges.audit_refusals
 @transaction.atomic
 def apikey_delete(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Hide a revoked key from lists; its jobs, usage and audit history stay."""
+    """Hide a revoked key from lists; its jobs, usage and audit history stay.
+
+    An acting key may delete only keys it dominates (``exceeds_own_privileges``).
+    """
     key = _locked(key)
     if key.status != ApiKey.Status.REVOKED:
         raise KeyNotRevoked()

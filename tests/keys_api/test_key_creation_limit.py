@@ -1,8 +1,10 @@
 """The plan's cap on key creations per organization per UTC day, by any means."""
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from helpers import SYSTEM
 
@@ -89,3 +91,11 @@ def test_other_organizations_keys_do_not_count(org, make_org, make_key, capped):
     make_key(org)
     with pytest.raises(KeyCreationLimitReached):
         make_key(org)
+
+
+def test_operator_command_is_refused_past_the_cap_with_the_reason(org, make_key, capped):
+    capped(1)
+    make_key(org)
+    with pytest.raises(CommandError, match="key creations per organization per UTC day"):
+        call_command("create_api_key", "--org", org.slug, "--name", "CI", stdout=StringIO())
+    assert ApiKey.objects.filter(organization=org).count() == 1
