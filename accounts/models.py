@@ -74,6 +74,9 @@ class Plan(models.Model):
     max_jobs_in_flight = models.PositiveIntegerField(default=0)
     # Requests per UTC day across all the organization's test keys (each key has its own too).
     test_daily_quota = models.PositiveIntegerField(default=0)
+    # Keys an organization may create per UTC day by any means; revoked and deleted keys count,
+    # so creating and revoking in a loop stays bounded. None means unlimited.
+    key_creations_per_day = models.PositiveIntegerField(null=True, blank=True, default=0)
 
     class Meta:
         ordering = ["id"]

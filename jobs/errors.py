@@ -15,4 +15,4 @@ class TooManyJobsInFlight(DomainError):
         "The organization has as many queued and running jobs as its plan allows; retry after "
         "the time in Retry-After."
     )
-    headers = {"Retry-After": str(IN_FLIGHT_RETRY_AFTER_SECONDS)}
+    retry_after = IN_FLIGHT_RETRY_AFTER_SECONDS

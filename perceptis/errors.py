@@ -24,6 +24,8 @@ class DomainError(Exception):
     code = "error"
     status_code = status.HTTP_400_BAD_REQUEST
     default_message = "The request was refused."
+    # Seconds after which the same request may succeed, sent as ``Retry-After`` (None: none).
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, *, fields: dict | None = None):
         self.message = message or self.default_message
@@ -124,8 +126,8 @@ def api_exception_handler(exc, context):
     """Render any exception raised in an API view as the API's JSON error body."""
     headers = {}
     if isinstance(exc, DomainError):
-        # A domain error may name response headers of its own (``Retry-After``).
-        exc = ApiError(exc, headers=dict(getattr(exc, "headers", None) or {}))
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        exc = ApiError(exc, headers=retry)
     if isinstance(exc, RequestDataTooBig):
         # DRF reads ``request.body`` for JSON, where Django refuses an oversized body with an
         # exception that would otherwise become an HTML 400 page.

@@ -183,6 +183,7 @@ class PlanAdmin(admin.ModelAdmin):
         "test_key_limit",
         "rate_limit_per_minute",
         "monthly_credits",
+        "key_creations_per_day",
     ]
 
     def has_delete_permission(self, request, obj=None):

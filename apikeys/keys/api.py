@@ -1,8 +1,10 @@
 """``/api/v1/keys…``: manage the organization's keys with a key that holds ``keys:manage``.
 
 Every change goes through ``apikeys.keys.services`` with the acting key as the audit actor, so the
-API, Developer Settings and admin share one set of rules: a key cannot grant (or, by rotating,
-obtain) permissions it does not hold, cannot exceed the plan's key limit, and may revoke itself.
+API, Developer Settings and admin share one set of rules: a key creates, changes, rotates,
+disables, enables, revokes or deletes only keys it dominates on every axis and never lifts its
+own restrictions (``403 exceeds_own_privileges``, see ``apikeys.keys.privileges``), cannot
+exceed the plan's key limit or key creations per day, and may revoke itself.
 """
 
 from django.conf import settings
@@ -28,6 +30,10 @@ from perceptis.openapi import error_responses
 from perceptis.pagination import NextCursorPagination
 
 TAG = "API keys"
+# Every change to a key: the pipeline's refusals and, for an acting key, the privilege rule.
+_403_PRIVILEGES = (
+    "ip_not_allowed, plan_not_eligible, insufficient_permissions, exceeds_own_privileges"
+)
 
 
 def _with_secret(key, plaintext: str) -> Response:
@@ -71,8 +77,9 @@ class KeyListView(_KeyView):
             201: KeyWithSecretSerializer,
             **error_responses(
                 _403="ip_not_allowed, plan_not_eligible, insufficient_permissions, "
-                "key_limit_reached",
+                "exceeds_own_privileges, key_limit_reached",
                 _415="unsupported_media_type",
+                _429="rate_limited, daily_quota_exceeded, key_creation_limit_reached",
             ),
         },
     )
@@ -107,6 +114,7 @@ class KeyDetailView(_KeyView):
         responses={
             200: KeySerializer,
             **error_responses(
+                _403=_403_PRIVILEGES,
                 _404="key_not_found",
                 _409="key_revoked",
                 _415="unsupported_media_type",
@@ -127,7 +135,10 @@ class KeyDetailView(_KeyView):
         operation_id="keys_delete",
         summary="Delete a revoked key (its jobs, usage and audit history stay)",
         tags=[TAG],
-        responses={204: None, **error_responses(_404="key_not_found", _409="key_not_revoked")},
+        responses={
+            204: None,
+            **error_responses(_403=_403_PRIVILEGES, _404="key_not_found", _409="key_not_revoked"),
+        },
     )
     def delete(self, request, key_id: str):
         services.apikey_delete(key=self.get_key(request, key_id), actor=Actor.for_request(request))
@@ -139,17 +150,17 @@ _STATUS_CHANGES = {
     "revoke": (
         services.apikey_revoke,
         "Revoke a key for good (a key may revoke itself)",
-        {"_404": "key_not_found"},
+        {"_403": _403_PRIVILEGES, "_404": "key_not_found"},
     ),
     "disable": (
         services.apikey_disable,
         "Disable a key until it is enabled again",
-        {"_404": "key_not_found", "_409": "key_revoked"},
+        {"_403": _403_PRIVILEGES, "_404": "key_not_found", "_409": "key_revoked"},
     ),
     "enable": (
         services.apikey_enable,
         "Enable a disabled key",
-        {"_404": "key_not_found", "_409": "key_revoked"},
+        {"_403": _403_PRIVILEGES, "_404": "key_not_found", "_409": "key_revoked"},
     ),
 }
 
@@ -183,7 +194,10 @@ class KeyRotateView(_KeyView):
         responses={
             200: KeyWithSecretSerializer,
             **error_responses(
-                _404="key_not_found", _409="key_revoked", _415="unsupported_media_type"
+                _403=_403_PRIVILEGES,
+                _404="key_not_found",
+                _409="key_revoked",
+                _415="unsupported_media_type",
             ),
         },
     )

@@ -9,13 +9,13 @@ from accounts.audit import Actor
 from accounts.models import AuditEvent
 from apikeys.keys import format as keys
 from apikeys.keys.errors import (
-    InsufficientPermissions,
     KeyLimitReached,
     KeyNotRevoked,
     KeyRevoked,
     PlanNotEligible,
 )
 from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.keys.privileges import ExceedsOwnPrivileges
 from apikeys.keys.services import (
     apikey_create,
     apikey_delete,
@@ -100,15 +100,15 @@ def test_plans_without_api_access_get_no_keys(make_org, plan):
 def test_acting_key_cannot_grant_permissions_it_lacks(org, make_key):
     manager, _ = make_key(org, permissions=["keys:manage", "jobs:read"])
     as_key = Actor(key=manager)
-    with pytest.raises(InsufficientPermissions) as refused:
+    with pytest.raises(ExceedsOwnPrivileges) as refused:
         apikey_create(organization=org, name="k", actor=as_key, permissions=["jobs:write"])
-    assert refused.value.code == "insufficient_permissions"
+    assert refused.value.code == "exceeds_own_privileges"
     assert refused.value.status_code == 403
-    assert "jobs:write" in refused.value.message
+    assert "jobs:write" in refused.value.fields["permissions"][0]
     # Within its own permissions it may create, and the new key records who made it.
     child, _ = apikey_create(organization=org, name="k", actor=as_key, permissions=["jobs:read"])
     assert child.created_by_key == manager
-    with pytest.raises(InsufficientPermissions):
+    with pytest.raises(ExceedsOwnPrivileges):
         apikey_update(key=child, actor=as_key, permissions=["jobs:read", "usage:read"])
 
 

@@ -56,8 +56,11 @@ def test_created_key_works_for_the_api(manager, client_for):
     assert client_for(body["key"]).get("/api/v1/usage").status_code == 200
 
 
-def test_create_takes_every_setting(manager):
-    _, client = manager
+def test_create_takes_every_setting(org, make_key, client_for, settings):
+    # A key creates keys of its own environment only: this deployment serves staging.
+    settings.PERCEPTIS_ENVIRONMENT = "staging"
+    _, plaintext = make_key(org, permissions=ALL, environment="staging")
+    client = client_for(plaintext)
     response = _post(
         client,
         "/api/v1/keys",
@@ -159,7 +162,8 @@ def test_key_cannot_grant_permissions_it_lacks(org, make_key, client_for):
     client = client_for(plaintext)
     response = _post(client, "/api/v1/keys", {"name": "k", "permissions": ["jobs:write"]})
     assert response.status_code == 403
-    assert _code(response) == "insufficient_permissions"
+    assert _code(response) == "exceeds_own_privileges"
+    assert list(response.json()["error"]["fields"]) == ["permissions"]
     assert (
         _post(client, "/api/v1/keys", {"name": "k", "permissions": ["jobs:read"]}).status_code
         == 201
@@ -358,7 +362,8 @@ def test_patch_cannot_grant_permissions_the_key_lacks(org, make_key, client_for)
         client_for(plaintext), f"/api/v1/keys/{target.key_id}", {"permissions": ["usage:read"]}
     )
     assert response.status_code == 403
-    assert _code(response) == "insufficient_permissions"
+    assert _code(response) == "exceeds_own_privileges"
+    assert list(response.json()["error"]["fields"]) == ["permissions"]
     target.refresh_from_db()
     assert target.permissions == ["jobs:read"]
 
@@ -477,7 +482,8 @@ def test_key_cannot_rotate_a_key_stronger_than_itself(org, make_key, client_for)
     _, plaintext = make_key(org, permissions=["keys:manage", "usage:read"])
     response = _post(client_for(plaintext), f"/api/v1/keys/{target.key_id}/rotate")
     assert response.status_code == 403
-    assert _code(response) == "insufficient_permissions"
+    assert _code(response) == "exceeds_own_privileges"
+    assert list(response.json()["error"]["fields"]) == ["permissions"]
     assert client_for(old).get("/api/v1/usage").status_code == 200
 
 

@@ -1,4 +1,4 @@
-"""Create, change, rotate and retire API keys.
+"""Change, rotate and retire API keys, and record their use.
 
 Each function takes the ``actor`` who caused the change and writes the audit row in the same
 transaction. Refusals are ``DomainError`` subclasses with stable codes.
@@ -7,23 +7,19 @@ transaction. Refusals are ``DomainError`` subclasses with stable codes.
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Organization
 from apikeys.keys import format as keys
-from apikeys.keys import spend_limits, validation
+from apikeys.keys import privileges, spend_limits, validation
 from apikeys.keys.errors import (
-    InsufficientPermissions,
-    KeyLimitReached,
     KeyNotRevoked,
     KeyRevoked,
-    PlanNotEligible,
 )
-from apikeys.keys.models import DEFAULT_PERMISSIONS, ApiKey, KeySecret
-from apikeys.keys.selectors import apikey_counts_by_type
+from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.keys.services.creation import jsonable, store_secret
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_fields
 
@@ -36,118 +32,11 @@ class _Unset:
 UNSET = _Unset()
 
 
-def _check_grantable(actor: Actor, permissions: list[str]) -> None:
-    # A key that manages keys cannot mint one more powerful than itself.
-    if actor.key is not None:
-        missing = sorted(set(permissions) - set(actor.key.permissions))
-        if missing:
-            raise InsufficientPermissions(
-                f"This API key cannot grant permissions it does not hold: {', '.join(missing)}."
-            )
-
-
-def _check_key_limit(organization: Organization, key_type: str) -> None:
-    plan = organization.plan
-    if not plan.api_access:
-        raise PlanNotEligible(
-            f"The {plan.name} plan has no API access; API keys need a Business or Enterprise plan."
-        )
-    limit = plan.key_limit(key_type)
-    if limit is None:
-        return
-    used = apikey_counts_by_type(organization=organization).get(key_type, 0)
-    if used >= limit:
-        raise KeyLimitReached(
-            f"The {plan.name} plan allows {limit} {key_type} keys and the organization has "
-            f"{used}. Revoke a key you no longer use, or move to a larger plan."
-        )
-
-
-def _store_secret(key: ApiKey, plaintext: str) -> None:
-    KeySecret.objects.create(key=key, secret_hash=keys.hash_key(plaintext))
-
-
-@transaction.atomic
-def apikey_create(
-    *,
-    organization: Organization,
-    name: str,
-    actor: Actor,
-    type: str = ApiKey.Type.LIVE,
-    environment: str = ApiKey.Environment.PRODUCTION,
-    permissions: list[str] | None = None,
-    rate_limit_per_minute: int | None = None,
-    expires_at: datetime | None = None,
-    ip_allowlist: list[str] | None = None,
-    spend_limit_credits: int | None = None,
-    spend_limit_period: str = ApiKey.SpendPeriod.MONTH,
-) -> tuple[ApiKey, str]:
-    """Create a key and return it with its plaintext, which is never stored or shown again.
-
-    Refused with ``plan_not_eligible`` on a plan without API access, ``key_limit_reached`` at
-    the plan's limit for the type (active and inactive keys count), and
-    ``insufficient_permissions`` when an acting key grants what it does not hold.
-    """
-    # Lock the organization row so two concurrent creations cannot both pass the limit check.
-    organization = (
-        Organization.objects.select_for_update().select_related("plan").get(pk=organization.pk)
-    )
-    plan_limit = organization.plan.rate_limit_per_minute
-    cleaned = clean_fields(
-        {
-            "name": lambda: validation.clean_name(name, what="key"),
-            "type": lambda: validation.clean_choice(type, validation.TYPE_CHOICES, "Type"),
-            "environment": lambda: validation.clean_choice(
-                environment, validation.ENVIRONMENT_CHOICES, "Environment"
-            ),
-            "permissions": lambda: validation.clean_permissions(
-                DEFAULT_PERMISSIONS if permissions is None else permissions
-            ),
-            "rate_limit_per_minute": lambda: validation.clean_rate_limit(
-                rate_limit_per_minute, plan_limit
-            ),
-            "expires_at": lambda: validation.clean_expires_at(expires_at),
-            "ip_allowlist": lambda: validation.clean_ip_allowlist(ip_allowlist),
-            "spend_limit_credits": lambda: spend_limits.clean_spend_limit(spend_limit_credits),
-            "spend_limit_period": lambda: spend_limits.clean_spend_period(spend_limit_period),
-        }
-    )
-    _check_key_limit(organization, cleaned["type"])
-    _check_grantable(actor, cleaned["permissions"])
-    plaintext = keys.generate(cleaned["type"])
-    for _ in range(3):
-        try:
-            with transaction.atomic():
-                key = ApiKey.objects.create(
-                    organization=organization,
-                    key_id=keys.new_key_id(),
-                    hint=keys.hint(plaintext),
-                    created_by=actor.user,
-                    created_by_key=actor.key,
-                    **cleaned,
-                )
-            break
-        except IntegrityError:  # A Key ID collision: 95 bits make it all but impossible.
-            continue
-    _store_secret(key, plaintext)
-    audit_record(
-        actor=actor,
-        action="api_key.created",
-        organization=organization,
-        target=key,
-        metadata={
-            "type": key.type,
-            "environment": key.environment,
-            "permissions": key.permissions,
-        },
-    )
-    return key, plaintext
-
-
 def _locked(key: ApiKey) -> ApiKey:
     return ApiKey.objects.select_for_update().select_related("organization__plan").get(pk=key.pk)
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_update(
     *,
@@ -161,7 +50,11 @@ def apikey_update(
     spend_limit_credits=UNSET,
     spend_limit_period=UNSET,
 ) -> ApiKey:
-    """Change a key's name or settings; only the arguments given change. Revoked keys are final."""
+    """Change a key's name or settings; only the arguments given change. Revoked keys are final.
+
+    An acting key may change only keys it dominates, and only to settings it dominates
+    (``exceeds_own_privileges``, audited).
+    """
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked("A revoked key cannot be changed.")
@@ -185,13 +78,12 @@ def apikey_update(
         ),
     }
     cleaned = clean_fields({f: check for f, (value, check) in checks.items() if value is not UNSET})
-    if "permissions" in cleaned:
-        _check_grantable(actor, cleaned["permissions"])
+    privileges.check_update(actor, key=key, changes=cleaned, plan_rate_limit=plan_limit)
     changes = {}
     for field, value in cleaned.items():
         old = getattr(key, field)
         if old != value:
-            changes[field] = {"from": _jsonable(old), "to": _jsonable(value)}
+            changes[field] = {"from": jsonable(old), "to": jsonable(value)}
             setattr(key, field, value)
     if changes:
         key.save(update_fields=list(changes))
@@ -201,13 +93,9 @@ def apikey_update(
             action=action,
             organization=key.organization,
             target=key,
-            metadata={"changes": changes},
+            metadata={"changes": changes, "axes": [f for f in changes if f in privileges.AXES]},
         )
     return key
-
-
-def _jsonable(value):
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _set_status(key: ApiKey, actor: Actor, status: str, action: str, **extra) -> ApiKey:
@@ -219,10 +107,15 @@ def _set_status(key: ApiKey, actor: Actor, status: str, action: str, **extra) ->
     return key
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Revoke a key for good; its next request gets 401. Revoking twice changes nothing."""
+    """Revoke a key for good; its next request gets 401. Revoking twice changes nothing.
+
+    An acting key may revoke itself and keys it dominates (``exceeds_own_privileges``).
+    """
     key = _locked(key)
+    privileges.check_act_on(actor, key=key, action="revoke")
     if key.status == ApiKey.Status.REVOKED:
         return key
     return _set_status(
@@ -234,21 +127,24 @@ def _set_active(key: ApiKey, actor: Actor, *, active: bool, revoked_message: str
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked(revoked_message)
+    privileges.check_act_on(actor, key=key, action="enable" if active else "disable")
     status = ApiKey.Status.ACTIVE if active else ApiKey.Status.INACTIVE
     if key.status == status:
         return key
     return _set_status(key, actor, status, "api_key.enabled" if active else "api_key.disabled")
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_disable(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Disable a key until it is enabled again; refused (409 ``key_revoked``) for revoked keys."""
+    """Disable a key until it is enabled again; refused for revoked keys and stronger keys."""
     return _set_active(key, actor, active=False, revoked_message=KeyRevoked.default_message)
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_enable(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Enable a disabled key; refused (409 ``key_revoked``) for revoked keys."""
+    """Enable a disabled key; refused (409 ``key_revoked``) for revoked keys, 403 for stronger."""
     return _set_active(
         key,
         actor,
@@ -257,12 +153,17 @@ def apikey_enable(*, key: ApiKey, actor: Actor) -> ApiKey:
     )
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_delete(*, key: ApiKey, actor: Actor) -> ApiKey:
-    """Hide a revoked key from lists; its jobs, usage and audit history stay."""
+    """Hide a revoked key from lists; its jobs, usage and audit history stay.
+
+    An acting key may delete only keys it dominates (``exceeds_own_privileges``).
+    """
     key = _locked(key)
     if key.status != ApiKey.Status.REVOKED:
         raise KeyNotRevoked()
+    privileges.check_act_on(actor, key=key, action="delete")
     if key.deleted_at is not None:
         return key
     key.deleted_at = timezone.now()
@@ -271,6 +172,7 @@ def apikey_delete(*, key: ApiKey, actor: Actor) -> ApiKey:
     return key
 
 
+@privileges.audit_refusals
 @transaction.atomic
 def apikey_rotate(
     *, key: ApiKey, actor: Actor, grace_period_seconds: int = 0
@@ -278,14 +180,14 @@ def apikey_rotate(
     """Give the key a new secret and return it; the Key ID, settings, usage and jobs stay.
 
     The old secret stops at once, or after ``grace_period_seconds`` (up to 7 days) so that a
-    deployment can switch over without downtime. An acting key may only rotate keys whose
-    permissions it holds itself (``insufficient_permissions``), since it receives the secret.
+    deployment can switch over without downtime. An acting key may only rotate keys it
+    dominates on every axis (``exceeds_own_privileges``), since it receives the secret.
     """
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked("A revoked key cannot be rotated; create a new key instead.")
     # Rotating hands over the new secret: a key may only do that for keys no stronger than it.
-    _check_grantable(actor, key.permissions)
+    privileges.check_act_on(actor, key=key, action="rotate")
     maximum = settings.APIKEYS_MAX_ROTATION_GRACE_SECONDS
     if (
         isinstance(grace_period_seconds, bool)
@@ -303,7 +205,7 @@ def apikey_rotate(
             secret.expires_at = old_until
             secret.save(update_fields=["expires_at"])
     plaintext = keys.generate(key.type)
-    _store_secret(key, plaintext)
+    store_secret(key, plaintext)
     key.hint = keys.hint(plaintext)
     key.rotated_at = now
     key.save(update_fields=["hint", "rotated_at"])
