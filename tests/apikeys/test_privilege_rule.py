@@ -93,10 +93,13 @@ def test_null_rate_limit_means_the_plans_limit():
     assert lifted.rate_limit == 600
 
 
-@pytest.mark.skipif(
-    hasattr(ApiKey, "spend_limit_credits"), reason="keys have spend limits: read from the key"
-)
-def test_keys_without_spend_limit_fields_have_no_spend_limit():
-    key = ApiKey(type="live", environment="production", permissions=["jobs:read"])
+def test_a_keys_spend_limit_is_read_from_the_key():
+    key = ApiKey(
+        type="live",
+        environment="production",
+        permissions=["jobs:read"],
+        spend_limit_credits=50,
+        spend_limit_period="day",
+    )
     settings = KeySettings.of_key(key, plan_rate_limit=600)
-    assert (settings.spend_limit_credits, settings.spend_limit_period) == (None, None)
+    assert (settings.spend_limit_credits, settings.spend_limit_period) == (50, "day")

@@ -99,14 +99,9 @@ def test_people_and_operators_act_as_themselves(org, make_key, make_user):
     assert not AuditEvent.objects.filter(action="api_key.privileges_exceeded").exists()
 
 
-# --- Spend limits (once keys have them) ---------------------------------------------------------
-
-needs_spend_limits = pytest.mark.skipif(
-    not hasattr(ApiKey, "spend_limit_credits"), reason="ApiKey has no spend limit fields yet"
-)
+# --- Spend limits ---------------------------------------------------------------------------------
 
 
-@needs_spend_limits
 @pytest.mark.parametrize(
     "body",
     [
@@ -122,7 +117,6 @@ def test_key_with_a_spend_limit_cannot_create_a_key_beyond_it(acting, body):
     assert not ApiKey.objects.filter(name="k").exists()
 
 
-@needs_spend_limits
 def test_key_cannot_lift_its_own_spend_limit(acting):
     key, client = acting(spend_limit_credits=100, spend_limit_period="month")
     before = key_state(key)
