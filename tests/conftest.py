@@ -2,10 +2,10 @@
 
 import pytest
 from django.core.cache import cache
-from django.test import override_settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
-from accounts.models import Membership, Organization
+from accounts.models import Membership, Organization, User
 from accounts.services import user_create
 from apikeys.keys.services import apikey_create
 from billing.services import organization_open
@@ -114,6 +114,99 @@ def client_for():
         return client
 
     return make
+
+
+# --- Admin sign-ins: Support staff, a superuser, staff without a group -----------------------
+
+
+@pytest.fixture
+def support_user(make_user):
+    return make_user(None, email="support@example.com", is_staff=True, group_names=["Support"])
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser("root@example.com", "correct-horse-battery-staple")
+
+
+@pytest.fixture
+def bare_staff(make_user):
+    return make_user(None, email="staff@example.com", is_staff=True)
+
+
+ADMIN_IP = "203.0.113.7"
+
+
+def _client_for(user) -> Client:
+    client = Client(REMOTE_ADDR=ADMIN_IP)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def support(support_user) -> Client:
+    """A test client signed in to admin as a member of the Support group."""
+    return _client_for(support_user)
+
+
+@pytest.fixture
+def root(superuser) -> Client:
+    """A test client signed in to admin as a superuser."""
+    return _client_for(superuser)
+
+
+@pytest.fixture
+def bare(bare_staff) -> Client:
+    """A test client signed in as staff without any group or permission."""
+    return _client_for(bare_staff)
+
+
+@pytest.fixture
+def run_action():
+    """Return ``run_action(client, url, action, objects, **extra)``: post a changelist action
+    the way the admin's own action form does."""
+
+    def run(client, changelist_url, action, objects, *, follow=False, **extra):
+        data = {
+            "action": action,
+            "index": "0",
+            "_selected_action": [str(o.pk) for o in objects],
+            **extra,
+        }
+        return client.post(changelist_url, data, follow=follow)
+
+    return run
+
+
+# --- Developer Settings: signed-in test clients by role ---------------------------------------
+
+
+@pytest.fixture
+def signed_in(db):
+    """Return ``signed_in(user) -> Client`` with that person signed in."""
+
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def owner(org, make_user):
+    return make_user(org, role=Membership.Role.OWNER)
+
+
+@pytest.fixture
+def member(org, make_user):
+    return make_user(org, role=Membership.Role.MEMBER)
+
+
+@pytest.fixture
+def web(signed_in, owner) -> Client:
+    """The organization's owner, signed in."""
+    return signed_in(owner)
 
 
 def pytest_collection_modifyitems(config, items):

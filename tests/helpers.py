@@ -1,7 +1,7 @@
 """Helpers shared by test modules: import them with ``from tests.helpers import ...``.
 
 ``tests`` and each folder in it are packages, so every test module, conftest and helper has one
-name from the project root (``tests.web.conftest``); test modules import helpers, never a
+name from the project root (``tests.apikeys.alerts.conftest``); test modules import helpers, never a
 conftest (pytest loads those itself).
 """
 
@@ -105,7 +105,7 @@ class FakeServer:
         self.httpd.server_close()
 
 
-# --- The privilege rule (tests/keys_api/test_key_privileges*.py) -------------------------------
+# --- The privilege rule (tests/apikeys/keys/test_key_privileges*.py) -------------------------
 
 ALL_PERMISSIONS = list(Permission.values)
 SOON = timezone.now() + timedelta(days=1)
