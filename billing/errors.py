@@ -21,3 +21,9 @@ class OrgSpendLimitReached(DomainError):
     code = "org_spend_limit_reached"
     status_code = status.HTTP_402_PAYMENT_REQUIRED
     default_message = "This job would take the organization past its monthly spend limit."
+
+
+class InsufficientCredits(DomainError):
+    code = "insufficient_credits"
+    status_code = status.HTTP_402_PAYMENT_REQUIRED
+    default_message = "The organization does not have enough credits for this job."

@@ -14,7 +14,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import Organization
-from billing.models import LedgerEntry
+from billing.models import CreditAccount, LedgerEntry
 
 
 def credits_ledger_sum(*, organization: Organization) -> int:
@@ -76,3 +76,13 @@ def credits_held(*, organization: Organization) -> int:
         .aggregate(total=Sum("amount"))["total"]
     )
     return -(total or 0)
+
+
+def credits_balance(*, organization: Organization) -> int:
+    """Return the organization's balance (0 before it has a credit account)."""
+    return (
+        CreditAccount.objects.filter(organization=organization)
+        .values_list("balance", flat=True)
+        .first()
+        or 0
+    )

@@ -11,14 +11,11 @@ from django.db.models import F
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
 from accounts.services import organization_create
+from billing.errors import InsufficientCredits
 from billing.models import CreditAccount, LedgerEntry
-from perceptis.errors import DomainError, InvalidRequest
-
-
-class InsufficientCredits(DomainError):
-    code = "insufficient_credits"
-    status_code = 402
-    default_message = "The organization does not have enough credits for this job."
+from billing.selectors import credits_balance
+from billing.validation import clean_spend_limit
+from perceptis.errors import InvalidRequest
 
 
 def _account(organization: Organization) -> CreditAccount:
@@ -72,9 +69,6 @@ def credits_account_lock(*, organization: Organization) -> CreditAccount:
     return CreditAccount.objects.select_for_update().get(organization=organization)
 
 
-MAX_SPEND_LIMIT = 10**12
-
-
 @transaction.atomic
 def credits_spend_limit_set(
     *, organization: Organization, monthly_limit: int | None, actor: Actor
@@ -82,15 +76,10 @@ def credits_spend_limit_set(
     """Set (a whole number of credits, 0 allowed) or remove (None) the organization's monthly
     spend limit, audited. Submissions past it are refused with ``org_spend_limit_reached``.
     """
-    if monthly_limit is not None and (
-        isinstance(monthly_limit, bool)
-        or not isinstance(monthly_limit, int)
-        or not 0 <= monthly_limit <= MAX_SPEND_LIMIT
-    ):
-        raise InvalidRequest(
-            "The monthly spend limit is a whole number of credits, or empty for no limit.",
-            fields={"monthly_spend_limit": ["A whole number from 0, or empty."]},
-        )
+    try:
+        monthly_limit = clean_spend_limit(monthly_limit)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), fields={"monthly_spend_limit": [str(exc)]}) from None
     account = credits_account_lock(organization=organization)
     old = account.monthly_spend_limit
     if old != monthly_limit:
@@ -104,15 +93,6 @@ def credits_spend_limit_set(
             metadata={"from": old, "to": monthly_limit},
         )
     return account
-
-
-def credits_balance(*, organization: Organization) -> int:
-    return (
-        CreditAccount.objects.filter(organization=organization)
-        .values_list("balance", flat=True)
-        .first()
-        or 0
-    )
 
 
 # What each hand-made change allows, refuses and records: kind, zero/negative allowed, message.

@@ -16,8 +16,8 @@ from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_update
 from apikeys.keys.views import key_or_404
 from billing.models import CreditAccount
-from billing.selectors import credits_held, ledger_lines
-from billing.services import credits_balance, credits_spend_limit_set
+from billing.selectors import credits_balance, credits_held, ledger_lines
+from billing.services import credits_spend_limit_set
 from jobs.forms import KeySpendLimitForm, OrgSpendLimitForm
 from jobs.selectors import spend_by_key, spend_for_organization, spend_period_start
 from perceptis.errors import DomainError

@@ -13,7 +13,7 @@ from apikeys.alerts.measures import registered_measure
 from apikeys.alerts.models import AlertDelivery, AlertRule
 from apikeys.keys.models import ApiKey
 from apikeys.usage.selectors import usage_summary
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 
 logger = logging.getLogger(__name__)
 

@@ -5,18 +5,9 @@ or in total; it is enforced when a job is submitted (see ``jobs.services.limits`
 """
 
 from apikeys.keys.models import ApiKey
+from billing.validation import clean_spend_limit
 
-MAX_SPEND_LIMIT = 10**12
-
-
-def clean_spend_limit(value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("The spend limit is a whole number of credits, or null for none.")
-    if not 0 <= value <= MAX_SPEND_LIMIT:
-        raise ValueError(f"The spend limit is from 0 to {MAX_SPEND_LIMIT} credits.")
-    return value
+__all__ = ["clean_spend_limit", "clean_spend_period"]
 
 
 def clean_spend_period(value) -> str:

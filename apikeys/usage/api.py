@@ -14,7 +14,7 @@ from apikeys.keys.selectors import apikey_list
 from apikeys.usage import selectors
 from apikeys.usage.selectors import USAGE_WINDOWS, UsageSummary
 from apikeys.usage.serializers import UsageReportSerializer
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from perceptis.openapi import ErrorSerializer
 
 _NO_USAGE = UsageSummary(requests=0, errors=0, p50_ms=None, p95_ms=None)

@@ -12,7 +12,7 @@ from accounts.models import AuditEvent, Membership, Organization, User
 from apikeys.keys.models import ApiKey
 from apikeys.management.commands.bootstrap_demo import DEMO_EMAIL
 from billing.models import LedgerEntry
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from tests.helpers import PASSWORD
 from tests.processes import manage, sqlite_env
 

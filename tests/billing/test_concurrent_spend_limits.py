@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Plan
 from billing.models import LedgerEntry
-from billing.services import credits_balance, credits_spend_limit_set
+from billing.selectors import credits_balance
+from billing.services import credits_spend_limit_set
 from jobs.models import Job
 from tests.helpers import SYSTEM, bearer, requires_postgres
 

@@ -9,7 +9,7 @@ from django.db.models import Min, Sum
 from rest_framework.test import APIClient
 
 from billing.models import LedgerEntry
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from jobs.models import Job
 from tests.helpers import bearer, requires_postgres
 

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import AuditEvent
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from jobs.models import Job
 from jobs.services import job_claim, job_fail, job_submit
 

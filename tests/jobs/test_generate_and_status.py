@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from billing.models import LedgerEntry
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from jobs.engines import WATERMARK
 from jobs.models import Job
 from jobs.tasks import run_job

@@ -2,7 +2,7 @@
 
 from accounts.models import Plan
 from billing.models import LedgerEntry
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from jobs.models import Job
 from jobs.services import job_cancel
 from jobs.tasks import run_job

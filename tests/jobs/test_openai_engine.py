@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from jobs.engines import EngineError, GenerationRequest, OpenAICompatibleEngine
 from jobs.models import Job
 from jobs.tasks import run_job

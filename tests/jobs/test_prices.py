@@ -9,7 +9,7 @@ from django.db.models import Sum
 from accounts.models import AuditEvent
 from billing.models import LedgerEntry, ModelPrice
 from billing.prices import estimated_input_tokens
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from jobs.models import Job
 from jobs.services import job_submit
 from jobs.tasks import run_job

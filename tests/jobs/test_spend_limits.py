@@ -8,7 +8,8 @@ from django.utils import timezone
 from accounts.models import AuditEvent, Membership
 from apikeys.keys.models import ApiKey, Permission
 from billing.models import CreditAccount, LedgerEntry
-from billing.services import credits_balance, credits_spend_limit_set
+from billing.selectors import credits_balance
+from billing.services import credits_spend_limit_set
 from jobs.models import Job
 from jobs.selectors import spend_period_start
 from jobs.services import job_submit

@@ -5,7 +5,7 @@ import pytest
 from accounts.models import Plan
 from apikeys.keys.services import apikey_revoke
 from billing.models import LedgerEntry
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from jobs.engines import WATERMARK
 from jobs.models import Job
 from jobs.tasks import run_job

@@ -12,7 +12,7 @@ from django_q.models import OrmQ
 
 from accounts.models import AuditEvent
 from billing.models import LedgerEntry
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from jobs.models import Job
 from jobs.services import (
     JobStateConflict,

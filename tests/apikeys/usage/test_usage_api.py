@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from apikeys.keys.services import apikey_delete, apikey_revoke
 from apikeys.usage import metering
-from billing.services import credits_balance
+from billing.selectors import credits_balance
 from tests.helpers import SYSTEM
 
 
