@@ -132,3 +132,31 @@ def membership_add(
         metadata={"role": role},
     )
     return membership
+
+
+class TwoFactorNotSetUp(DomainError):
+    code = "two_factor_not_set_up"
+    status_code = 409
+    default_message = "Set up two-factor for yourself before requiring it of everyone."
+
+
+@transaction.atomic
+def organization_set_two_factor_required(
+    *, organization: Organization, required: bool, actor: Actor, actor_has_two_factor: bool
+) -> None:
+    """Require (or stop requiring) two-factor of every member of the organization.
+
+    The owner who turns it on must have it already, so that nobody locks themselves out.
+    """
+    if required and not actor_has_two_factor:
+        raise TwoFactorNotSetUp()
+    Organization.objects.filter(pk=organization.pk).update(require_two_factor=required)
+    organization.require_two_factor = required
+    audit_record(
+        actor=actor,
+        action="organization.two_factor_required"
+        if required
+        else "organization.two_factor_optional",
+        organization=organization,
+        target=organization,
+    )

@@ -43,6 +43,16 @@ def _usage_buffer(settings):
 
 
 @pytest.fixture
+def admin_user(db, django_user_model):
+    """pytest-django's superuser for ``admin_client``, with two-factor, which admin requires."""
+    from helpers import enable_totp
+
+    user = django_user_model.objects.create_superuser(email="admin@example.com", password="x")
+    enable_totp(user)
+    return user
+
+
+@pytest.fixture
 def make_org(db):
     """Return a factory: ``make_org(plan="business", credits=100, name=None)``."""
 

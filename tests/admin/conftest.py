@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from helpers import enable_totp
 
 from accounts.models import User
 
@@ -31,6 +32,8 @@ def bare_staff(make_user):
 
 def _client_for(user) -> Client:
     client = Client(REMOTE_ADDR=ADMIN_IP)
+    if user.is_staff:
+        enable_totp(user)  # staff need two-factor to use admin
     client.force_login(user)
     return client
 

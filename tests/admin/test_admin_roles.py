@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
+from helpers import enable_totp
 
 from accounts.models import AuditEvent, User
 from billing.models import LedgerEntry
@@ -199,6 +200,7 @@ def test_operator_creates_a_support_user_from_the_command_line(db):
     assert user.is_staff and not user.is_superuser
     assert user.memberships.count() == 0
     assert user.has_perm("apikeys.change_apikey")
+    enable_totp(user)  # staff need two-factor to use admin
     client = Client()
     assert client.login(email="helpdesk@example.com", password="correct-horse-battery-staple")
     assert client.get("/admin/apikeys/apikey/").status_code == 200
@@ -228,6 +230,7 @@ def test_createsuperuser_noinput_reads_the_standard_environment(db, monkeypatch)
     call_command("createsuperuser", "--noinput")
     user = User.objects.get(email="ops@example.com")
     assert user.is_superuser and user.is_staff
+    enable_totp(user)  # asked for on first sign-in (tests/frontdoor/test_two_factor.py)
     client = Client()
     assert client.login(email="ops@example.com", password="correct-horse-battery-staple")
     assert client.get("/admin/accounts/user/").status_code == 200

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from helpers import SYSTEM
+from helpers import SYSTEM, enable_totp
 
 from accounts.models import AuditEvent
 from apikeys.alerts.models import AlertDelivery, AlertRule
@@ -14,6 +14,7 @@ from apikeys.alerts.services import alertrule_create
 @pytest.fixture
 def admin_client(client, django_user_model):
     user = django_user_model.objects.create_superuser(email="root@example.com", password="x")
+    enable_totp(user)  # staff need two-factor to use admin
     client.force_login(user)
     return client
 

@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from helpers import mark_recently_authenticated
 
 from accounts.models import Membership
 
@@ -13,11 +14,13 @@ def _cheap_password_hashing(settings):
 
 @pytest.fixture
 def signed_in(db):
-    """Return ``signed_in(user) -> Client`` with that person signed in."""
+    """Return ``signed_in(user) -> Client`` with that person signed in (just now, so that pages
+    asking for a recent password let them in)."""
 
     def make(user) -> Client:
         client = Client()
         client.force_login(user)
+        mark_recently_authenticated(client, user)
         return client
 
     return make
