@@ -73,7 +73,14 @@ def logging_config(*, level: str) -> dict:
 
 
 # The front door: sign-in (django-allauth), two-factor, sessions and headers (django-csp).
-FRONT_DOOR_APPS = ["allauth", "allauth.account", "allauth.mfa", "allauth.usersessions", "csp"]
+FRONT_DOOR_APPS = [
+    "django.contrib.humanize",  # allauth's sessions page
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "csp",
+]
 # Appended after the project's own middleware: each needs the session, the user and the
 # current organization, which the earlier ones set.
 FRONT_DOOR_MIDDLEWARE = [
