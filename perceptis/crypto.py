@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.db import models
 
 PREFIX = "enc1:"
 
@@ -44,3 +45,17 @@ def decrypt(stored: str) -> str:
         return _fernet(_keys()).decrypt(stored[len(PREFIX) :].encode()).decode()
     except InvalidToken:
         raise ValueError("An encrypted value does not open with any of ENCRYPTION_KEYS.") from None
+
+
+class EncryptedCharField(models.CharField):
+    """A text column stored encrypted; Python code reads and writes the plain value.
+
+    Not for lookups: the same value encrypts differently each time.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        return decrypt(value) if value else value
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return encrypt(value) if value else value
