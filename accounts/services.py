@@ -6,6 +6,7 @@ from django.utils.text import slugify
 from accounts.audit import Actor, audit_record
 from accounts.models import Membership, Organization, Plan, User
 from perceptis.errors import DomainError, InvalidRequest
+from perceptis.validation import clean_name
 
 
 class PlanNotFound(DomainError):
@@ -36,9 +37,12 @@ def organization_create(*, name: str, plan_code: str, actor: Actor) -> Organizat
     ``billing.services.organization_open`` is what operators and the demo call: it creates the
     organization through here and gives it its opening balance.
     """
-    name = name.strip() if isinstance(name, str) else ""
-    if not name:
+    if not isinstance(name, str) or not name.strip():
         raise InvalidRequest("The organization needs a name.")
+    try:
+        name = clean_name(name, what="organization", max_length=200)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
     plan = plan_get(plan_code)
     org = Organization.objects.create(name=name[:200], slug=_unique_slug(name), plan=plan)
     audit_record(actor=actor, action="organization.created", organization=org, target=org)

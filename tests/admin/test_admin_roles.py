@@ -21,6 +21,11 @@ SUPPORT_PERMISSIONS = {
     "jobs.change_job",
     "billing.view_ledgerentry",
     "billing.add_ledgerentry",
+    # Read only, as the README says: the request log, hourly usage, alert rules and deliveries.
+    "apikeys.view_requestlog",
+    "apikeys.view_usagehourly",
+    "apikeys.view_alertrule",
+    "apikeys.view_alertdelivery",
 }
 SUPPORT_PAGES = [
     "/admin/accounts/organization/",
@@ -30,6 +35,10 @@ SUPPORT_PAGES = [
     "/admin/apikeys/apikey/find/",
     "/admin/jobs/job/",
     "/admin/billing/ledgerentry/",
+    "/admin/apikeys/requestlog/",
+    "/admin/apikeys/usagehourly/",
+    "/admin/apikeys/alertrule/",
+    "/admin/apikeys/alertdelivery/",
 ]
 
 
@@ -67,6 +76,10 @@ def test_support_group_has_exactly_the_support_permissions(db):
     granted = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
     assert granted == SUPPORT_PERMISSIONS
     assert not any(p.startswith(("delete_", "auth.")) or ".delete_" in p for p in granted)
+
+
+def test_support_reads_alert_rules_but_changes_none(support, everything):
+    assert support.get("/admin/apikeys/alertrule/add/").status_code == 403
 
 
 def test_support_opens_every_support_page(support, everything):
@@ -182,7 +195,18 @@ def test_support_index_lists_only_what_support_works_with(support, db):
         for app in support.get("/admin/").context["app_list"]
         for m in app["models"]
     }
-    assert models == {"Organization", "Plan", "AuditEvent", "ApiKey", "Job", "LedgerEntry"}
+    assert models == {
+        "Organization",
+        "Plan",
+        "AuditEvent",
+        "ApiKey",
+        "Job",
+        "LedgerEntry",
+        "RequestLog",
+        "UsageHourly",
+        "AlertRule",
+        "AlertDelivery",
+    }
 
 
 def test_operator_creates_a_support_user_from_the_command_line(db):
