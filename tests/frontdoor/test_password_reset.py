@@ -18,6 +18,10 @@ def owner(org, make_user):
     return make_user(org, role=Membership.Role.OWNER, email="owner@example.com")
 
 
+def _without_tokens(html: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+
 def _link() -> str:
     assert len(mail.outbox) == 1
     match = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", mail.outbox[0].body)
@@ -30,13 +34,9 @@ def test_the_answer_is_the_same_whether_or_not_the_address_exists(client, owner)
     unknown = Client().post(RESET, {"email": "nobody@example.com"})
     assert known.status_code == unknown.status_code == 302
     assert known["Location"] == unknown["Location"]
-    page_known = client.get(known["Location"]).content
-    page_unknown = Client().get(unknown["Location"]).content
-    assert (
-        page_known.replace(b"owner@example.com", b"")
-        == page_unknown.replace(b"nobody@example.com", b"")
-        or b"owner@example.com" not in page_known
-    )
+    page_known = client.get(known["Location"]).content.decode()
+    page_unknown = Client().get(unknown["Location"]).content.decode()
+    assert _without_tokens(page_known) == _without_tokens(page_unknown)
     assert len(mail.outbox) == 1  # only the real account gets an email
     assert mail.outbox[0].to == [owner.email]
 
@@ -54,12 +54,7 @@ def test_the_link_sets_a_new_password_once(client, owner):
     # The same link again does nothing.
     again = Client()
     response = again.get(link, follow=True)
-    assert b"Bad Token" in response.content or b"invalid" in response.content.lower()
-    assert again.post(link.replace(link.rsplit("/", 2)[-2], "set-password"), {}).status_code in (
-        200,
-        302,
-        404,
-    )
+    assert b"Bad Token" in response.content
     owner.refresh_from_db()
     assert owner.check_password(NEW)
 
@@ -69,7 +64,7 @@ def test_the_link_expires(client, owner, settings):
     link = _link()
     settings.PASSWORD_RESET_TIMEOUT = -1
     response = client.get(link, follow=True)
-    assert b"Bad Token" in response.content or b"invalid" in response.content.lower()
+    assert b"Bad Token" in response.content
     owner.refresh_from_db()
     assert owner.check_password(PASSWORD)
 
