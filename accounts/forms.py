@@ -1,20 +1,17 @@
 """Forms of the sign-in and organization pages."""
 
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 
 
-class EmailAuthenticationForm(AuthenticationForm):
-    """Sign in with an email address (the user model's ``USERNAME_FIELD``) and a password."""
+class LoginForm(AllauthLoginForm):
+    """allauth's sign-in form, labelled as the site's pages always were."""
 
-    username = forms.EmailField(
-        label="Email address",
-        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
-    )
-
-    def clean_username(self):
-        # Addresses are stored in lower case (UserManager); people type them any way.
-        return self.cleaned_data["username"].strip().lower()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Email address"
+        self.fields["login"].widget.attrs.pop("placeholder", None)
+        self.fields["password"].widget.attrs.pop("placeholder", None)
 
 
 class OrganizationSwitchForm(forms.Form):

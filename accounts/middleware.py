@@ -1,5 +1,17 @@
 """Attach the signed-in person's current organization and role to each web request."""
 
+import time
+
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+
 from accounts.selectors import membership_for
 
 SESSION_KEY = "current_organization_id"
@@ -28,3 +40,90 @@ class CurrentOrganizationMiddleware:
                     request.membership = membership
                     request.organization = membership.organization
         return self.get_response(request)
+
+
+# --- The front door: session lifetime, required two-factor, no-store ------------------------
+AUTH_STARTED_KEY = "signed_in_at"
+
+
+def _is_page(request) -> bool:
+    """Web pages, not the API (which authenticates by key and never uses the session)."""
+    return not request.path.startswith("/api/")
+
+
+class SessionLifetimeMiddleware:
+    """End a session ``SESSION_ABSOLUTE_LIFETIME_SECONDS`` after its sign-in, however active.
+
+    The idle timeout is Django's own: the session is saved on every request
+    (``SESSION_SAVE_EVERY_REQUEST``) and expires ``SESSION_COOKIE_AGE`` after the last one.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if _is_page(request) and user is not None and user.is_authenticated:
+            now = int(time.time())
+            started = request.session.get(AUTH_STARTED_KEY)
+            if started is None:
+                request.session[AUTH_STARTED_KEY] = now
+            elif now - int(started) > settings.SESSION_ABSOLUTE_LIFETIME_SECONDS:
+                logout(request)
+                messages.info(request, "Your session has ended. Please sign in again.")
+                return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+
+# Pages a person who must set up two-factor can still reach: setting it up, signing out.
+_TWO_FACTOR_OPEN_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/reauthenticate/")
+
+
+class TwoFactorRequiredMiddleware:
+    """Send people who must have two-factor and have not set it up to its set-up page.
+
+    Staff need it to use admin (also superusers made by ``createsuperuser --noinput``, on their
+    first sign-in); members of an organization whose owner requires it need it for that
+    organization's pages.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            _is_page(request)
+            and user is not None
+            and user.is_authenticated
+            and not request.path.startswith(_TWO_FACTOR_OPEN_PREFIXES)
+            and two_factor_required(request)
+            and not is_mfa_enabled(user, [Authenticator.Type.TOTP])
+        ):
+            messages.warning(
+                request, "Set up two-factor authentication to continue: it is required here."
+            )
+            return HttpResponseRedirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)
+
+
+def two_factor_required(request) -> bool:
+    if request.path.startswith("/admin/") and request.user.is_staff:
+        return True
+    organization = getattr(request, "organization", None)
+    return organization is not None and organization.require_two_factor
+
+
+class SignedInNoStoreMiddleware:
+    """``Cache-Control: no-store`` on every page answered to a signed-in person: they show
+    private data, which no shared or browser cache may keep."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if _is_page(request) and user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
+        return response

@@ -96,6 +96,8 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="organizations")
     created_at = models.DateTimeField(default=timezone.now)
+    # Set by an owner: every member must have two-factor to use the organization's pages.
+    require_two_factor = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

@@ -6,6 +6,7 @@ from django.utils.text import slugify
 from accounts.audit import Actor, audit_record
 from accounts.models import Membership, Organization, Plan, User
 from perceptis.errors import DomainError, InvalidRequest
+from perceptis.validation import clean_name
 
 
 class PlanNotFound(DomainError):
@@ -36,9 +37,12 @@ def organization_create(*, name: str, plan_code: str, actor: Actor) -> Organizat
     ``billing.services.organization_open`` is what operators and the demo call: it creates the
     organization through here and gives it its opening balance.
     """
-    name = name.strip() if isinstance(name, str) else ""
-    if not name:
+    if not isinstance(name, str) or not name.strip():
         raise InvalidRequest("The organization needs a name.")
+    try:
+        name = clean_name(name, what="organization", max_length=200)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
     plan = plan_get(plan_code)
     org = Organization.objects.create(name=name[:200], slug=_unique_slug(name), plan=plan)
     audit_record(actor=actor, action="organization.created", organization=org, target=org)
@@ -132,3 +136,31 @@ def membership_add(
         metadata={"role": role},
     )
     return membership
+
+
+class TwoFactorNotSetUp(DomainError):
+    code = "two_factor_not_set_up"
+    status_code = 409
+    default_message = "Set up two-factor for yourself before requiring it of everyone."
+
+
+@transaction.atomic
+def organization_set_two_factor_required(
+    *, organization: Organization, required: bool, actor: Actor, actor_has_two_factor: bool
+) -> None:
+    """Require (or stop requiring) two-factor of every member of the organization.
+
+    The owner who turns it on must have it already, so that nobody locks themselves out.
+    """
+    if required and not actor_has_two_factor:
+        raise TwoFactorNotSetUp()
+    Organization.objects.filter(pk=organization.pk).update(require_two_factor=required)
+    organization.require_two_factor = required
+    audit_record(
+        actor=actor,
+        action="organization.two_factor_required"
+        if required
+        else "organization.two_factor_optional",
+        organization=organization,
+        target=organization,
+    )

@@ -1,16 +1,18 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 from accounts import views
 
 urlpatterns = [
-    path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path(
-        "password/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
+    path("", views.account, name="account"),
+    path("two-factor/requirement/", views.two_factor_requirement, name="two-factor-requirement"),
+    path("sign-out-everywhere/", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("organization/", views.organization_switch, name="organization-switch"),
+    # The old password page: now allauth's.
+    path(
+        "password/",
+        RedirectView.as_view(pattern_name="account_change_password", permanent=True),
+    ),
+    # Sign in and out, password change and reset, re-authentication, two-factor, sessions.
+    path("", include("allauth.urls")),
 ]

@@ -1,19 +1,89 @@
-"""Sign-in, password change and the organization switcher."""
+"""The account page (two-factor, sessions, signing out everywhere) and the organization
+switcher. Signing in and out, password change and reset are django-allauth's pages."""
 
-from django.contrib.auth import views as auth_views
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
+from allauth.usersessions.models import UserSession
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from accounts.forms import EmailAuthenticationForm, OrganizationSwitchForm
+from accounts.audit import Actor, audit_record
+from accounts.decorators import recent_authentication_required
+from accounts.forms import OrganizationSwitchForm
 from accounts.middleware import SESSION_KEY
+from accounts.models import Membership
 from accounts.selectors import organizations_for
+from accounts.services import organization_set_two_factor_required
+from perceptis.errors import DomainError
 
 
-class LoginView(auth_views.LoginView):
-    form_class = EmailAuthenticationForm
-    redirect_authenticated_user = True
+@require_GET
+@login_required
+def account(request):
+    """Two-factor status and set-up, other signed-in sessions, and the organization's rule."""
+    user = request.user
+    membership = getattr(request, "membership", None)
+    context = {
+        "totp": is_mfa_enabled(user, [Authenticator.Type.TOTP]),
+        "recovery_codes": Authenticator.objects.filter(
+            user=user, type=Authenticator.Type.RECOVERY_CODES
+        ).exists(),
+        "session_count": UserSession.objects.filter(user=user).count(),
+        "is_owner": membership is not None and membership.role == Membership.Role.OWNER,
+    }
+    return render(request, "account/overview.html", context)
+
+
+@require_POST
+@login_required
+@recent_authentication_required
+def two_factor_requirement(request):
+    """An owner requires (or stops requiring) two-factor of every member of the organization."""
+    membership = getattr(request, "membership", None)
+    if membership is None or membership.role != Membership.Role.OWNER:
+        raise PermissionDenied("Only the organization's owners change this.")
+    required = request.POST.get("require_two_factor") == "on"
+    try:
+        organization_set_two_factor_required(
+            organization=request.organization,
+            required=required,
+            actor=Actor.for_request(request),
+            actor_has_two_factor=is_mfa_enabled(request.user, [Authenticator.Type.TOTP]),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if required:
+            messages.success(request, "Every member now needs two-factor for this organization.")
+        else:
+            messages.success(request, "Two-factor is no longer required in this organization.")
+    return redirect("account")
+
+
+@require_POST
+@login_required
+def sign_out_everywhere(request):
+    """End every session of this person, in every browser, this one included."""
+    user = request.user
+    ended = 0
+    for session in UserSession.objects.filter(user=user):
+        session.end()
+        ended += 1
+    audit_record(
+        actor=Actor.for_request(request),
+        action="user.signed_out_everywhere",
+        organization=None,
+        target=user,
+        metadata={"sessions": ended},
+    )
+    logout(request)
+    messages.success(request, "You are signed out everywhere.")
+    return redirect("account_login")
 
 
 @login_required

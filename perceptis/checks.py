@@ -18,3 +18,22 @@ def check_shared_cache(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_api_key_pepper(app_configs, **kwargs):
+    """Warn when production derives the API-key pepper from SECRET_KEY.
+
+    Then rotating SECRET_KEY (sessions, CSRF) would make every stored key hash unverifiable.
+    """
+    derived = f"apikey-pepper:{settings.SECRET_KEY}"
+    if not settings.DEBUG and derived == settings.API_KEY_PEPPER:
+        return [
+            Warning(
+                "API_KEY_PEPPER is not set: API keys are hashed with a value derived from "
+                "SECRET_KEY.",
+                hint="Set API_KEY_PEPPER to its own long random secret.",
+                id="perceptis.W002",
+            )
+        ]
+    return []

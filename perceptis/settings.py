@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from perceptis import configuration
 from perceptis.configuration import logging_config, q_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -126,23 +127,6 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# --- Auth -----------------------------------------------------------------------------------
-AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
-PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "developer-settings"
-LOGOUT_REDIRECT_URL = "login"
-
 # --- Security -------------------------------------------------------------------------------
 # All on by default once DEBUG is off; each can be turned off for a server that sits behind a
 # TLS-terminating proxy that already redirects, or for tests over plain HTTP.
@@ -163,6 +147,24 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Number of proxies in front of the app whose X-Forwarded-For entries are trusted for the
 # client IP (IP allowlists, last-used IP). 0 means use REMOTE_ADDR only.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Auth: sign-in, two-factor, sessions, CSP (perceptis.configuration.front_door) ----------
+INSTALLED_APPS += configuration.FRONT_DOOR_APPS
+MIDDLEWARE += configuration.FRONT_DOOR_MIDDLEWARE
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])  # secrets at rest: perceptis.crypto
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+globals().update(
+    configuration.front_door(
+        idle_seconds=env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=3600),
+        absolute_seconds=env.int("SESSION_ABSOLUTE_LIFETIME_SECONDS", default=12 * 3600),
+        reauthentication_seconds=env.int("REAUTHENTICATION_TIMEOUT_SECONDS", default=600),
+        failures_per_account=env.int("SIGNIN_FAILURES_PER_ACCOUNT", default=5),
+        failures_per_ip=env.int("SIGNIN_FAILURES_PER_IP", default=20),
+        failure_window_seconds=env.int("SIGNIN_FAILURE_WINDOW_SECONDS", default=15 * 60),
+        secure_cookies=SESSION_COOKIE_SECURE,
+        trusted_proxy_count=TRUSTED_PROXY_COUNT,
+    )
+)
 
 # Bodies of API requests are small JSON documents; refuse big ones before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -1,5 +1,7 @@
 """Checks shared by every service that validates fields, and how they report errors."""
 
+import unicodedata
+
 from perceptis.errors import InvalidRequest
 
 
@@ -20,15 +22,21 @@ def clean_fields(checks: dict) -> dict:
     return cleaned
 
 
-def clean_name(value, *, what: str) -> str:
-    """Return a stripped display name of at most 100 characters, without control characters."""
+# Control (Cc), format (Cf: bidirectional overrides and isolates, zero-width characters, the
+# byte-order mark) and line/paragraph separators: they make a name look like another one.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def clean_name(value, *, what: str, max_length: int = 100) -> str:
+    """Return a stripped display name of at most ``max_length`` characters, without control,
+    bidirectional or invisible characters."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"Give the {what} a name.")
     value = value.strip()
-    if len(value) > 100:
-        raise ValueError("Names are at most 100 characters.")
-    if any(ord(ch) < 32 for ch in value):
-        raise ValueError("Names may not contain control characters.")
+    if len(value) > max_length:
+        raise ValueError(f"Names are at most {max_length} characters.")
+    if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
+        raise ValueError("Names may not contain control, bidirectional or invisible characters.")
     return value
 
 

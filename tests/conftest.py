@@ -9,7 +9,14 @@ from accounts.models import Membership, Organization, User
 from accounts.services import user_create
 from apikeys.keys.services import apikey_create
 from billing.services import organization_open
-from tests.helpers import PASSWORD, SYSTEM, bearer, counter
+from tests.helpers import (
+    PASSWORD,
+    SYSTEM,
+    bearer,
+    counter,
+    enable_totp,
+    mark_recently_authenticated,
+)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -43,6 +50,16 @@ def _usage_buffer(settings):
     metering.discard()
     yield
     metering.discard()
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    """pytest-django's superuser for ``admin_client``, with two-factor, which admin requires."""
+    from tests.helpers import enable_totp
+
+    user = django_user_model.objects.create_superuser(email="admin@example.com", password="x")
+    enable_totp(user)
+    return user
 
 
 @pytest.fixture
@@ -139,6 +156,8 @@ ADMIN_IP = "203.0.113.7"
 
 def _client_for(user) -> Client:
     client = Client(REMOTE_ADDR=ADMIN_IP)
+    if user.is_staff:
+        enable_totp(user)  # staff need two-factor to use admin
     client.force_login(user)
     return client
 
@@ -183,11 +202,13 @@ def run_action():
 
 @pytest.fixture
 def signed_in(db):
-    """Return ``signed_in(user) -> Client`` with that person signed in."""
+    """Return ``signed_in(user) -> Client`` with that person signed in (just now, so that pages
+    asking for a recent password let them in)."""
 
     def make(user) -> Client:
         client = Client()
         client.force_login(user)
+        mark_recently_authenticated(client, user)
         return client
 
     return make

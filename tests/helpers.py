@@ -188,3 +188,37 @@ def key_state(key: ApiKey) -> dict:
         del row[field]
     row["secrets"] = list(key.secrets.order_by("id").values_list("secret_hash", "expires_at"))
     return row
+
+
+def mark_recently_authenticated(client, user) -> None:
+    """Record in the test client's session that ``user`` just gave their password, as
+    django-allauth does on sign-in (``force_login`` records nothing)."""
+    import time
+
+    session = client.session
+    session["account_authentication_methods"] = [
+        {"method": "password", "at": time.time(), "reauthenticated": True}
+    ]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+
+
+def enable_totp(user) -> str:
+    """Give ``user`` an authenticator app (and recovery codes); return the TOTP secret."""
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    RecoveryCodes.activate(user)
+    return secret
+
+
+def totp_code(secret: str, offset: int = 0) -> str:
+    """The authenticator app's current code for ``secret`` (``offset`` periods later)."""
+    import time
+
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    counter = int(time.time()) // 30 + offset
+    return format_hotp_value(hotp_value(secret, counter))

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from apikeys.keys.models import ApiKey
+from perceptis.crypto import EncryptedCharField
 
 
 class AlertRule(models.Model):
@@ -36,8 +37,9 @@ class AlertRule(models.Model):
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     destination = models.CharField(max_length=500, help_text="Email address or URL")
-    # Signs webhook deliveries (HMAC-SHA256); shown to the organization so it can verify them.
-    signing_secret = models.CharField(max_length=64, blank=True)
+    # Signs webhook deliveries (HMAC-SHA256); shown to the organization once, when it is made
+    # or replaced, so it can verify them. Stored encrypted (the deliveries need it back).
+    signing_secret = EncryptedCharField(max_length=255, blank=True)
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from accounts.audit import Actor
@@ -29,6 +30,15 @@ def masked_destination(rule: AlertRule) -> str:
         return rule.destination
     parts = urlsplit(rule.destination)
     return f"{parts.scheme}://{parts.netloc}/…"
+
+
+def _show_signing_secret(request, rule: AlertRule):
+    """Answer the POST that made or replaced the secret with it, once, like a new API key:
+    ``no-store``, never through a redirect, the session or a message. Later pages only say
+    that a secret is set."""
+    response = render(request, "developer/alerts/secret.html", {"rule": rule})
+    add_never_cache_headers(response)
+    return response
 
 
 @member_required
@@ -57,6 +67,8 @@ def alert_create(request):
         except InvalidRequest as exc:
             form.add_service_errors(exc)
         else:
+            if rule.signing_secret:
+                return _show_signing_secret(request, rule)
             messages.success(request, f"Alert rule “{rule.name}” created.")
             return redirect("developer-alert-edit", pk=rule.pk)
     return render(request, "developer/alerts/form.html", {"form": form, "rule": None})
@@ -71,6 +83,7 @@ def alert_edit(request, pk: int):
     initial["api_key"] = rule.api_key.key_id if rule.api_key else ""
     form = AlertRuleForm(request.POST or None, initial=initial, organization=organization)
     if request.method == "POST" and form.is_valid():
+        previous_secret = rule.signing_secret
         try:
             rule = alertrule_update(
                 rule=rule,
@@ -81,6 +94,8 @@ def alert_edit(request, pk: int):
         except InvalidRequest as exc:
             form.add_service_errors(exc)
         else:
+            if rule.signing_secret and rule.signing_secret != previous_secret:
+                return _show_signing_secret(request, rule)
             messages.success(request, f"Alert rule “{rule.name}” saved.")
             return redirect("developer-alerts")
     return render(

@@ -11,7 +11,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.audit import Actor
-from accounts.decorators import manager_required, member_required
+from accounts.decorators import manager_required, member_required, recent_authentication_required
 from apikeys.keys import forms, selectors, services
 from apikeys.keys.errors import KeyNotFound
 from apikeys.keys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm, new_nonce
@@ -116,6 +116,7 @@ def _already_shown(request, nonce: str):
 
 @require_http_methods(["GET", "POST"])
 @manager_required
+@recent_authentication_required
 def key_create(request):
     plan = selectors.plan_status(request.organization)
     org_plan = request.organization.plan
@@ -227,6 +228,7 @@ def key_delete(request, key_id):
 
 @require_http_methods(["GET", "POST"])
 @manager_required
+@recent_authentication_required
 def key_rotate(request, key_id):
     key = key_or_404(request, key_id)
     if request.method == "POST":

@@ -7,6 +7,7 @@ from django.test import Client
 
 from accounts.models import AuditEvent, User
 from billing.models import LedgerEntry
+from tests.helpers import enable_totp
 
 SUPPORT_PERMISSIONS = {
     "accounts.view_organization",
@@ -22,6 +23,11 @@ SUPPORT_PERMISSIONS = {
     "billing.add_ledgerentry",
     "billing.view_modelprice",
     "billing.view_modelaccess",
+    # Read only, as the README says: the request log, hourly usage, alert rules and deliveries.
+    "apikeys.view_requestlog",
+    "apikeys.view_usagehourly",
+    "apikeys.view_alertrule",
+    "apikeys.view_alertdelivery",
 }
 SUPPORT_PAGES = [
     "/admin/accounts/organization/",
@@ -31,6 +37,10 @@ SUPPORT_PAGES = [
     "/admin/apikeys/apikey/find/",
     "/admin/jobs/job/",
     "/admin/billing/ledgerentry/",
+    "/admin/apikeys/requestlog/",
+    "/admin/apikeys/usagehourly/",
+    "/admin/apikeys/alertrule/",
+    "/admin/apikeys/alertdelivery/",
 ]
 
 
@@ -68,6 +78,10 @@ def test_support_group_has_exactly_the_support_permissions(db):
     granted = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
     assert granted == SUPPORT_PERMISSIONS
     assert not any(p.startswith(("delete_", "auth.")) or ".delete_" in p for p in granted)
+
+
+def test_support_reads_alert_rules_but_changes_none(support, everything):
+    assert support.get("/admin/apikeys/alertrule/add/").status_code == 403
 
 
 def test_support_opens_every_support_page(support, everything):
@@ -191,6 +205,10 @@ def test_support_index_lists_only_what_support_works_with(support, db):
         "Job",
         "LedgerEntry",
         "ModelPrice",
+        "RequestLog",
+        "UsageHourly",
+        "AlertRule",
+        "AlertDelivery",
     }
 
 
@@ -209,6 +227,7 @@ def test_operator_creates_a_support_user_from_the_command_line(db):
     assert user.is_staff and not user.is_superuser
     assert user.memberships.count() == 0
     assert user.has_perm("apikeys.change_apikey")
+    enable_totp(user)  # staff need two-factor to use admin
     client = Client()
     assert client.login(email="helpdesk@example.com", password="correct-horse-battery-staple")
     assert client.get("/admin/apikeys/apikey/").status_code == 200
@@ -238,6 +257,7 @@ def test_createsuperuser_noinput_reads_the_standard_environment(db, monkeypatch)
     call_command("createsuperuser", "--noinput")
     user = User.objects.get(email="ops@example.com")
     assert user.is_superuser and user.is_staff
+    enable_totp(user)  # asked for on first sign-in (tests/accounts/test_two_factor.py)
     client = Client()
     assert client.login(email="ops@example.com", password="correct-horse-battery-staple")
     assert client.get("/admin/accounts/user/").status_code == 200

@@ -18,6 +18,9 @@ PAGES = [
     "/settings/developer/requests/",
     "/settings/developer/activity/",
     "/accounts/password/",
+    "/accounts/password/change/",
+    "/accounts/",
+    "/accounts/2fa/totp/activate/",
 ]
 
 
@@ -42,7 +45,7 @@ def test_signed_out_post_to_an_action_changes_nothing(client, live_key):
 def test_person_signs_in_with_email_and_password(client, owner):
     response = client.post(
         "/accounts/login/",
-        {"username": owner.email.upper(), "password": PASSWORD},
+        {"login": owner.email.upper(), "password": PASSWORD},
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("developer-settings")
@@ -60,9 +63,9 @@ def test_passwords_are_hashed_with_argon2(settings, make_user):
 
 
 def test_wrong_password_is_refused_with_a_message(client, owner):
-    response = client.post("/accounts/login/", {"username": owner.email, "password": "nope"})
+    response = client.post("/accounts/login/", {"login": owner.email, "password": "nope"})
     assert response.status_code == 200
-    assert b"Please enter a correct email and password" in response.content
+    assert b"The email address and/or password you specified are not correct" in response.content
     assert "_auth_user_id" not in client.session
 
 
@@ -75,11 +78,11 @@ def test_sign_out_is_a_post_and_ends_the_session(web):
 def test_password_change_takes_the_new_password(client, owner):
     client.force_login(owner)
     response = client.post(
-        "/accounts/password/",
+        "/accounts/password/change/",
         {
-            "old_password": PASSWORD,
-            "new_password1": "a-fresh-long-passphrase-42",
-            "new_password2": "a-fresh-long-passphrase-42",
+            "oldpassword": PASSWORD,
+            "password1": "a-fresh-long-passphrase-42",
+            "password2": "a-fresh-long-passphrase-42",
         },
     )
     assert response.status_code == 302

@@ -136,7 +136,8 @@ def test_create_user_refusal_writes_nothing(org):
     assert not User.objects.filter(email="weak@example.com").exists()
 
 
-def test_bootstrap_demo_makes_an_org_a_user_and_a_working_key(db, client_for):
+def test_bootstrap_demo_makes_an_org_a_user_and_a_working_key(db, client_for, settings):
+    settings.DEBUG = True  # a development machine, as in the README
     out, _ = run("bootstrap_demo")
 
     org = Organization.objects.get(slug="demo")
@@ -148,6 +149,17 @@ def test_bootstrap_demo_makes_an_org_a_user_and_a_working_key(db, client_for):
     again, _ = run("bootstrap_demo")
     assert "sk-" not in again
     assert Organization.objects.filter(slug__startswith="demo").count() == 1
+
+
+def test_bootstrap_demo_refuses_a_production_server_unless_told(db, settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="--allow-insecure-demo"):
+        run("bootstrap_demo")
+    assert not Organization.objects.filter(slug="demo").exists()
+    out, _ = run("bootstrap_demo", "--allow-insecure-demo")
+    assert "sk-live-per-" in out
 
 
 # --- the real programs: output streams, exit codes, errors ------------------------------------

@@ -205,3 +205,16 @@ def test_production_server_answers_health_and_an_authenticated_request(productio
     assert status == 401
     assert json.loads(body)["error"]["code"] == "missing_api_key"
     assert headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_deploy_check_warns_without_an_api_key_pepper():
+    env = _env(
+        DEBUG="False",
+        SECRET_KEY=_secret(),
+        ALLOWED_HOSTS="api.perceptis.example",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        DATABASE_URL="postgres://perceptis@db.internal:5432/perceptis",
+    )
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "perceptis.W002" in result.stderr + result.stdout

@@ -18,7 +18,21 @@ class Command(OperatorCommand):
         "key, printed once. Does nothing when the demo organization already exists."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--allow-insecure-demo",
+            action="store_true",
+            help="Run even with DEBUG=False: the demo owner's password is published.",
+        )
+
     def handle(self, *args, **options):
+        if not settings.DEBUG and not options["allow_insecure_demo"]:
+            from django.core.management.base import CommandError
+
+            raise CommandError(
+                "Refusing to create the demo with DEBUG=False: its owner's password is in the "
+                "README. Pass --allow-insecure-demo to do it anyway."
+            )
         if Organization.objects.filter(slug=DEMO_SLUG).exists():
             self.stdout.write(
                 "The demo organization exists already; its key was printed when it was made. "

@@ -8,12 +8,13 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from apikeys.alerts.models import AlertDelivery, AlertRule
 from apikeys.alerts.services import alertrule_create
-from tests.helpers import SYSTEM
+from tests.helpers import SYSTEM, enable_totp
 
 
 @pytest.fixture
 def admin_client(client, django_user_model):
     user = django_user_model.objects.create_superuser(email="root@example.com", password="x")
+    enable_totp(user)  # staff need two-factor to use admin
     client.force_login(user)
     return client
 

@@ -63,11 +63,14 @@ def test_owner_creates_a_rule_and_sees_its_signing_secret(owner_client, org, mak
     response = owner_client.post(reverse("developer-alert-create"), {**FORM, "api_key": key.key_id})
 
     rule = AlertRule.objects.get(organization=org)
-    assert response.status_code == 302
-    assert response["Location"] == reverse("developer-alert-edit", args=[rule.pk])
+    # Shown once, as the answer to the POST, like a new key; never again.
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert rule.signing_secret in response.content.decode()
     assert (rule.metric, rule.threshold, rule.api_key, rule.enabled) == ("error_rate", 5, key, True)
-    page = owner_client.get(response["Location"]).content.decode()
-    assert rule.signing_secret in page
+    page = owner_client.get(reverse("developer-alert-edit", args=[rule.pk])).content.decode()
+    assert rule.signing_secret not in page
+    assert "It was shown once" in page
     assert AuditEvent.objects.filter(action="alert_rule.created", actor_user__isnull=False).exists()
 
 
@@ -166,3 +169,36 @@ def test_post_without_csrf_token_is_refused(org, make_user):
 
     assert response.status_code == 403
     assert not AlertRule.objects.exists()
+
+
+def test_replacing_the_signing_secret_shows_the_new_one_once(owner_client, org):
+    owner_client.post(reverse("developer-alert-create"), FORM)
+    rule = AlertRule.objects.get(organization=org)
+    first = rule.signing_secret
+    url = reverse("developer-alert-edit", args=[rule.pk])
+    response = owner_client.post(url, {**FORM, "rotate_signing_secret": "on"})
+    rule.refresh_from_db()
+    assert rule.signing_secret != first
+    assert rule.signing_secret in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    response = owner_client.post(url, FORM)  # saving without replacing shows nothing
+    assert response.status_code == 302
+
+
+def test_the_signing_secret_is_encrypted_at_rest(org):
+    from django.db import connection
+
+    rule = alertrule_create(
+        organization=org,
+        actor=SYSTEM,
+        name="Hook",
+        metric="requests",
+        threshold=1,
+        channel="webhook",
+        destination="https://hooks.example.com/perceptis",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT signing_secret FROM apikeys_alertrule WHERE id = %s", [rule.pk])
+        (stored,) = cursor.fetchone()
+    assert stored.startswith("enc1:") and rule.signing_secret not in stored
+    assert AlertRule.objects.get(pk=rule.pk).signing_secret == rule.signing_secret
