@@ -1,7 +1,10 @@
 """Shared factories and clients. Data comes from the services, as in production."""
 
+import os
+
 import pytest
 from django.core.cache import cache
+from django.db import connections
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
@@ -10,6 +13,7 @@ from accounts.services import user_create
 from apikeys.keys.services import apikey_create
 from billing.services import organization_open
 from tests.helpers import (
+    CHROMIUM,
     PASSWORD,
     SYSTEM,
     bearer,
@@ -228,6 +232,50 @@ def member(org, make_user):
 def web(signed_in, owner) -> Client:
     """The organization's owner, signed in."""
     return signed_in(owner)
+
+
+# --- Browser tests: one Chromium per module ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
+    # thread with a running loop unless told that this test code is synchronous.
+    # Only while this module runs: subprocesses other tests start must not inherit it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    # Django keeps database connections per thread, and per context while an event loop is
+    # running in the thread. Playwright's sync API leaves its loop running in this thread, so
+    # from here on the tests, and pytest-django's restore and flush around them, would get
+    # fresh connections that lack the serialized test data: no restore before a test, and a
+    # flush that runs post_migrate, re-creating content types and permissions which the next
+    # serialized-rollback test then inserts again. Keep using this thread's connections.
+    thread_connections = {alias: connections[alias] for alias in connections}
+    with sync_playwright() as playwright:
+        for alias, connection in thread_connections.items():
+            connections[alias] = connection
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+            for alias in thread_connections:
+                del connections[alias]
+            if previous is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def pytest_collection_modifyitems(config, items):

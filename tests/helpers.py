@@ -222,3 +222,18 @@ def totp_code(secret: str, offset: int = 0) -> str:
 
     counter = int(time.time()) // 30 + offset
     return format_hotp_value(hotp_value(secret, counter))
+
+
+# --- Browser tests ----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+# Every browser test module's marks: like every transactional test here, it restores the
+# migrations' data, and it needs Debian's Chromium.
+BROWSER_TESTS = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
+    ),
+]

@@ -6,7 +6,6 @@ The live server runs in this process, so the reset email is in ``mail.outbox`` (
 backend prints the same message outside tests). Screenshots go to ``artifacts/screenshots/``.
 """
 
-import os
 import re
 import time
 from pathlib import Path
@@ -17,55 +16,13 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail
 from django.core.cache import cache
 
-from accounts.models import Membership, Plan
-from accounts.plans import plans_ensure
+from accounts.models import Membership
 from apikeys.keys.models import ApiKey
-from tests.helpers import PASSWORD, enable_totp, totp_code
+from tests.helpers import BROWSER_TESTS, PASSWORD, enable_totp, totp_code
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
-]
-
-
-@pytest.fixture(autouse=True)
-def _plans(transactional_db):
-    plans_ensure(Plan)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # See test_web_browser.py: Playwright's sync API runs an event loop in this thread.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-            if previous is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from billing.selectors import credits_balance
 from jobs.models import Job
 from jobs.services import job_submit
 from jobs.tasks import run_job
-from tests.helpers import FakeServer, completion
+from tests.helpers import FakeServer, completion, enable_totp
 
 
 def generate(client, body, **headers):
@@ -371,6 +371,7 @@ def test_a_price_change_after_submission_does_not_change_the_charge(org, live_ke
 
 def test_superuser_edits_a_price_in_admin_and_it_is_audited(db, client, django_user_model):
     admin = django_user_model.objects.create_superuser(email="ops@example.com", password="x" * 12)
+    enable_totp(admin)  # staff need two-factor to use admin
     client.force_login(admin)
     price = ModelPrice.objects.get(model="gpt-4o")
     url = f"/admin/billing/modelprice/{price.pk}/change/"
@@ -404,6 +405,7 @@ def test_staff_without_superuser_cannot_change_prices(db, client, django_user_mo
         email="support@example.com", password="x" * 12, is_staff=True
     )
     staff.user_permissions.add(*Permission.objects.filter(codename__endswith="modelprice"))
+    enable_totp(staff)
     client.force_login(staff)
     price = ModelPrice.objects.get(model="gpt-4o")
 
@@ -429,6 +431,7 @@ def test_superuser_opens_a_model_to_a_plan_in_admin_audited(
     from billing.models import ModelAccess
 
     admin = django_user_model.objects.create_superuser(email="ops@example.com", password="x" * 12)
+    enable_totp(admin)  # staff need two-factor to use admin
     client.force_login(admin)
     price = ModelPrice.objects.get(model="o1")
     [enterprise] = ModelAccess.objects.filter(price=price)

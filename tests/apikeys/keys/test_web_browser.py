@@ -6,73 +6,20 @@ of the show-once page go to ``artifacts/screenshots/`` at 1280 and 360 px wide.
 """
 
 import json
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connections
 
 from accounts.models import Membership
 from apikeys.keys.models import ApiKey
-from tests.helpers import PASSWORD
+from tests.helpers import BROWSER_TESTS, PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
-pytestmark = [
-    pytest.mark.browser,
-    # Like every transactional test here: restore the migrations' data, and no post_migrate
-    # signal after the flush (which would clash with the next test's restore).
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
-    # thread with a running loop unless told that this test code is synchronous.
-    # Only while this module runs: subprocesses other tests start must not inherit it.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    # Django keeps database connections per thread, and per context while an event loop is
-    # running in the thread. Playwright's sync API leaves its loop running in this thread, so
-    # from here on the tests, and pytest-django's restore and flush around them, would get
-    # fresh connections that lack the serialized test data: no restore before a test, and a
-    # flush that runs post_migrate, re-creating content types and permissions which the next
-    # serialized-rollback test then inserts again. Keep using this thread's connections.
-    thread_connections = {alias: connections[alias] for alias in connections}
-    with sync_playwright() as playwright:
-        for alias, connection in thread_connections.items():
-            connections[alias] = connection
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-            for alias in thread_connections:
-                del connections[alias]
-            if previous is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture
