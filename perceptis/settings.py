@@ -227,10 +227,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- API keys ---------------------------------------------------------------------------------
-# The pepper keys the HMAC that stores API keys. Derived from SECRET_KEY unless set, so one
-# machine needs nothing; production gives it its own secret so rotating SECRET_KEY (sessions,
-# CSRF) does not invalidate every API key.
+# The pepper keys the HMAC that stores API keys (derived from SECRET_KEY unless set). Each stored
+# hash names its pepper's id; retired peppers ("id=secret,...") still verify the keys they made.
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="") or f"apikey-pepper:{SECRET_KEY}"
+API_KEY_PEPPER_ID = env.str("API_KEY_PEPPER_ID", default="1")
+API_KEY_RETIRED_PEPPERS = env.dict("API_KEY_RETIRED_PEPPERS", default={})
 PERCEPTIS_ENVIRONMENT = env.str("PERCEPTIS_ENVIRONMENT", default="production")
 if PERCEPTIS_ENVIRONMENT not in ("production", "staging", "development"):
     raise ImproperlyConfigured("PERCEPTIS_ENVIRONMENT must be production, staging or development.")

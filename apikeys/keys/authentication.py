@@ -30,7 +30,7 @@ from perceptis.clientip import client_ip
 # The columns the pipeline reads, per model along the join; everything else stays in the
 # database (and loads on access, as with ``only()``).
 _KEY_COLUMNS = (
-    (KeySecret, "", ("id", "key", "expires_at")),
+    (KeySecret, "", ("id", "key", "pepper_id", "expires_at")),
     (
         ApiKey,
         "key__",
@@ -157,6 +157,14 @@ def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
     if query is None:
         query = _key_queries[connection] = _KeyQuery(connection)
     secret = query.run(connection, keys.hash_key(plaintext))
+    if secret is None:
+        # Keys stored under a retired pepper: one more lookup each, and only for a key the
+        # current pepper does not know (unknown keys, or keys made before the new pepper).
+        for pepper_id, pepper in settings.API_KEY_RETIRED_PEPPERS.items():
+            secret = query.run(connection, keys.hash_key(plaintext, pepper))
+            if secret is not None and secret.pepper_id == pepper_id:
+                break
+            secret = None
     if secret is None:
         return None
     return secret.key, secret

@@ -75,11 +75,15 @@ def _pepper(pepper: str) -> bytes:
     return pepper.encode("utf-8")
 
 
-def hash_key(key: str) -> str:
-    """Return the hex HMAC-SHA256 of ``key`` under the pepper: the only form that is stored."""
-    return hmac.new(
-        _pepper(settings.API_KEY_PEPPER), key.encode("ascii"), hashlib.sha256
-    ).hexdigest()
+def hash_key(key: str, pepper: str | None = None) -> str:
+    """Return the hex HMAC-SHA256 of ``key`` under ``pepper`` (default: the current pepper).
+
+    That is the only form of a key that is stored, beside the id of the pepper that made it
+    (``API_KEY_PEPPER_ID``), so that a new pepper can be brought in while the retired ones
+    (``API_KEY_RETIRED_PEPPERS``) still verify the keys they hashed.
+    """
+    pepper = settings.API_KEY_PEPPER if pepper is None else pepper
+    return hmac.new(_pepper(pepper), key.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def hint(key: str) -> str:

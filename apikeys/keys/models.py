@@ -160,7 +160,7 @@ class ApiKey(models.Model):
 
 
 class KeySecret(models.Model):
-    """One bearer secret of a key, as ``HMAC-SHA256(API_KEY_PEPPER, key)``.
+    """One bearer secret of a key, as ``HMAC-SHA256(pepper, key)`` and the pepper's id.
 
     ``expires_at`` is set when the key is rotated with a grace period: the old secret keeps
     working until then. Secrets of revoked keys stay (the key's status refuses them).
@@ -168,6 +168,8 @@ class KeySecret(models.Model):
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="secrets")
     secret_hash = models.CharField(max_length=64, unique=True)
+    # Which pepper made the hash (``API_KEY_PEPPER_ID`` when it was stored).
+    pepper_id = models.CharField(max_length=16, default="1")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.audit import Actor, audit_record
@@ -36,7 +37,9 @@ def _check_key_limit(organization: Organization, key_type: str) -> None:
 
 
 def store_secret(key: ApiKey, plaintext: str) -> None:
-    KeySecret.objects.create(key=key, secret_hash=keys.hash_key(plaintext))
+    KeySecret.objects.create(
+        key=key, secret_hash=keys.hash_key(plaintext), pepper_id=settings.API_KEY_PEPPER_ID
+    )
 
 
 @privileges.audit_refusals
