@@ -44,8 +44,11 @@ def q_cluster(
     return cluster
 
 
-def logging_config(*, level: str) -> dict:
-    """Return ``LOGGING``: one console handler; every line has the request id and no key."""
+def logging_config(*, level: str, json_lines: bool = False) -> dict:
+    """Return ``LOGGING``: one console handler; every line has the request id and no key.
+
+    With ``json_lines`` each record is one JSON object (``perceptis.logformat``).
+    """
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -55,11 +58,12 @@ def logging_config(*, level: str) -> dict:
         },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            "json": {"()": "perceptis.logformat.JsonLinesFormatter"},
         },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
-                "formatter": "plain",
+                "formatter": "json" if json_lines else "plain",
                 "filters": ["request_id", "redact_keys"],
             },
         },
@@ -70,3 +74,62 @@ def logging_config(*, level: str) -> dict:
             "django.request": {"filters": ["redact_keys"]},
         },
     }
+
+
+def edge_settings(env, *, allow_private_alias: bool) -> dict:
+    """Return the logging and production-edge settings read from ``env``.
+
+    ``settings.py`` adds them to its namespace:
+
+    - ``LOGGING``: ``LOG_LEVEL`` (INFO) and ``LOG_FORMAT`` (``plain``, or ``json``: one JSON
+      object a line with the request id).
+    - ``OUTBOUND_ALLOW_PRIVATE_ADDRESSES`` (off; ``APIKEYS_ALERT_ALLOW_PRIVATE_URLS`` is an alias),
+      ``OUTBOUND_ALLOWED_PORTS`` (80, 443), ``OUTBOUND_DEADLINE_SECONDS`` (10, wall clock per
+      delivery, body included): the one outbound client, ``perceptis.outbound``.
+    - ``APIKEYS_FAILED_AUTH_PER_MINUTE`` (60): failed key checks one address may make a minute.
+    - ``APIKEYS_ALERT_MAX_RULES`` (50): alert rules per organization.
+    - ``METRICS_TOKEN`` (unset: ``/metrics`` answers 404): the bearer token Prometheus sends.
+    - ``SENTRY_DSN`` (unset: off): errors to Sentry, with keys redacted from every event.
+    """
+    values = {
+        "LOGGING": logging_config(
+            level=env.str("LOG_LEVEL", default="INFO"),
+            json_lines=env.str("LOG_FORMAT", default="plain").lower() == "json",
+        ),
+        # Answers a CSRF failure under /api/ as JSON; pages keep Django's page.
+        "CSRF_FAILURE_VIEW": "perceptis.errors.csrf_failure",
+        "OUTBOUND_ALLOW_PRIVATE_ADDRESSES": env.bool(
+            "OUTBOUND_ALLOW_PRIVATE_ADDRESSES", default=allow_private_alias
+        ),
+        "OUTBOUND_ALLOWED_PORTS": [
+            int(p) for p in env.list("OUTBOUND_ALLOWED_PORTS", default=["80", "443"])
+        ],
+        "OUTBOUND_DEADLINE_SECONDS": env.float("OUTBOUND_DEADLINE_SECONDS", default=10.0),
+        "APIKEYS_FAILED_AUTH_PER_MINUTE": env.int("APIKEYS_FAILED_AUTH_PER_MINUTE", default=60),
+        "APIKEYS_ALERT_MAX_RULES": env.int("APIKEYS_ALERT_MAX_RULES", default=50),
+        "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
+        "SENTRY_DSN": env.str("SENTRY_DSN", default=""),
+    }
+    if values["SENTRY_DSN"]:
+        sentry_init(
+            values["SENTRY_DSN"], environment=env.str("PERCEPTIS_ENVIRONMENT", "production")
+        )
+    return values
+
+
+def sentry_init(dsn: str, *, environment: str) -> None:
+    """Start sentry-sdk with no personal data and every event passed through key redaction."""
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from perceptis.redaction import redact_event
+
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        integrations=[DjangoIntegration()],
+        send_default_pii=False,
+        before_send=redact_event,
+        before_send_transaction=redact_event,
+        before_breadcrumb=lambda crumb, hint: redact_event(crumb, hint),
+    )

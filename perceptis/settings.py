@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from perceptis.configuration import logging_config, q_cluster
+from perceptis.configuration import edge_settings, q_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "perceptis.middleware.RequestIdMiddleware",
     "apikeys.usage.middleware.UsageMiddleware",
+    "perceptis.guard.RequestGuardMiddleware",
     "apikeys.keys.pipeline.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -245,14 +246,13 @@ APIKEYS_REQUEST_LOG_RETENTION_DAYS = env.int("APIKEYS_REQUEST_LOG_RETENTION_DAYS
 # Rows deleted per transaction by the purge: small enough that no lock is held for long.
 APIKEYS_PURGE_BATCH_SIZE = env.int("APIKEYS_PURGE_BATCH_SIZE", default=1000)
 # Alert delivery: attempts before a delivery is marked failed, and the retry backoff
-# (base * 2^(attempt-1), capped), and the timeout of one webhook or Slack POST.
+# (base * 2^(attempt-1), capped), and the wall-clock deadline of one webhook or Slack POST.
 APIKEYS_ALERT_MAX_ATTEMPTS = env.int("APIKEYS_ALERT_MAX_ATTEMPTS", default=8)
 APIKEYS_ALERT_RETRY_BASE_SECONDS = env.int("APIKEYS_ALERT_RETRY_BASE_SECONDS", default=60)
 APIKEYS_ALERT_RETRY_MAX_SECONDS = env.int("APIKEYS_ALERT_RETRY_MAX_SECONDS", default=3600)
-APIKEYS_ALERT_TIMEOUT_SECONDS = env.float("APIKEYS_ALERT_TIMEOUT_SECONDS", default=5.0)
-# Webhook and Slack URLs are given by customers: refuse to POST to loopback, private and
-# link-local addresses (cloud metadata, internal services) unless this is a development box.
-APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=DEBUG)
+APIKEYS_ALERT_TIMEOUT_SECONDS = env.float("APIKEYS_ALERT_TIMEOUT_SECONDS", default=10.0)
+# The older name of OUTBOUND_ALLOW_PRIVATE_ADDRESSES (below), kept as an alias; default off.
+APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=False)
 # Usage and request-log records are buffered per process and written at most this many seconds
 # after the request (see apikeys.usage.metering), or sooner when the buffer fills.
 APIKEYS_USAGE_FLUSH_SECONDS = env.float("APIKEYS_USAGE_FLUSH_SECONDS", default=10.0)
@@ -294,5 +294,7 @@ Q_CLUSTER = q_cluster(
     lease_seconds=JOBS_LEASE_SECONDS,
 )
 
-# --- Logging ----------------------------------------------------------------------------------
-LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"))
+# --- Logging and the production edge ---------------------------------------------------------
+# LOGGING (LOG_LEVEL, LOG_FORMAT=json), outbound HTTP (OUTBOUND_*), the failed-auth throttle,
+# metrics and Sentry: built in perceptis.configuration.edge_settings.
+globals().update(edge_settings(env, allow_private_alias=APIKEYS_ALERT_ALLOW_PRIVATE_URLS))

@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from perceptis.errors import api_not_found
 
+handler400 = "perceptis.errors.handler400"
+handler403 = "perceptis.errors.handler403"
 handler404 = "perceptis.errors.handler404"
 handler500 = "perceptis.errors.handler500"
 
