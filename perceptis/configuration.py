@@ -6,6 +6,8 @@ apps, so they are safe to use while settings load.
 
 from django.core.exceptions import ImproperlyConfigured
 
+OUTBOUND_CLUSTER = "outbound"
+
 
 def q_cluster(
     *,
@@ -15,8 +17,15 @@ def q_cluster(
     poll: float,
     redis_url: str | None,
     lease_seconds: int,
+    outbound_workers: int = 2,
 ) -> dict:
-    """Return django-q2's ``Q_CLUSTER``; refuse timings under which a task could run twice."""
+    """Return django-q2's ``Q_CLUSTER``; refuse timings under which a task could run twice.
+
+    Outbound deliveries (alert webhooks, Slack, job webhooks) run on a cluster of their own,
+    ``OUTBOUND_CLUSTER``, with its own queue: ``Q_CLUSTER_NAME=outbound manage.py qcluster``.
+    Their schedules name that cluster, so a slow receiver holds only outbound workers and never
+    delays a generation job.
+    """
     cluster = {
         "name": "perceptis",
         "workers": workers,
@@ -31,6 +40,7 @@ def q_cluster(
         "save_limit": 1000,
         "ack_failures": True,
         "label": "Worker",
+        "ALT_CLUSTERS": {OUTBOUND_CLUSTER: {"workers": outbound_workers, "label": "Outbound"}},
     }
     if redis_url:
         # Redis has no delivery receipts: jobs are enqueued on commit and the reconciler covers

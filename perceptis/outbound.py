@@ -36,6 +36,11 @@ _REFUSED_IPV6 = [
     ipaddress.ip_network(n)
     for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::ffff:0:0/96")
 ]
+# Refused whatever the running Python's ``is_global`` says of them (it changed across versions).
+_REFUSED_IPV4 = [
+    ipaddress.ip_network(n)
+    for n in ("0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.88.99.0/24", "198.18.0.0/15")
+]
 _GLOBAL_UNICAST_IPV6 = ipaddress.ip_network("2000::/3")
 
 
@@ -60,6 +65,8 @@ def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> b
             return False
         if any(address in network for network in _REFUSED_IPV6):
             return False
+    elif any(address in network for network in _REFUSED_IPV4):
+        return False
     return address.is_global and not address.is_multicast
 
 
