@@ -75,7 +75,10 @@ class RedactApiKeysFilter(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(_escaped(arg) for arg in record.args)
         elif isinstance(record.args, dict):
-            record.args = {name: _escaped(value) for name, value in record.args.items()}
+            # In place: gunicorn's access-log atoms are a dict subclass that answers "-" for
+            # absent headers, which a plain copy would lose.
+            for name in list(record.args):
+                record.args[name] = _escaped(record.args[name])
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message or record.args:
