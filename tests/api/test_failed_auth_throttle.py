@@ -1,0 +1,98 @@
+"""Failed key checks are throttled per client address, and logged as one row per address and
+minute: random keys cost the sender, not us."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+from helpers import bearer
+from rest_framework.test import APIClient
+
+from apikeys.keys import format as keys
+from apikeys.keys import ratelimit
+from apikeys.usage import metering
+from apikeys.usage.models import RequestLog
+
+NOW = 1_800_000_000.0  # the start of a minute
+ATTACKER, OTHER = "198.51.100.7", "198.51.100.8"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The limiter's and the request log's clock, set with ``clock.now = ...``."""
+
+    class Clock:
+        now = NOW + 5
+
+    monkeypatch.setattr(ratelimit.time, "time", lambda: Clock.now)
+    monkeypatch.setattr(timezone, "now", lambda: datetime.fromtimestamp(Clock.now, tz=UTC))
+    return Clock
+
+
+def attempt(plaintext: str, ip: str = ATTACKER):
+    client = APIClient()
+    return client.get("/api/v1/status/job_x", HTTP_AUTHORIZATION=bearer(plaintext), REMOTE_ADDR=ip)
+
+
+def test_the_default_limit_is_60_a_minute():
+    assert django_settings.APIKEYS_FAILED_AUTH_PER_MINUTE == 60
+
+
+def test_an_address_past_the_limit_gets_429_before_any_lookup(
+    settings, clock, live_key, django_assert_num_queries
+):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 5
+    for _ in range(5):
+        assert attempt(keys.generate("live")).status_code == 401
+
+    with django_assert_num_queries(0):
+        response = attempt(live_key[1])  # even a valid key: nothing is looked up
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "too_many_failed_attempts"
+    assert int(response["Retry-After"]) == 55
+
+    assert attempt(live_key[1], ip=OTHER).status_code == 404  # another address is unaffected
+
+
+def test_the_block_ends_with_the_minute(settings, clock, live_key):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
+    for _ in range(3):
+        attempt("sk-live-per-garbage")
+    assert attempt(live_key[1]).status_code == 429
+    clock.now = NOW + 60
+    assert attempt(live_key[1]).status_code == 404
+
+
+def test_successful_requests_do_not_count(settings, clock, live_key):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 2
+    for _ in range(5):
+        assert attempt(live_key[1]).status_code == 404
+    assert attempt(keys.generate("live")).status_code == 401
+
+
+def test_failures_are_one_request_log_row_per_address_and_minute(settings, clock, db):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 1000
+    for _ in range(7):
+        attempt(keys.generate("live"))
+    attempt(keys.generate("live"), ip=OTHER)
+    metering.flush()
+    for _ in range(3):
+        attempt("sk-live-per-short")
+    metering.flush()
+
+    rows = {row.client_ip: row for row in RequestLog.objects.all()}
+    assert set(rows) == {ATTACKER, OTHER}
+    assert (rows[ATTACKER].count, rows[ATTACKER].status) == (10, 401)
+    assert rows[ATTACKER].api_key_id is None
+    assert rows[ATTACKER].created_at.second == 0
+    assert rows[OTHER].count == 1
+
+
+def test_throttled_requests_are_aggregated_too(settings, clock, db):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 2
+    for _ in range(6):
+        attempt(keys.generate("live"))
+    metering.flush()
+    row = RequestLog.objects.get()
+    assert row.count == 6
