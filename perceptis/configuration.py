@@ -118,6 +118,7 @@ def edge_settings(env, *, allow_private_alias: bool) -> dict:
         "APIKEYS_FAILED_AUTH_PER_MINUTE": env.int("APIKEYS_FAILED_AUTH_PER_MINUTE", default=60),
         "APIKEYS_ALERT_MAX_RULES": env.int("APIKEYS_ALERT_MAX_RULES", default=50),
         "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
+        "METRICS_COLLECTORS": ["jobs.metrics.collect"],
         "SENTRY_DSN": env.str("SENTRY_DSN", default=""),
     }
     if values["SENTRY_DSN"]:

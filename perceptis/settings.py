@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "perceptis.middleware.RequestIdMiddleware",
+    "perceptis.metrics.MetricsMiddleware",
     "apikeys.usage.middleware.UsageMiddleware",
     "perceptis.guard.RequestGuardMiddleware",
     "apikeys.keys.pipeline.RateLimitHeadersMiddleware",
@@ -155,7 +156,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
@@ -295,6 +296,5 @@ Q_CLUSTER = q_cluster(
 )
 
 # --- Logging and the production edge ---------------------------------------------------------
-# LOGGING (LOG_LEVEL, LOG_FORMAT=json), outbound HTTP (OUTBOUND_*), the failed-auth throttle,
-# metrics and Sentry: built in perceptis.configuration.edge_settings.
+# LOGGING, OUTBOUND_*, failed-auth throttle, metrics, Sentry: configuration.edge_settings.
 globals().update(edge_settings(env, allow_private_alias=APIKEYS_ALERT_ALLOW_PRIVATE_URLS))
