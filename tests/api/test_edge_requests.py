@@ -161,3 +161,44 @@ def test_a_lost_database_connection_on_a_page_is_503(org, make_user):
 
 def test_connection_health_checks_are_on(settings):
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["HTTP_COOKIE", "HTTP_ACCEPT", "HTTP_X_FORWARDED_FOR", "HTTP_IDEMPOTENCY_KEY", "HTTP_ORIGIN"],
+)
+def test_nul_bytes_in_a_header_get_a_json_answer(manager, header):
+    response = manager.generic(
+        "POST",
+        "/api/v1/generate",
+        b'{"prompt": "x"}',
+        content_type="application/json",
+        **{header: "a\x00b"},
+    )
+    assert response.status_code < 500
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_a_key_cut_short_in_a_path_is_not_stored_in_the_request_log(manager):
+    from apikeys.keys import format as keys
+    from apikeys.usage import metering
+    from apikeys.usage.models import RequestLog
+
+    short = keys.generate("live")[:24]
+    manager.get(f"/api/v1/status/{short}")
+    metering.flush()
+    paths = list(RequestLog.objects.values_list("path", flat=True))
+    assert paths and all(short[12:] not in path for path in paths)
+
+
+def test_handler500_logs_the_path_escaped_and_redacted(rf, caplog):
+    from perceptis.errors import handler500
+
+    request = rf.get("/api/v1/x")
+    request.path = "/api/v1/x\nFAKE LOG LINE sk-live-per-abcdefghijkl"
+    with caplog.at_level("ERROR", logger="perceptis.errors"):
+        response = handler500(request)
+    assert response.status_code == 500
+    message = caplog.records[-1].getMessage()
+    assert "\n" not in message
+    assert "abcdefghijkl" not in message

@@ -2,6 +2,7 @@
 minute: random keys cost the sender, not us."""
 
 from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 from django.conf import settings as django_settings
@@ -96,3 +97,16 @@ def test_throttled_requests_are_aggregated_too(settings, clock, db):
     metering.flush()
     row = RequestLog.objects.get()
     assert row.count == 6
+
+
+def test_with_the_cache_down_nothing_is_refused_and_keys_are_still_checked(
+    settings, clock, live_key
+):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 1
+    with (
+        mock.patch.object(ratelimit.cache, "get", side_effect=ConnectionError("down")),
+        mock.patch.object(ratelimit, "_incr", side_effect=ConnectionError("down")),
+    ):
+        for _ in range(3):
+            assert attempt(keys.generate("live")).status_code == 401
+        assert attempt(live_key[1]).status_code == 404
