@@ -17,7 +17,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from perceptis.middleware import current_request_id
-from perceptis.redaction import scrub
+from perceptis.redaction import redact, redact_value, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +114,10 @@ _DRF_CODES = {
 
 
 def error_body(code: str, message: str, *, fields: dict | None = None) -> dict:
-    body = {"code": code, "message": message, "request_id": current_request_id()}
+    # Messages may quote what the client sent (a choice, a field's value): never a key.
+    body = {"code": code, "message": redact(message), "request_id": current_request_id()}
     if fields:
-        body["fields"] = fields
+        body["fields"] = redact_value(fields)
     return {"error": body}
 
 

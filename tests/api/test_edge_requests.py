@@ -202,3 +202,19 @@ def test_handler500_logs_the_path_escaped_and_redacted(rf, caplog):
     message = caplog.records[-1].getMessage()
     assert "\n" not in message
     assert "abcdefghijkl" not in message
+
+
+def test_error_bodies_never_echo_a_key(manager):
+    from apikeys.keys import format as keys
+
+    key = keys.generate("live")
+    responses = [
+        manager.get(f"/api/v1/keys?status={key}&type={key}&limit={key}"),
+        manager.post(
+            "/api/v1/keys", {"name": "x", "permissions": [key], "type": key}, format="json"
+        ),
+        manager.post("/api/v1/generate", {"prompt": "x", key: 1}, format="json"),
+    ]
+    for response in responses:
+        assert response.status_code == 400, response.content
+        assert key[12:30] not in response.content.decode()
