@@ -5,15 +5,19 @@ Every error under ``/api/v1/`` is ``{"error": {"code", "message", "request_id"}}
 """
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from perceptis.middleware import current_request_id
+from perceptis.redaction import redact, redact_value, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,22 @@ class PermissionRefused(DomainError):
     default_message = "This API key lacks the permission this request needs."
 
 
+class ServiceUnavailable(DomainError):
+    code = "service_unavailable"
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "The service is briefly unavailable; retry after the time in Retry-After."
+
+
+# A lost or refused database connection: the client's request was fine, so it is told to retry
+# (503) rather than given a 500. Data and integrity errors stay bugs.
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def service_unavailable_headers() -> dict:
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 class ApiError(exceptions.APIException):
     """A DRF exception that carries a domain error through DRF's authentication machinery."""
 
@@ -96,9 +116,10 @@ _DRF_CODES = {
 
 
 def error_body(code: str, message: str, *, fields: dict | None = None) -> dict:
-    body = {"code": code, "message": message, "request_id": current_request_id()}
+    # Messages may quote what the client sent (a choice, a field's value): never a key.
+    body = {"code": code, "message": redact(message), "request_id": current_request_id()}
     if fields:
-        body["fields"] = fields
+        body["fields"] = redact_value(fields)
     return {"error": body}
 
 
@@ -134,6 +155,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.ParseError(
             f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
         )
+    if isinstance(exc, CONNECTION_ERRORS):
+        logger.error("Database unavailable: %s", type(exc).__name__)
+        exc = ApiError(ServiceUnavailable(), headers=service_unavailable_headers())
     if isinstance(exc, Http404):
         exc = ApiError(NotFound())
     elif isinstance(exc, DjangoPermissionDenied):
@@ -181,12 +205,44 @@ def api_exception_handler(exc, context):
     return response
 
 
-def json_error_response(code: str, message: str, status_code: int) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=status_code)
+def json_error_response(
+    code: str, message: str, status_code: int, *, headers: dict | None = None
+) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code, headers=headers)
+
+
+def is_api_path(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def handler400(request, exception=None):
+    # Django answers ``DisallowedHost``, bad headers and other ``SuspiciousOperation``s here.
+    if is_api_path(request):
+        return json_error_response("invalid_request", "The request is malformed.", 400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if is_api_path(request):
+        return json_error_response("forbidden", "Forbidden.", 403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+def csrf_failure(request, reason=""):
+    # API views are CSRF-exempt (they take no cookies); anything else under /api/ answers JSON.
+    if is_api_path(request):
+        return json_error_response("forbidden", "CSRF verification failed.", 403)
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason)
 
 
 def handler404(request, exception=None):
-    if request.path.startswith("/api/"):
+    if is_api_path(request):
         return json_error_response("not_found", "No such endpoint.", 404)
     from django.views.defaults import page_not_found
 
@@ -194,8 +250,23 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
-    logger.error("Unhandled error serving %s %s", request.method, request.path)
-    if request.path.startswith("/api/"):
+    error = sys.exc_info()[1]
+    if isinstance(error, CONNECTION_ERRORS):
+        if is_api_path(request):
+            err = ServiceUnavailable()
+            return json_error_response(
+                err.code, err.message, 503, headers=service_unavailable_headers()
+            )
+        return HttpResponse(
+            "Service unavailable, retry shortly.",
+            status=503,
+            content_type="text/plain",
+            headers=service_unavailable_headers(),
+        )
+    # The path is the client's: escaped and redacted, so it can neither forge a log line nor
+    # leak a key.
+    logger.error("Unhandled error serving %s %s", request.method, scrub(request.path))
+    if is_api_path(request):
         return json_error_response(
             "internal_error", "An internal error occurred; quote the request id to support.", 500
         )
@@ -204,5 +275,6 @@ def handler500(request):
     return server_error(request)
 
 
+@csrf_exempt
 def api_not_found(request, rest=""):
     return json_error_response("not_found", "No such endpoint.", 404)

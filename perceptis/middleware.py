@@ -5,7 +5,7 @@ import logging
 import re
 import secrets
 
-from perceptis.redaction import redact
+from perceptis.redaction import escape_controls, redact
 
 _request_id = contextvars.ContextVar("request_id", default="-")
 
@@ -58,15 +58,29 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
+def _escaped(arg):
+    return escape_controls(arg) if isinstance(arg, str) else arg
+
+
 class RedactApiKeysFilter(logging.Filter):
     """Replace anything shaped like an API key in a log message, e.g. a key pasted in a URL.
 
-    Attached to the handlers and to ``django.request``, which logs the path of every 4xx.
+    Control characters in the message's arguments (the values logged, such as a path) are
+    escaped first, so a ``%0a`` in a URL cannot forge a log line. Attached to the handlers, to
+    ``django.request`` (which logs the path of every 4xx) and to gunicorn's loggers
+    (``gunicorn.conf.py``).
     """
 
     def filter(self, record):
+        if isinstance(record.args, tuple):
+            record.args = tuple(_escaped(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            # In place: gunicorn's access-log atoms are a dict subclass that answers "-" for
+            # absent headers, which a plain copy would lose.
+            for name in list(record.args):
+                record.args[name] = _escaped(record.args[name])
         message = record.getMessage()
         redacted = redact(message)
-        if redacted != message:
+        if redacted != message or record.args:
             record.msg, record.args = redacted, None
         return True

@@ -1,6 +1,7 @@
 """A JSON parser that refuses what the standard one lets through to a 500."""
 
 import json
+import math
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
@@ -13,6 +14,14 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _parse_float(text):
+    # ``1e400`` parses as infinity, which neither jsonb nor SQLite's JSON functions accept.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
 def check_storable(value, *, depth: int = 0, max_depth: int = MAX_DEPTH) -> None:
     """Raise ``ValueError`` unless ``value`` can be stored in a text or JSON column everywhere.
 
@@ -22,6 +31,8 @@ def check_storable(value, *, depth: int = 0, max_depth: int = MAX_DEPTH) -> None
     """
     if depth > max_depth:
         raise ValueError("The JSON document is nested too deeply.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("Numbers must be finite.")
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("Strings may not contain NUL characters.")
@@ -60,7 +71,7 @@ class StrictJSONParser(JSONParser):
             raise ParseError(f"The request body is larger than {limit} bytes.")
         try:
             text = raw.decode("utf-8")
-            data = json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_float)
             check_storable(data)
         except RecursionError:
             raise ParseError("The JSON document is nested too deeply.") from None

@@ -11,7 +11,6 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from perceptis import configuration
-from perceptis.configuration import logging_config, q_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,7 +49,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "perceptis.middleware.RequestIdMiddleware",
+    "perceptis.metrics.MetricsMiddleware",
     "apikeys.usage.middleware.UsageMiddleware",
+    "perceptis.guard.RequestGuardMiddleware",
     "apikeys.keys.pipeline.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -138,7 +139,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
@@ -248,14 +249,13 @@ APIKEYS_REQUEST_LOG_RETENTION_DAYS = env.int("APIKEYS_REQUEST_LOG_RETENTION_DAYS
 # Rows deleted per transaction by the purge: small enough that no lock is held for long.
 APIKEYS_PURGE_BATCH_SIZE = env.int("APIKEYS_PURGE_BATCH_SIZE", default=1000)
 # Alert delivery: attempts before a delivery is marked failed, and the retry backoff
-# (base * 2^(attempt-1), capped), and the timeout of one webhook or Slack POST.
+# (base * 2^(attempt-1), capped), and the wall-clock deadline of one webhook or Slack POST.
 APIKEYS_ALERT_MAX_ATTEMPTS = env.int("APIKEYS_ALERT_MAX_ATTEMPTS", default=8)
 APIKEYS_ALERT_RETRY_BASE_SECONDS = env.int("APIKEYS_ALERT_RETRY_BASE_SECONDS", default=60)
 APIKEYS_ALERT_RETRY_MAX_SECONDS = env.int("APIKEYS_ALERT_RETRY_MAX_SECONDS", default=3600)
-APIKEYS_ALERT_TIMEOUT_SECONDS = env.float("APIKEYS_ALERT_TIMEOUT_SECONDS", default=5.0)
-# Webhook and Slack URLs are given by customers: refuse to POST to loopback, private and
-# link-local addresses (cloud metadata, internal services) unless this is a development box.
-APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=DEBUG)
+APIKEYS_ALERT_TIMEOUT_SECONDS = env.float("APIKEYS_ALERT_TIMEOUT_SECONDS", default=10.0)
+# The older name of OUTBOUND_ALLOW_PRIVATE_ADDRESSES (below), kept as an alias; default off.
+APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=False)
 # Usage and request-log records are buffered per process and written at most this many seconds
 # after the request (see apikeys.usage.metering), or sooner when the buffer fills.
 APIKEYS_USAGE_FLUSH_SECONDS = env.float("APIKEYS_USAGE_FLUSH_SECONDS", default=10.0)
@@ -287,7 +287,7 @@ JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=90)
 BILLING_DEFAULT_DEMO_CREDITS = 1000
 
 # --- Worker (django-q2) -----------------------------------------------------------------------
-Q_CLUSTER = q_cluster(
+Q_CLUSTER = configuration.q_cluster(
     workers=env.int("Q_WORKERS", default=2),
     timeout=env.int("Q_TIMEOUT", default=JOBS_LEASE_SECONDS - 30),
     retry=env.int("Q_RETRY", default=JOBS_LEASE_SECONDS + 60),
@@ -296,5 +296,5 @@ Q_CLUSTER = q_cluster(
     lease_seconds=JOBS_LEASE_SECONDS,
 )
 
-# --- Logging ----------------------------------------------------------------------------------
-LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"))
+# --- LOGGING, OUTBOUND_*, failed-auth throttle, metrics, Sentry (configuration.edge_settings) --
+globals().update(configuration.edge_settings(env, APIKEYS_ALERT_ALLOW_PRIVATE_URLS))

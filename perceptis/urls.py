@@ -1,12 +1,14 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.http import HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from perceptis import health, metrics
 from perceptis.errors import api_not_found
 
+handler400 = "perceptis.errors.handler400"
+handler403 = "perceptis.errors.handler403"
 # /admin/login/ is allauth's sign-in: the same failure limits, audit and two-factor.
 admin.site.login = secure_admin_login(admin.site.login)
 
@@ -25,7 +27,9 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="developer-settings", permanent=False)),
-    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     # Each concern mounts its API under /api/v1/ and its pages under /settings/developer/.
     path("", include("apikeys.keys.urls")),
     path("", include("apikeys.usage.urls")),

@@ -2,14 +2,9 @@
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -17,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apikeys.alerts.models import AlertDelivery, AlertRule
+from perceptis import outbound
 
 logger = logging.getLogger(__name__)
 
@@ -165,55 +161,14 @@ def _send_slack(rule: AlertRule, delivery: AlertDelivery) -> None:
     _post(rule.destination, json.dumps({"text": text}).encode(), {})
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect could lead a customer's URL to an internal address; treat it as a failure.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def _check_public(url: str) -> None:
-    """Refuse URLs that resolve to loopback, private, link-local or reserved addresses."""
-    if settings.APIKEYS_ALERT_ALLOW_PRIVATE_URLS:
-        return
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except OSError:
-        raise DeliveryError("The destination host name does not resolve.") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise DeliveryError("The destination resolves to a private or reserved address.")
-
-
 def _post(url: str, body: bytes, headers: dict) -> None:
-    _check_public(url)
-    request = urllib.request.Request(  # noqa: S310 (http(s) only, checked on save)
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
-    )
-    timeout = settings.APIKEYS_ALERT_TIMEOUT_SECONDS
+    # Through the one outbound client: checked address, allowed ports, no redirects, one deadline.
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            response.read(4096)
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        raise DeliveryError(f"The receiver answered HTTP {exc.code}.") from None
-    except TimeoutError:
-        raise DeliveryError(f"No answer within {timeout:g} seconds.") from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
-            raise DeliveryError(f"No answer within {timeout:g} seconds.") from None
-        raise DeliveryError(f"Could not connect: {reason}"[:300]) from None
-    except (OSError, ValueError) as exc:
-        raise DeliveryError(f"Could not connect: {type(exc).__name__}") from None
-    if not 200 <= status < 300:
-        raise DeliveryError(f"The receiver answered HTTP {status}.")
+        outbound.post(
+            url,
+            body=body,
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+            deadline=settings.APIKEYS_ALERT_TIMEOUT_SECONDS,
+        )
+    except outbound.OutboundError as exc:
+        raise DeliveryError(str(exc)) from None

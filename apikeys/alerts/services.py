@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
 from apikeys.alerts.delivery import alerts_deliver
+from apikeys.alerts.limits import alertrule_check_limit
 from apikeys.alerts.models import AlertDelivery, AlertRule
 from apikeys.keys.models import ApiKey
 from perceptis.errors import InvalidRequest
@@ -174,7 +175,8 @@ def alertrule_create(
     api_key: ApiKey | str | None = None,
     enabled: bool = True,
 ) -> AlertRule:
-    """Create an alert rule; a webhook rule gets a new signing secret."""
+    """Create an alert rule; a webhook rule gets a new signing secret (at most 50 per org)."""
+    alertrule_check_limit(organization=organization)
     cleaned = alertrule_clean(
         organization=organization,
         name=name,

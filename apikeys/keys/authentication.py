@@ -15,17 +15,20 @@ from rest_framework.authentication import BaseAuthentication
 
 from accounts.models import Organization, Plan
 from apikeys.keys import format as keys
+from apikeys.keys import ratelimit
 from apikeys.keys.errors import (
     ApiKeyExpired,
     ApiKeyInactive,
     ApiKeyRevoked,
     EnvironmentMismatch,
     InvalidApiKey,
+    TooManyFailedAttempts,
 )
 from apikeys.keys.models import ApiKey, KeySecret
 from apikeys.keys.pipeline import WWW_AUTHENTICATE, RequestState, attach_state, refuse_key
 from apikeys.keys.services import apikey_record_use
 from perceptis.clientip import client_ip
+from perceptis.errors import ApiError
 
 # The columns the pipeline reads, per model along the join; everything else stays in the
 # database (and loads on access, as with ``only()``).
@@ -178,6 +181,18 @@ class ApiKeyAuthentication(BaseAuthentication):
         return self.authenticate_credentials(credential, request)
 
     def authenticate_credentials(self, credential: str, request):
+        ip = client_ip(request)
+        retry_after = ratelimit.failed_auth_retry_after(ip)
+        if retry_after is not None:
+            raise ApiError(TooManyFailedAttempts(), headers={"Retry-After": str(retry_after)})
+        try:
+            return self._check(credential, request, ip)
+        except ApiError as refused:
+            if refused.status_code == 401:
+                ratelimit.failed_auth_record(ip)
+            raise
+
+    def _check(self, credential: str, request, ip: str | None):
         if not credential:
             raise refuse_key(InvalidApiKey, "The Authorization header has no key after 'Bearer'.")
         found = lookup_key(credential)
@@ -199,7 +214,6 @@ class ApiKeyAuthentication(BaseAuthentication):
                 f"This is a {key.environment} key; this API serves "
                 f"{settings.PERCEPTIS_ENVIRONMENT}.",
             )
-        ip = client_ip(request)
         apikey_record_use(
             key=key, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""), now=now
         )

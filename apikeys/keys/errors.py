@@ -93,3 +93,12 @@ class KeyNotFound(DomainError):
     code = "key_not_found"
     status_code = status.HTTP_404_NOT_FOUND
     default_message = "No such API key in this organization."
+
+
+class TooManyFailedAttempts(DomainError):
+    code = "too_many_failed_attempts"
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_message = (
+        "Too many requests with invalid API keys from this address; retry after the time in "
+        "Retry-After."
+    )

@@ -138,3 +138,41 @@ def peek(key: ApiKey, *, now: float | None = None) -> RateLimitState:
     except Exception:
         count = 0
     return RateLimitState(limit, limit - int(count), max(1, int(60 - now % 60)))
+
+
+# --- Failed authentication, per client address ------------------------------------------------
+# Random well-formed keys each cost a query: after APIKEYS_FAILED_AUTH_PER_MINUTE failed key
+# checks from one address in a minute, its bearer requests are refused before any lookup until
+# the minute ends. With the cache down nothing is refused (authentication still reads the
+# database, so revocation holds).
+
+
+def _failed_key(ip: str | None, window: int) -> str:
+    return f"rl:af:{ip or '-'}:{window}"
+
+
+def failed_auth_retry_after(ip: str | None, *, now: float | None = None) -> int | None:
+    """Return the seconds until ``ip`` may try again, or None when it is under the limit."""
+    now = time.time() if now is None else now
+    limit = settings.APIKEYS_FAILED_AUTH_PER_MINUTE
+    if not limit or not settings.APIKEYS_RATE_LIMITS_ENABLED:
+        return None
+    try:
+        failures = cache.get(_failed_key(ip, int(now // 60))) or 0
+    except Exception:
+        logger.warning("Failed-auth cache unavailable; not checked", exc_info=True)
+        return None
+    if int(failures) < limit:
+        return None
+    return max(1, int(60 - now % 60))
+
+
+def failed_auth_record(ip: str | None, *, now: float | None = None) -> None:
+    """Count one failed key check from ``ip`` in the current minute."""
+    now = time.time() if now is None else now
+    if not settings.APIKEYS_FAILED_AUTH_PER_MINUTE or not settings.APIKEYS_RATE_LIMITS_ENABLED:
+        return
+    try:
+        _incr(_failed_key(ip, int(now // 60)), 90)
+    except Exception:
+        logger.warning("Failed-auth cache unavailable; failure not counted", exc_info=True)

@@ -2,8 +2,9 @@
 
 ``UsageMiddleware`` (``apikeys.usage.middleware``) measures every request under ``/api/v1/``
 (the schema excepted) and hands one record to this process's buffer: counters and a latency
-histogram per (key, organization, UTC hour), and a list of request-log rows. Requests that did
-not authenticate go to the request log only, with no key.
+histogram per (key, organization, UTC hour), and a list of request-log rows. Failed requests
+without a valid key go to the request log only, as one row per client address and minute
+(``apikeys.usage.failures``).
 
 The buffer is written to the database by the process that filled it:
 
@@ -40,6 +41,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apikeys.usage.failures import failures_write
 from apikeys.usage.models import BUCKET_FIELDS, LATENCY_BUCKETS_MS, RequestLog, UsageHourly
 from perceptis.redaction import redact
 
@@ -69,6 +71,8 @@ class _Buffer:
     usage: dict[tuple[int, int, datetime], list[int]] = field(default_factory=dict)
     # Request-log rows as tuples in ``_LOG_FIELDS`` order: models are built when written.
     logs: list[tuple] = field(default_factory=list)
+    # Failed requests without a key, per (client IP, minute): [count, first request's log row].
+    failures: dict[tuple[str | None, datetime], list] = field(default_factory=dict)
     records: int = 0
     oldest: float | None = None  # time.monotonic() of the oldest record held
 
@@ -147,7 +151,17 @@ def record(
             counters[1] += status >= 400
             counters[2] += latency
             counters[3 + bucket_index(latency_ms)] += 1
-        _buffer.logs.append(log)
+        if api_key_id is None and status >= 400:
+            # Unauthenticated traffic is free to send: one row per address and minute, not
+            # one per request, so random keys cannot fill the request log.
+            slot = (client_ip, now.replace(second=0, microsecond=0))
+            aggregate = _buffer.failures.get(slot)
+            if aggregate is None:
+                _buffer.failures[slot] = [1, log]
+            else:
+                aggregate[0] += 1
+        else:
+            _buffer.logs.append(log)
         _buffer.records += 1
         if _buffer.oldest is None:
             _buffer.oldest = time.monotonic()
@@ -196,8 +210,10 @@ def flush() -> int:
             RequestLog.objects.bulk_create(
                 [_log_row(values) for values in taken.logs], batch_size=500
             )
+            failures_write(taken.failures, build_row=_log_row)
     except Exception:
-        logger.exception("Request log flush failed; %d log rows lost", len(taken.logs))
+        lost = len(taken.logs) + sum(n for n, _ in taken.failures.values())
+        logger.exception("Request log flush failed; %d log rows lost", lost)
     return taken.records
 
 

@@ -68,6 +68,9 @@ class RequestLog(models.Model):
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     request_id = models.CharField(max_length=64, db_index=True)
+    # Requests the row stands for: 1, or all of an address's failed requests without a valid
+    # key in one minute (``apikeys.usage.failures``), written at the start of the minute.
+    count = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,6 +3,7 @@ from django.conf import settings
 from accounts.audit import Actor
 from accounts.models import Membership, Organization, User
 from accounts.services import user_create
+from apikeys.keys.models import Permission
 from apikeys.keys.services import apikey_create
 from billing.services import organization_open
 from perceptis.management.base import OperatorCommand
@@ -54,7 +55,13 @@ class Command(OperatorCommand):
                 role=Membership.Role.OWNER,
                 actor=actor,
             )
-        key, plaintext = apikey_create(organization=org, name="Demo key", actor=actor)
+        # Every permission, so that the README's key-management and usage examples work with it.
+        key, plaintext = apikey_create(
+            organization=org,
+            name="Demo key",
+            actor=actor,
+            permissions=[p.value for p in Permission],
+        )
         self.stdout.write(
             "\n".join(
                 [

@@ -53,9 +53,16 @@ class Receiver:
         return json.loads(self.requests[index]["body"])
 
 
+@pytest.fixture(autouse=True)
+def _private_receivers_allowed(settings):
+    # The receivers here listen on 127.0.0.1; the refusal itself is tested with it turned off.
+    settings.APIKEYS_ALERT_ALLOW_PRIVATE_URLS = True
+
+
 @pytest.fixture
-def receiver():
+def receiver(settings):
     server = Receiver()
+    settings.OUTBOUND_ALLOWED_PORTS = [*settings.OUTBOUND_ALLOWED_PORTS, server.server.server_port]
     server.thread.start()
     yield server
     server.server.shutdown()

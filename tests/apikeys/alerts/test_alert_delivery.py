@@ -186,7 +186,9 @@ def _closed_port() -> int:
 
 def test_unreachable_receiver_ends_failed_after_max_attempts(org, busy_key, settings):
     settings.APIKEYS_ALERT_MAX_ATTEMPTS = 4
-    rule = requests_rule(org, "webhook", f"http://127.0.0.1:{_closed_port()}/hook")
+    port = _closed_port()
+    settings.OUTBOUND_ALLOWED_PORTS = [80, 443, port]
+    rule = requests_rule(org, "webhook", f"http://127.0.0.1:{port}/hook")
 
     alerts_evaluate(now=NOW)
     moment = NOW

@@ -1,0 +1,225 @@
+"""The one HTTP client for requests to URLs customers give us: alert webhooks, Slack, job webhooks.
+
+A customer's URL must not be turned on us, so every request:
+
+- resolves the host name once, refuses it unless every address it resolves to is a public
+  unicast address, and connects to exactly the address it checked (no second resolution a
+  rebinding DNS server could answer differently). Refused: private, loopback, link-local,
+  shared (100.64/10), reserved and multicast addresses, and the IPv6 forms that wrap an IPv4
+  address or tunnel to one (IPv4-mapped, NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``, 6to4
+  ``2002::/16``, Teredo ``2001::/32``), and IPv6 outside global unicast (``2000::/3``).
+  ``OUTBOUND_ALLOW_PRIVATE_ADDRESSES`` (or its older name ``APIKEYS_ALERT_ALLOW_PRIVATE_URLS``)
+  lifts this for development;
+- goes only to ``OUTBOUND_ALLOWED_PORTS`` (80 and 443), so it cannot probe other services;
+- follows no redirect (a 3xx is a failure);
+- has one wall-clock deadline for everything, resolution, connection, TLS, headers and body
+  (``OUTBOUND_DEADLINE_SECONDS``, 10 s): a receiver that drips a byte a second is cut off;
+- reports failures in words a customer may see, without internal detail: every connection
+  failure reads the same, so answers do not tell open ports, hosts or errors apart.
+"""
+
+import contextlib
+import http.client
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+MAX_RESPONSE_BYTES = 64 * 1024
+
+_REFUSED_IPV6 = [
+    ipaddress.ip_network(n)
+    for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::ffff:0:0/96")
+]
+# Refused whatever the running Python's ``is_global`` says of them (it changed across versions).
+_REFUSED_IPV4 = [
+    ipaddress.ip_network(n)
+    for n in ("0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.88.99.0/24", "198.18.0.0/15")
+]
+_GLOBAL_UNICAST_IPV6 = ipaddress.ip_network("2000::/3")
+
+
+class OutboundError(Exception):
+    """A request that failed or was refused; the message is safe to store and show."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class OutboundResponse:
+    status: int
+    body: bytes
+
+
+def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Return whether ``address`` is a public unicast address we may connect to."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address not in _GLOBAL_UNICAST_IPV6:
+            return False
+        if any(address in network for network in _REFUSED_IPV6):
+            return False
+    elif any(address in network for network in _REFUSED_IPV4):
+        return False
+    return address.is_global and not address.is_multicast
+
+
+def _allow_private() -> bool:
+    return bool(
+        getattr(settings, "OUTBOUND_ALLOW_PRIVATE_ADDRESSES", False)
+        or getattr(settings, "APIKEYS_ALERT_ALLOW_PRIVATE_URLS", False)
+    )
+
+
+def _getaddrinfo(host: str, port: int):
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+
+
+def _connect(address: tuple, timeout: float) -> socket.socket:
+    return socket.create_connection(address, timeout=timeout)
+
+
+class _Deadline:
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise self.error()
+        return left
+
+    def error(self) -> OutboundError:
+        return OutboundError(f"No complete answer within {self.seconds:g} seconds.")
+
+
+def _resolve(host: str, port: int, deadline: _Deadline) -> list[str]:
+    """Return the addresses of ``host``, in order, resolving it once within the deadline."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    result: dict = {}
+
+    def run():
+        try:
+            result["infos"] = _getaddrinfo(host, port)
+        except (OSError, UnicodeError):
+            result["infos"] = []
+
+    thread = threading.Thread(target=run, daemon=True, name="outbound-resolve")
+    thread.start()
+    thread.join(deadline.remaining())
+    if "infos" not in result:
+        raise deadline.error()
+    addresses = []
+    for info in result["infos"]:
+        address = str(info[4][0]).split("%", 1)[0]
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise OutboundError("The destination host name does not resolve.")
+    return addresses
+
+
+def _target(url: str) -> tuple[str, str, int, str]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise OutboundError("The URL is not valid.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OutboundError("The URL must be an http:// or https:// URL with a host.")
+    port = port or (443 if parts.scheme == "https" else 80)
+    allowed = settings.OUTBOUND_ALLOWED_PORTS
+    if port not in allowed:
+        ports = ", ".join(str(p) for p in allowed)
+        raise OutboundError(f"The URL's port is not allowed; use one of: {ports}.")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return parts.scheme, parts.hostname, port, path
+
+
+def post(
+    url: str, *, body: bytes, headers: dict, deadline: float | None = None
+) -> OutboundResponse:
+    """POST ``body`` to ``url`` under the rules above; return the 2xx answer.
+
+    Raise ``OutboundError`` for a refused URL or address, a failed connection, the deadline
+    passing, or any answer other than 2xx (its ``status`` set).
+    """
+    timer = _Deadline(deadline or settings.OUTBOUND_DEADLINE_SECONDS)
+    scheme, host, port, path = _target(url)
+    addresses = _resolve(host, port, timer)
+    if not _allow_private():
+        for address in addresses:
+            if not address_allowed(ipaddress.ip_address(address)):
+                raise OutboundError(
+                    "The destination resolves to a private, loopback, link-local or reserved "
+                    "address, which is not allowed."
+                )
+    sock = None
+    for address in addresses:
+        try:
+            sock = _connect((address, port), timeout=timer.remaining())
+            break
+        except OSError:
+            continue
+    if sock is None:
+        if time.monotonic() >= timer.at:
+            raise timer.error()
+        raise OutboundError("Could not connect to the destination.")
+    # One watchdog for the whole exchange: socket timeouts apply per read, so a receiver that
+    # sends a byte at a time would otherwise hold the worker for as long as it likes.
+    watchdog = threading.Timer(max(timer.at - time.monotonic(), 0), _shut, args=(sock,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return _exchange(sock, scheme, host, port, path, body, headers, timer)
+    finally:
+        watchdog.cancel()
+        sock.close()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _exchange(sock, scheme, host, port, path, body, headers, timer) -> OutboundResponse:
+    try:
+        if scheme == "https":
+            # Certificate and host name are checked against the URL's host, not the address.
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        connection = http.client.HTTPConnection(host, port, timeout=timer.remaining())
+        connection.sock = sock
+        connection.request(
+            "POST", path, body=body, headers={"Content-Length": str(len(body)), **headers}
+        )
+        response = connection.getresponse()
+        received = b""
+        while len(received) < MAX_RESPONSE_BYTES:
+            timer.remaining()
+            chunk = response.read1(MAX_RESPONSE_BYTES - len(received))
+            if not chunk:
+                break
+            received += chunk
+        timer.remaining()
+    except OutboundError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError):
+        if time.monotonic() >= timer.at:
+            raise timer.error() from None
+        raise OutboundError("Could not connect to the destination.") from None
+    status = response.status
+    if not 200 <= status < 300:
+        raise OutboundError(f"The receiver answered HTTP {status}.", status=status)
+    return OutboundResponse(status=status, body=received)

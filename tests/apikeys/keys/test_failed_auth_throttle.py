@@ -1,0 +1,169 @@
+"""Failed key checks are throttled per client address, and logged as one row per address and
+minute: random keys cost the sender, not us."""
+
+import shutil
+import socket
+import subprocess
+from datetime import UTC, datetime
+from unittest import mock
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from apikeys.keys import format as keys
+from apikeys.keys import ratelimit
+from apikeys.usage import metering
+from apikeys.usage.models import RequestLog
+from tests.helpers import bearer
+from tests.processes import free_port, wait_for
+
+NOW = 1_800_000_000.0  # the start of a minute
+ATTACKER, OTHER = "198.51.100.7", "198.51.100.8"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The limiter's and the request log's clock, set with ``clock.now = ...``."""
+
+    class Clock:
+        now = NOW + 5
+
+    monkeypatch.setattr(ratelimit.time, "time", lambda: Clock.now)
+    monkeypatch.setattr(timezone, "now", lambda: datetime.fromtimestamp(Clock.now, tz=UTC))
+    return Clock
+
+
+def attempt(plaintext: str, ip: str = ATTACKER):
+    client = APIClient()
+    return client.get("/api/v1/status/job_x", HTTP_AUTHORIZATION=bearer(plaintext), REMOTE_ADDR=ip)
+
+
+def test_the_default_limit_is_60_a_minute():
+    assert django_settings.APIKEYS_FAILED_AUTH_PER_MINUTE == 60
+
+
+def test_an_address_past_the_limit_gets_429_before_any_lookup(
+    settings, clock, live_key, django_assert_num_queries
+):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 5
+    for _ in range(5):
+        assert attempt(keys.generate("live")).status_code == 401
+
+    with django_assert_num_queries(0):
+        response = attempt(live_key[1])  # even a valid key: nothing is looked up
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "too_many_failed_attempts"
+    assert int(response["Retry-After"]) == 55
+
+    assert attempt(live_key[1], ip=OTHER).status_code == 404  # another address is unaffected
+
+
+def test_the_block_ends_with_the_minute(settings, clock, live_key):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
+    for _ in range(3):
+        attempt("sk-live-per-garbage")
+    assert attempt(live_key[1]).status_code == 429
+    clock.now = NOW + 60
+    assert attempt(live_key[1]).status_code == 404
+
+
+def test_successful_requests_do_not_count(settings, clock, live_key):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 2
+    for _ in range(5):
+        assert attempt(live_key[1]).status_code == 404
+    assert attempt(keys.generate("live")).status_code == 401
+
+
+def test_failures_are_one_request_log_row_per_address_and_minute(settings, clock, db):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 1000
+    for _ in range(7):
+        attempt(keys.generate("live"))
+    attempt(keys.generate("live"), ip=OTHER)
+    metering.flush()
+    for _ in range(3):
+        attempt("sk-live-per-short")
+    metering.flush()
+
+    rows = {row.client_ip: row for row in RequestLog.objects.all()}
+    assert set(rows) == {ATTACKER, OTHER}
+    assert (rows[ATTACKER].count, rows[ATTACKER].status) == (10, 401)
+    assert rows[ATTACKER].api_key_id is None
+    assert rows[ATTACKER].created_at.second == 0
+    assert rows[OTHER].count == 1
+
+
+def test_throttled_requests_are_aggregated_too(settings, clock, db):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 2
+    for _ in range(6):
+        attempt(keys.generate("live"))
+    metering.flush()
+    row = RequestLog.objects.get()
+    assert row.count == 6
+
+
+def test_with_the_cache_down_nothing_is_refused_and_keys_are_still_checked(
+    settings, clock, live_key
+):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 1
+    with (
+        mock.patch.object(ratelimit.cache, "get", side_effect=ConnectionError("down")),
+        mock.patch.object(ratelimit, "_incr", side_effect=ConnectionError("down")),
+    ):
+        for _ in range(3):
+            assert attempt(keys.generate("live")).status_code == 401
+        assert attempt(live_key[1]).status_code == 404
+
+
+@pytest.fixture
+def own_redis(settings):
+    """A redis-server of this test's own, the cache pointed at it; ``stop()`` kills it."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("needs redis-server")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+    wait_for(lambda: _answers(port), timeout=10, what="redis-server")
+
+    def stop():
+        server.terminate()
+        server.wait(timeout=10)
+
+    yield stop
+    if server.poll() is None:
+        stop()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def test_the_throttle_holds_on_redis_and_fails_open_when_redis_stops(
+    settings, clock, live_key, own_redis
+):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
+    for _ in range(3):
+        assert attempt(keys.generate("live")).status_code == 401
+    assert attempt(live_key[1]).status_code == 429
+
+    own_redis()
+    # The counter is gone with Redis: nothing is refused, and keys are still checked.
+    assert attempt(keys.generate("live")).status_code == 401
+    assert attempt(live_key[1]).status_code == 404
