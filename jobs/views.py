@@ -10,7 +10,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.audit import Actor
-from accounts.decorators import manager_required, member_required
+from accounts.decorators import (
+    manager_required,
+    member_required,
+    recent_authentication_required,
+)
 from accounts.models import Membership
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_update
@@ -78,6 +82,7 @@ def spend(request):
 
 @require_POST
 @manager_required
+@recent_authentication_required
 def key_spend_limit(request, key_id):
     key = key_or_404(request, key_id)
     form = KeySpendLimitForm(request.POST, prefix=key.key_id)
@@ -99,6 +104,7 @@ def key_spend_limit(request, key_id):
 
 @require_POST
 @member_required
+@recent_authentication_required
 def org_spend_limit(request):
     if not _is_owner(request):
         raise PermissionDenied("Only owners set the organization's spend limit.")

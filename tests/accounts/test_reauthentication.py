@@ -110,3 +110,18 @@ def test_the_decorator_is_reusable(rf, owner):
     request.session = client.session
     assert not recently_authenticated(request)
     assert time.time()
+
+
+def test_changing_spend_limits_asks_for_the_password_again_after_ten_minutes(owner, org):
+    from billing.models import CreditAccount
+
+    client = sign_in(owner)
+    age_authentication(client, 11 * 60)
+    response = client.post("/settings/developer/spend/limit/", {"monthly_spend_limit": "5"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert CreditAccount.objects.get(organization=org).monthly_spend_limit is None
+
+    response = client.post(response["Location"], {"password": PASSWORD}, follow=True)
+    assert response.status_code == 200
+    assert CreditAccount.objects.get(organization=org).monthly_spend_limit == 5
