@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization, User
 from accounts.services import user_create
+from apikeys.keys import ratelimit
 from apikeys.keys.services import apikey_create
 from billing.services import organization_open
 from tests.helpers import (
@@ -37,8 +38,10 @@ def _fast_password_hashing():
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
+    ratelimit.failed_auth_forget()
     yield
     cache.clear()
+    ratelimit.failed_auth_forget()
 
 
 @pytest.fixture(autouse=True)

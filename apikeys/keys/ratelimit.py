@@ -147,6 +147,18 @@ def peek(key: ApiKey, *, now: float | None = None) -> RateLimitState:
 # database, so revocation holds).
 
 
+# Addresses this process saw reach the limit, with the minute they reached it in. The shared
+# counter is only written (and read back) when a key check fails, so an authenticated request
+# makes no extra cache round trip. Another process learns of a blocked address at its own next
+# failure from it: an address gets at most the limit plus one failure per web process a minute.
+_blocked: dict[str, int] = {}
+
+
+def failed_auth_forget() -> None:
+    """Forget the addresses this process blocked (the shared counters stay; tests use it)."""
+    _blocked.clear()
+
+
 def _failed_key(ip: str | None, window: int) -> str:
     return f"rl:af:{ip or '-'}:{window}"
 
@@ -154,25 +166,27 @@ def _failed_key(ip: str | None, window: int) -> str:
 def failed_auth_retry_after(ip: str | None, *, now: float | None = None) -> int | None:
     """Return the seconds until ``ip`` may try again, or None when it is under the limit."""
     now = time.time() if now is None else now
-    limit = settings.APIKEYS_FAILED_AUTH_PER_MINUTE
-    if not limit or not settings.APIKEYS_RATE_LIMITS_ENABLED:
+    if not settings.APIKEYS_FAILED_AUTH_PER_MINUTE or not settings.APIKEYS_RATE_LIMITS_ENABLED:
         return None
-    try:
-        failures = cache.get(_failed_key(ip, int(now // 60))) or 0
-    except Exception:
-        logger.warning("Failed-auth cache unavailable; not checked", exc_info=True)
-        return None
-    if int(failures) < limit:
+    if _blocked.get(ip or "-") != int(now // 60):
         return None
     return max(1, int(60 - now % 60))
 
 
 def failed_auth_record(ip: str | None, *, now: float | None = None) -> None:
-    """Count one failed key check from ``ip`` in the current minute."""
+    """Count one failed key check from ``ip`` in the current minute; block it at the limit."""
     now = time.time() if now is None else now
-    if not settings.APIKEYS_FAILED_AUTH_PER_MINUTE or not settings.APIKEYS_RATE_LIMITS_ENABLED:
+    limit = settings.APIKEYS_FAILED_AUTH_PER_MINUTE
+    if not limit or not settings.APIKEYS_RATE_LIMITS_ENABLED:
         return
+    window = int(now // 60)
     try:
-        _incr(_failed_key(ip, int(now // 60)), 90)
+        failures = _incr(_failed_key(ip, window), 90)
     except Exception:
         logger.warning("Failed-auth cache unavailable; failure not counted", exc_info=True)
+        return
+    if failures >= limit:
+        if len(_blocked) > 10_000:  # only this minute's entries still matter
+            for address in [a for a, w in _blocked.items() if w != window]:
+                del _blocked[address]
+        _blocked[ip or "-"] = window

@@ -155,15 +155,29 @@ def _answers(port: int) -> bool:
         return False
 
 
-def test_the_throttle_holds_on_redis_and_fails_open_when_redis_stops(
-    settings, clock, live_key, own_redis
-):
+def test_the_throttle_holds_on_redis_and_when_redis_stops(settings, clock, live_key, own_redis):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
     for _ in range(3):
         assert attempt(keys.generate("live")).status_code == 401
     assert attempt(live_key[1]).status_code == 429
 
     own_redis()
-    # The counter is gone with Redis: nothing is refused, and keys are still checked.
-    assert attempt(keys.generate("live")).status_code == 401
-    assert attempt(live_key[1]).status_code == 404
+    # The address this process blocked stays blocked for the minute (fail closed); others are
+    # not refused for lack of a counter, and their keys are still checked against the database.
+    assert attempt(live_key[1]).status_code == 429
+    assert attempt(keys.generate("live"), ip="198.51.100.9").status_code == 401
+    assert attempt(live_key[1], ip="198.51.100.9").status_code == 404
+
+
+def test_an_authenticated_request_reads_no_failure_counter(live_key):
+    """The throttle costs a successful request nothing: the counter is touched on failures."""
+    from django.core.cache import cache
+
+    reads = []
+    original = cache.get
+    cache.get = lambda *args, **kwargs: reads.append(args[0]) or original(*args, **kwargs)
+    try:
+        assert attempt(live_key[1]).status_code == 404
+    finally:
+        cache.get = original
+    assert not [key for key in reads if str(key).startswith("rl:af:")]
