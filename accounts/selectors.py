@@ -1,13 +1,7 @@
 """Reads about people and their organizations."""
 
+from accounts.errors import OrganizationNotFound
 from accounts.models import AuditEvent, Membership, Organization, User
-from perceptis.errors import DomainError
-
-
-class OrganizationNotFound(DomainError):
-    code = "organization_not_found"
-    status_code = 404
-    default_message = "No such organization."
 
 
 def organization_by_slug(slug: str) -> Organization:

@@ -4,14 +4,10 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.audit import Actor, audit_record
+from accounts.errors import PlanNotFound, TwoFactorNotSetUp
 from accounts.models import Membership, Organization, Plan, User
-from perceptis.errors import DomainError, InvalidRequest
+from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_name
-
-
-class PlanNotFound(DomainError):
-    code = "plan_not_found"
-    default_message = "No such plan."
 
 
 def _unique_slug(name: str) -> str:
@@ -136,12 +132,6 @@ def membership_add(
         metadata={"role": role},
     )
     return membership
-
-
-class TwoFactorNotSetUp(DomainError):
-    code = "two_factor_not_set_up"
-    status_code = 409
-    default_message = "Set up two-factor for yourself before requiring it of everyone."
 
 
 @transaction.atomic

@@ -16,3 +16,21 @@ class TooManyJobsInFlight(DomainError):
         "the time in Retry-After."
     )
     retry_after = IN_FLIGHT_RETRY_AFTER_SECONDS
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status_code = 422
+    default_message = "This Idempotency-Key was already used with a different request body."
+
+
+class JobNotFound(DomainError):
+    code = "job_not_found"
+    status_code = 404
+    default_message = "No job with this id was created by this API key."
+
+
+class JobStateConflict(DomainError):
+    code = "job_state_conflict"
+    status_code = 409
+    default_message = "The job is not in a state that allows this."

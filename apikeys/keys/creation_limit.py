@@ -9,21 +9,10 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import Organization
+from apikeys.keys.errors import KeyCreationLimitReached
 from apikeys.keys.models import ApiKey
-from perceptis.errors import DomainError
-
-
-class KeyCreationLimitReached(DomainError):
-    code = "key_creation_limit_reached"
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_message = "The organization has created as many keys today as its plan allows."
-
-    def __init__(self, message: str | None = None, *, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def check_creations_today(organization: Organization, *, now: datetime | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from rest_framework import status
 
+from accounts.audit import audit_record
 from perceptis.errors import DomainError, PermissionRefused
 
 
@@ -102,3 +103,37 @@ class TooManyFailedAttempts(DomainError):
         "Too many requests with invalid API keys from this address; retry after the time in "
         "Retry-After."
     )
+
+
+class KeyCreationLimitReached(DomainError):
+    code = "key_creation_limit_reached"
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_message = "The organization has created as many keys today as its plan allows."
+
+    def __init__(self, message: str | None = None, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ExceedsOwnPrivileges(DomainError):
+    code = "exceeds_own_privileges"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "This API key cannot create or change a key more powerful than itself."
+
+    def __init__(self, message=None, *, fields, actor, organization, target, action):
+        super().__init__(message, fields=fields)
+        self.actor = actor
+        self.organization = organization
+        self.target = target
+        self.action = action
+
+    def record(self) -> None:
+        """Write the refusal's audit row (outside the transaction that was rolled back)."""
+        audit_record(
+            actor=self.actor,
+            action="api_key.privileges_exceeded",
+            organization=self.organization,
+            target=self.target,
+            target_label="" if self.target is not None else "(new key)",
+            metadata={"attempted": self.action, "fields": list(self.fields)},
+        )

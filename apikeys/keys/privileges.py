@@ -28,12 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from rest_framework import status
-
-from accounts.audit import Actor, audit_record
+from accounts.audit import Actor
 from accounts.models import Organization
+from apikeys.keys.errors import ExceedsOwnPrivileges
 from apikeys.keys.models import ApiKey
-from perceptis.errors import DomainError
 
 # The names clients see in the refusal's ``fields``, in the table's order.
 AXES = (
@@ -45,30 +43,6 @@ AXES = (
     "rate_limit_per_minute",
     "spend_limit",
 )
-
-
-class ExceedsOwnPrivileges(DomainError):
-    code = "exceeds_own_privileges"
-    status_code = status.HTTP_403_FORBIDDEN
-    default_message = "This API key cannot create or change a key more powerful than itself."
-
-    def __init__(self, message=None, *, fields, actor, organization, target, action):
-        super().__init__(message, fields=fields)
-        self.actor = actor
-        self.organization = organization
-        self.target = target
-        self.action = action
-
-    def record(self) -> None:
-        """Write the refusal's audit row (outside the transaction that was rolled back)."""
-        audit_record(
-            actor=self.actor,
-            action="api_key.privileges_exceeded",
-            organization=self.organization,
-            target=self.target,
-            target_label="" if self.target is not None else "(new key)",
-            metadata={"attempted": self.action, "fields": list(self.fields)},
-        )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ A job moves queued → running → succeeded | failed, or queued → canceled. V
 admin, the worker's tasks and tests call these functions.
 """
 
+from jobs.errors import IdempotencyKeyReused, JobNotFound, JobStateConflict  # noqa: F401
 from jobs.services.execution import (  # noqa: F401
     job_claim,
     job_fail,
@@ -13,9 +14,6 @@ from jobs.services.execution import (  # noqa: F401
     jobs_reconcile,
 )
 from jobs.services.submission import (  # noqa: F401
-    IdempotencyKeyReused,
-    JobNotFound,
-    JobStateConflict,
     Submission,
     clean_idempotency_key,
     enqueue,

@@ -14,10 +14,11 @@ from django.utils import timezone
 
 from apikeys.keys.models import ApiKey
 from billing.services import credits_reserve
+from jobs.errors import IdempotencyKeyReused, JobNotFound
 from jobs.models import Job
 from jobs.services.limits import submission_limits_check
 from jobs.services.pricing import job_price
-from perceptis.errors import DomainError, InvalidRequest
+from perceptis.errors import InvalidRequest
 
 logger = logging.getLogger(__name__)
 
@@ -25,24 +26,6 @@ logger = logging.getLogger(__name__)
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}\Z")
 
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}\Z")
-
-
-class IdempotencyKeyReused(DomainError):
-    code = "idempotency_key_reused"
-    status_code = 422
-    default_message = "This Idempotency-Key was already used with a different request body."
-
-
-class JobNotFound(DomainError):
-    code = "job_not_found"
-    status_code = 404
-    default_message = "No job with this id was created by this API key."
-
-
-class JobStateConflict(DomainError):
-    code = "job_state_conflict"
-    status_code = 409
-    default_message = "The job is not in a state that allows this."
 
 
 @dataclass(frozen=True)

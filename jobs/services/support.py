@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from billing.services import credits_release
+from jobs.errors import JobStateConflict
 from jobs.models import Job
-from jobs.services.submission import JobStateConflict, enqueue
+from jobs.services.submission import enqueue
 from perceptis.db import delete_in_batches
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts.audit import Actor
 from accounts.models import Plan
-from apikeys.keys.creation_limit import KeyCreationLimitReached, check_creations_today
+from apikeys.keys.creation_limit import check_creations_today
+from apikeys.keys.errors import KeyCreationLimitReached
 from apikeys.keys.models import ApiKey, Permission
 from apikeys.keys.services import apikey_create, apikey_delete, apikey_revoke
 from tests.helpers import SYSTEM

@@ -9,13 +9,13 @@ from accounts.audit import Actor
 from accounts.models import AuditEvent
 from apikeys.keys import format as keys
 from apikeys.keys.errors import (
+    ExceedsOwnPrivileges,
     KeyLimitReached,
     KeyNotRevoked,
     KeyRevoked,
     PlanNotEligible,
 )
 from apikeys.keys.models import ApiKey, KeySecret
-from apikeys.keys.privileges import ExceedsOwnPrivileges
 from apikeys.keys.services import (
     apikey_create,
     apikey_delete,
