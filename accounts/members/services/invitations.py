@@ -36,8 +36,7 @@ def _audit(invitation: Invitation, *, actor: Actor, action: str, **extra) -> Non
         organization=invitation.organization,
         target=invitation,
         target_label=f"{invitation.email} as {invitation.role}",
-        metadata={"inviter": inviter, "invitee": invitation.email, "role": invitation.role}
-        | extra,
+        metadata={"inviter": inviter, "invitee": invitation.email, "role": invitation.role} | extra,
     )
 
 
