@@ -6,10 +6,42 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# Support staff see invitations and revoke them (an admin action calling invitation_revoke).
+SUPPORT_INVITATIONS = ["view_invitation", "change_invitation"]
+
+
+def grant_support(apps, schema_editor):
+    from django.contrib.auth.management import create_permissions
+
+    app_config = apps.get_app_config("accounts")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    group = apps.get_model("auth", "Group").objects.filter(name="Support").first()
+    if group is not None:
+        group.permissions.add(
+            *apps.get_model("auth", "Permission").objects.filter(
+                content_type__app_label="accounts", codename__in=SUPPORT_INVITATIONS
+            )
+        )
+
+
+def revoke_support(apps, schema_editor):
+    group = apps.get_model("auth", "Group").objects.filter(name="Support").first()
+    if group is not None:
+        group.permissions.remove(
+            *apps.get_model("auth", "Permission").objects.filter(
+                content_type__app_label="accounts", codename__in=SUPPORT_INVITATIONS
+            )
+        )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0007_organization_require_two_factor'),
+        ('auth', '0012_alter_user_first_name_max_length'),
+        ('contenttypes', '0002_remove_content_type_name'),
     ]
 
     operations = [
@@ -34,4 +66,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['organization', 'email'], name='accounts_in_organiz_a2b374_idx')],
             },
         ),
+        migrations.RunPython(grant_support, revoke_support),
     ]

@@ -10,6 +10,7 @@ from accounts.members.services.invitations import (
 )
 from accounts.members.services.roles import (
     membership_change_role,
+    membership_create,
     membership_remove,
     organization_transfer_ownership,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "invitation_resend",
     "invitation_revoke",
     "membership_change_role",
+    "membership_create",
     "membership_remove",
     "organization_transfer_ownership",
 ]

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from accounts.audit import Actor, audit_record
-from accounts.errors import MemberNotFound, OwnerRequired
+from accounts.errors import AlreadyMember, MemberNotFound, OwnerRequired
 from accounts.members.services.rules import (
     Role,
     acting_role,
@@ -13,7 +13,7 @@ from accounts.members.services.rules import (
     organization_lock,
     role_check,
 )
-from accounts.models import Membership, Organization
+from accounts.models import Membership, Organization, User
 
 
 def _fresh(membership: Membership) -> Membership:
@@ -25,6 +25,32 @@ def _fresh(membership: Membership) -> Membership:
     if current is None:
         raise MemberNotFound()
     return current
+
+
+@transaction.atomic
+def membership_create(
+    *, user: User, organization: Organization, role: str, actor: Actor
+) -> Membership:
+    """Make an existing ``user`` a member of the organization with ``role``.
+
+    For operators (``add_member``) and owners or admins; only owners make owners. A person
+    already a member is refused: their role changes through ``membership_change_role``.
+    """
+    role_check(role)
+    organization = organization_lock(organization)
+    may_grant(actor_role=acting_role(organization=organization, actor=actor), role=role)
+    if Membership.objects.filter(user=user, organization=organization).exists():
+        raise AlreadyMember(f"{user.email} is already a member of {organization.name}.")
+    membership = Membership.objects.create(user=user, organization=organization, role=role)
+    audit_record(
+        actor=actor,
+        action="membership.added",
+        organization=organization,
+        target=membership,
+        target_label=f"{user.email} as {role}",
+        metadata={"member": user.email, "from": None, "to": role},
+    )
+    return membership
 
 
 @transaction.atomic
