@@ -249,3 +249,14 @@ def test_transfer_ownership_from_the_page(web, org, owner, member):
 @pytest.mark.parametrize("token", ["short", "x" * 43, "%00" * 30])
 def test_odd_tokens_are_410_not_500(db, token):
     assert Client().get(f"/accounts/invitation/{token}/").status_code == 410
+
+
+def test_a_removed_members_keys_keep_working_with_the_creator_shown(
+    web, org, make_user, make_key, client_for
+):
+    admin = make_user(org, role=Role.ADMIN, email="leaver@example.com")
+    _, plaintext = make_key(org, name="Leaver's key", actor=Actor(user=admin))
+    web.post(MEMBERS + f"{mship(admin, org).pk}/remove/")
+    assert client_for(plaintext).get("/api/v1/models").status_code == 200
+    page = web.get("/settings/developer/").content.decode()
+    assert "Leaver&#x27;s key" in page and "leaver@example.com" in page
