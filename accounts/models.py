@@ -220,4 +220,5 @@ class Invitation(models.Model):
         return self.Status.PENDING
 
     def is_pending(self, now=None) -> bool:
+        """Return whether the link still works at ``now``."""
         return self.status(now) == self.Status.PENDING

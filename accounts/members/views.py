@@ -80,6 +80,7 @@ def member_invite(request):
 
 
 def _act(request, action, success: str):
+    """Run the service call; show its refusal or ``success`` on the Members page."""
     try:
         action()
     except DomainError as exc:
@@ -93,6 +94,7 @@ def _act(request, action, success: str):
 @manager_required
 @recent_authentication_required
 def invitation_revoke(request, pk):
+    """Withdraw a pending invitation of the current organization."""
     invitation = _invitation_or_404(request, pk)
     return _act(
         request,
@@ -105,6 +107,7 @@ def invitation_revoke(request, pk):
 @manager_required
 @recent_authentication_required
 def invitation_resend(request, pk):
+    """Email a pending invitation again with a new link; the old link stops working."""
     invitation = _invitation_or_404(request, pk)
     return _act(
         request,
@@ -119,6 +122,7 @@ def invitation_resend(request, pk):
 @manager_required
 @recent_authentication_required
 def member_role(request, pk):
+    """Change a member's role (the service says who may give which role to whom)."""
     membership = _membership_or_404(request, pk)
     form = RoleForm(request.POST)
     if not form.is_valid():

@@ -346,3 +346,21 @@ def test_password_for_new_account_is_checked_by_the_validators(org, owner):
     invite(org, owner, email="ana@example.com")
     with pytest.raises(InvalidRequest):
         services.invitation_accept_new_account(token=last_token(), password="ana@example.com")
+
+
+class FailingBackend:
+    """An email backend whose server is down."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("smtp down")
+
+
+def test_an_email_failure_leaves_no_invitation_behind(org, owner, settings):
+    settings.EMAIL_BACKEND = "tests.accounts.test_members_services.FailingBackend"
+    with pytest.raises(ConnectionRefusedError):
+        invite(org, owner)
+    assert not Invitation.objects.exists()
+    assert not AuditEvent.objects.filter(action="invitation.created").exists()

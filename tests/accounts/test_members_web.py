@@ -260,3 +260,13 @@ def test_a_removed_members_keys_keep_working_with_the_creator_shown(
     assert client_for(plaintext).get("/api/v1/models").status_code == 200
     page = web.get("/settings/developer/").content.decode()
     assert "Leaver&#x27;s key" in page and "leaver@example.com" in page
+
+
+@pytest.mark.parametrize("action", ["role", "remove", "transfer"])
+def test_changing_members_asks_for_the_password_again(owner, member, org, action):
+    client = Client()
+    client.force_login(owner)  # signed in, but no recent password on record
+    response = client.post(MEMBERS + f"{mship(member, org).pk}/{action}/", {"role": "admin"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert mship(member, org).role == Role.MEMBER

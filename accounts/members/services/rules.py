@@ -14,6 +14,7 @@ def organization_lock(organization: Organization) -> Organization:
 
 
 def role_check(role: str) -> str:
+    """Return ``role`` if it is owner, admin or member; refuse anything else."""
     if role not in Role.values:
         raise UnknownRole(f"Unknown role {role!r}: choose owner, admin or member.")
     return role
