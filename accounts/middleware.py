@@ -20,8 +20,11 @@ SESSION_KEY = "current_organization_id"
 class CurrentOrganizationMiddleware:
     """Set ``request.membership`` and ``request.organization`` for signed-in people.
 
-    The current organization is kept in the session (an id, never anything secret); a person
-    who no longer belongs to it falls back to their first organization.
+    The current organization is kept in the session (an id, never anything secret) and the
+    membership is read from the database on every request. A person removed from the
+    organization is refused on their next request, in every session they have open: this
+    request has no organization (its pages answer 403) and the session forgets it, so the next
+    request falls back to their first remaining organization, if any.
     """
 
     def __init__(self, get_response):
@@ -33,13 +36,25 @@ class CurrentOrganizationMiddleware:
         if not request.path.startswith("/api/"):
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
-                membership = membership_for(
-                    user=user, organization_id=request.session.get(SESSION_KEY)
-                )
-                if membership is not None:
-                    request.membership = membership
-                    request.organization = membership.organization
+                self._attach(request, user)
         return self.get_response(request)
+
+    def _attach(self, request, user):
+        wanted = request.session.get(SESSION_KEY)
+        membership = membership_for(user=user, organization_id=wanted)
+        if wanted is not None and (membership is None or membership.organization_id != wanted):
+            # Removed since the last request: refuse this one rather than silently showing
+            # another organization's pages in its place.
+            request.session.pop(SESSION_KEY, None)
+            messages.warning(
+                request, "You are no longer a member of that organization.", fail_silently=True
+            )
+            return
+        if membership is not None:
+            request.membership = membership
+            request.organization = membership.organization
+            if wanted is None:
+                request.session[SESSION_KEY] = membership.organization_id
 
 
 # --- The front door: session lifetime, required two-factor, no-store ------------------------

@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("apikeys.usage.urls")),
     path("", include("apikeys.alerts.urls")),
     path("", include("jobs.urls")),
+    path("", include("accounts.members.urls")),
     path("api/v1/", include(api_v1)),
     path(
         "api/docs/",

@@ -15,6 +15,8 @@ SUPPORT_PERMISSIONS = {
     "accounts.view_membership",
     "accounts.view_plan",
     "accounts.view_auditevent",
+    "accounts.view_invitation",
+    "accounts.change_invitation",  # the revoke action, through invitation_revoke
     "apikeys.view_apikey",
     "apikeys.change_apikey",
     "jobs.view_job",
@@ -201,6 +203,8 @@ def test_support_index_lists_only_what_support_works_with(support, db):
         "Organization",
         "Plan",
         "AuditEvent",
+        "Membership",
+        "Invitation",
         "ApiKey",
         "Job",
         "LedgerEntry",

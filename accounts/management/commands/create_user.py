@@ -1,3 +1,5 @@
+import json
+
 from accounts.audit import Actor
 from accounts.models import Membership
 from accounts.selectors import organization_by_slug
@@ -23,6 +25,7 @@ class Command(OperatorCommand):
             dest="groups",
             help="Add the user to this group (repeatable), e.g. --group Support.",
         )
+        parser.add_argument("--json", action="store_true", help="Print the user as JSON.")
 
     def handle(self, *args, **options):
         from django.core.management.base import CommandError
@@ -39,4 +42,13 @@ class Command(OperatorCommand):
             group_names=options["groups"],
             actor=Actor.system("operator (create_user)"),
         )
-        self.stdout.write(user.email)
+        if options["json"]:
+            payload = {
+                "email": user.email,
+                "organization": org.slug if org else None,
+                "role": options["role"] if org else None,
+                "staff": user.is_staff,
+            }
+            self.stdout.write(json.dumps(payload))
+        else:
+            self.stdout.write(user.email)

@@ -1,4 +1,5 @@
 import argparse
+import json
 from datetime import timedelta
 
 from django.utils import timezone
@@ -53,6 +54,11 @@ class Command(OperatorCommand):
             help="Comma-separated, e.g. jobs:write,jobs:read (the default).",
         )
         parser.add_argument("--expires-in-days", type=_days, default=None)
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print the key (plaintext included, once) and its details as JSON on stdout.",
+        )
 
     def handle(self, *args, **options):
         org = organization_by_slug(options["org"])
@@ -68,5 +74,18 @@ class Command(OperatorCommand):
             expires_at=expires_at,
             actor=Actor.system("operator (create_api_key)"),
         )
+        if options["json"]:
+            payload = {
+                "key": plaintext,
+                "key_id": key.key_id,
+                "organization": org.slug,
+                "name": key.name,
+                "type": key.type,
+                "environment": key.environment,
+                "permissions": list(key.permissions),
+                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+            }
+            self.stdout.write(json.dumps(payload))
+            return
         self.stderr.write(key.key_id)
         self.stdout.write(plaintext)

@@ -1,3 +1,5 @@
+import json
+
 from accounts.audit import Actor
 from accounts.plans import PLAN_CODES
 from billing.services import organization_open
@@ -16,6 +18,7 @@ class Command(OperatorCommand):
             default=None,
             help="Opening balance, exactly (0 is valid). Default: the plan's monthly credits.",
         )
+        parser.add_argument("--json", action="store_true", help="Print the organization as JSON.")
 
     def handle(self, *args, **options):
         org = organization_open(
@@ -24,4 +27,8 @@ class Command(OperatorCommand):
             credits=options["credits"],
             actor=Actor.system("operator (create_org)"),
         )
-        self.stdout.write(org.slug)
+        if options["json"]:
+            payload = {"slug": org.slug, "name": org.name, "plan": org.plan.code}
+            self.stdout.write(json.dumps(payload))
+        else:
+            self.stdout.write(org.slug)
