@@ -5,10 +5,7 @@ transaction. Invalid input is refused with ``InvalidRequest`` carrying every fie
 """
 
 import secrets
-from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,6 +14,12 @@ from accounts.models import Organization
 from apikeys.alerts.delivery import alerts_deliver
 from apikeys.alerts.limits import alertrule_check_limit
 from apikeys.alerts.models import AlertDelivery, AlertRule
+from apikeys.alerts.validation import (
+    clean_api_key,
+    clean_destination,
+    clean_threshold,
+    clean_window,
+)
 from apikeys.keys.models import ApiKey
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_choice, clean_fields, clean_name
@@ -24,20 +27,6 @@ from perceptis.validation import clean_choice, clean_fields, clean_name
 Metric = AlertRule.Metric
 Channel = AlertRule.Channel
 
-# Usage is kept per hour, so usage windows are whole hours; at most 30 days.
-MAX_WINDOW_MINUTES = 30 * 24 * 60
-# (lowest, highest) threshold per metric, and what the threshold means, for error messages.
-THRESHOLD_BOUNDS = {
-    Metric.REQUESTS: (0, 10**12, "a number of requests"),
-    Metric.ERROR_RATE: (0, 100, "a percentage from 0 to 100"),
-    Metric.P95_LATENCY: (0, 600_000, "milliseconds"),
-    Metric.CREDITS_BELOW: (0, 10**15, "a number of credits"),
-    Metric.KEY_EXPIRING: (1, 365, "a number of days from 1 to 365"),
-    Metric.KEY_SPEND: (1, 100, "a percentage of the spend limit from 1 to 100"),
-    Metric.ORG_SPEND: (1, 100, "a percentage of the monthly limit from 1 to 100"),
-}
-# Rules that are about the organization as a whole and cannot be scoped to one key.
-ORG_ONLY_METRICS = {Metric.CREDITS_BELOW, Metric.ORG_SPEND}
 # Fields whose values are not written to the audit log: a Slack URL is itself a credential.
 _SECRET_FIELDS = {"destination", "signing_secret"}
 
@@ -45,88 +34,6 @@ _SECRET_FIELDS = {"destination", "signing_secret"}
 def new_signing_secret() -> str:
     """Return a fresh webhook signing secret (256 bits)."""
     return "whsec_" + secrets.token_hex(24)
-
-
-def _number(value, what: str) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{what} must be a number.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number.") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError(f"{what} must be a number.")
-    return number
-
-
-def _clean_threshold(value, metric: str | None) -> float:
-    number = _number(value, "The threshold")
-    if metric not in THRESHOLD_BOUNDS:
-        return number  # The metric's own error is reported.
-    low, high, meaning = THRESHOLD_BOUNDS[metric]
-    if not low <= number <= high:
-        raise ValueError(f"The threshold is {meaning}, between {low} and {high}.")
-    if metric == Metric.KEY_EXPIRING and number != int(number):
-        raise ValueError("The threshold is a whole number of days.")
-    return number
-
-
-def _clean_window(value) -> int:
-    number = _number(value, "The window")
-    if number != int(number) or number < 60 or number > MAX_WINDOW_MINUTES:
-        raise ValueError(
-            f"The window is a whole number of minutes from 60 to {MAX_WINDOW_MINUTES}."
-        )
-    if int(number) % 60:
-        raise ValueError("Usage is counted per hour: the window must be a multiple of 60 minutes.")
-    return int(number)
-
-
-def clean_destination(channel: str | None, value) -> str:
-    """Return the destination for the channel: an email address, or an http(s) URL."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("Give an email address or URL to deliver alerts to.")
-    value = value.strip()
-    if len(value) > 500:
-        raise ValueError("The destination is at most 500 characters.")
-    if channel == Channel.EMAIL:
-        try:
-            validate_email(value)
-        except ValidationError:
-            raise ValueError("Enter a valid email address.") from None
-        return value
-    if channel in (Channel.WEBHOOK, Channel.SLACK):
-        try:
-            parts = urlsplit(value)
-        except ValueError:
-            raise ValueError("Enter a valid http or https URL.") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("Enter a valid http or https URL.")
-        if parts.username or parts.password:
-            raise ValueError("URLs with a user name or password are not accepted.")
-        if any(ord(ch) < 33 for ch in value):
-            raise ValueError("Enter a valid http or https URL.")
-        return value
-    return value  # The channel's own error is reported.
-
-
-def _clean_api_key(value, organization: Organization, metric: str | None) -> ApiKey | None:
-    if value in (None, ""):
-        return None
-    if metric in ORG_ONLY_METRICS:
-        raise ValueError("This metric is about the whole organization; leave the key empty.")
-    if isinstance(value, ApiKey):
-        key_id = value.key_id
-    elif isinstance(value, str):
-        key_id = value
-    else:
-        raise ValueError("Choose one of the organization's keys.")
-    key = ApiKey.objects.filter(
-        organization=organization, key_id=key_id, deleted_at__isnull=True
-    ).first()
-    if key is None:
-        raise ValueError("Choose one of the organization's keys.")
-    return key
 
 
 def alertrule_clean(*, organization: Organization, **fields) -> dict:
@@ -139,9 +46,9 @@ def alertrule_clean(*, organization: Organization, **fields) -> dict:
     checks = {
         "name": lambda: clean_name(fields.get("name"), what="rule"),
         "metric": lambda: clean_choice(metric, Metric.values, "The metric"),
-        "threshold": lambda: _clean_threshold(fields.get("threshold"), metric),
-        "window_minutes": lambda: _clean_window(fields.get("window_minutes", 60)),
-        "api_key": lambda: _clean_api_key(fields.get("api_key"), organization, metric),
+        "threshold": lambda: clean_threshold(fields.get("threshold"), metric),
+        "window_minutes": lambda: clean_window(fields.get("window_minutes", 60)),
+        "api_key": lambda: clean_api_key(fields.get("api_key"), organization, metric),
         "channel": lambda: clean_choice(channel, Channel.values, "The channel"),
         "destination": lambda: clean_destination(channel, fields.get("destination")),
         "enabled": lambda: bool(fields.get("enabled", True)),
