@@ -6,7 +6,6 @@ The pattern of ``test_web_browser_frontdoor.py``: Debian's ``/usr/bin/chromium``
 a reason without it; the live server runs in this process, so the email is in ``mail.outbox``.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -14,55 +13,13 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
-from accounts.models import Membership, Plan
-from accounts.plans import plans_ensure
+from accounts.models import Membership
 from apikeys.keys.models import ApiKey
-from tests.helpers import PASSWORD
+from tests.helpers import BROWSER_TESTS, PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
-    ),
-]
-
-
-@pytest.fixture(autouse=True)
-def _plans(transactional_db):
-    plans_ensure(Plan)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an event loop in this thread (see test_web_browser.py).
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-            if previous is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture
