@@ -6,14 +6,7 @@ from billing.selectors import credits_balance
 from jobs.engines import EngineError, GenerationRequest, OpenAICompatibleEngine
 from jobs.models import Job
 from jobs.tasks import run_job
-from tests.helpers import FakeServer, completion
-
-
-@pytest.fixture
-def fake():
-    server = FakeServer()
-    yield server
-    server.close()
+from tests.helpers import completion
 
 
 def engine_for(fake, **overrides):

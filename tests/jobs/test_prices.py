@@ -13,7 +13,7 @@ from billing.selectors import credits_balance
 from jobs.models import Job
 from jobs.services import job_submit
 from jobs.tasks import run_job
-from tests.helpers import FakeServer, completion, enable_totp
+from tests.helpers import completion, enable_totp
 
 
 def generate(client, body, **headers):
@@ -41,23 +41,6 @@ def snapshot(org):
         LedgerEntry.objects.filter(account__organization=org).count(),
         credits_balance(organization=org),
     )
-
-
-@pytest.fixture
-def fake():
-    server = FakeServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def openai_settings(settings, fake):
-    settings.GENERATION_ENGINE = "jobs.engines.OpenAICompatibleEngine"
-    settings.OPENAI_BASE_URL = fake.url
-    settings.OPENAI_MODEL = "fake-model"
-    settings.OPENAI_TIMEOUT_SECONDS = 2
-    settings.OPENAI_MAX_RETRIES = 0
-    return settings
 
 
 # --- GET /api/v1/models ---------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """Test keys are a sandbox: the offline engine, watermarked and free, under a shared daily quota."""
 
-import pytest
-
 from accounts.models import Plan
 from apikeys.keys.services import apikey_revoke
 from billing.models import LedgerEntry
@@ -9,24 +7,7 @@ from billing.selectors import credits_balance
 from jobs.engines import WATERMARK
 from jobs.models import Job
 from jobs.tasks import run_job
-from tests.helpers import SYSTEM, FakeServer
-
-
-@pytest.fixture
-def fake():
-    server = FakeServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def openai_settings(settings, fake):
-    settings.GENERATION_ENGINE = "jobs.engines.OpenAICompatibleEngine"
-    settings.OPENAI_BASE_URL = fake.url
-    settings.OPENAI_MODEL = "fake-model"
-    settings.OPENAI_TIMEOUT_SECONDS = 2
-    settings.OPENAI_MAX_RETRIES = 0
-    return settings
+from tests.helpers import SYSTEM
 
 
 def generate(client, body):
