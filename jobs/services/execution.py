@@ -17,6 +17,7 @@ from django.utils import timezone
 from billing.prices import price_charge
 from billing.services import credits_capture, credits_release
 from jobs.engines import EngineError, GenerationRequest, get_engine, reported_usage, watermark
+from jobs.events import job_finished
 from jobs.models import Job
 from jobs.services.submission import enqueue
 
@@ -75,6 +76,7 @@ def job_succeed(*, job: Job, result: dict) -> bool:
     )
     if done:
         credits_capture(job=job, charged=charged)
+        job_finished(job)
     return bool(done)
 
 
@@ -100,6 +102,7 @@ def job_fail(
     )
     if done:
         credits_release(job=job)
+        job_finished(job)
     return bool(done)
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from billing.services import credits_release
 from jobs.errors import JobStateConflict
+from jobs.events import job_finished
 from jobs.models import Job
 from jobs.services.submission import enqueue
 from perceptis.db import delete_in_batches
@@ -30,6 +31,7 @@ def job_cancel(*, job: Job, actor: Actor) -> Job:
         raise JobStateConflict("Only queued jobs can be canceled.")
     credits_release(job=job)
     job.refresh_from_db()
+    job_finished(job)
     audit_record(actor=actor, action="job.canceled", organization=job.organization, target=job)
     return job
 
