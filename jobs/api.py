@@ -12,14 +12,28 @@ from rest_framework.views import APIView
 
 from apikeys.keys.models import Permission
 from apikeys.keys.pipeline import ANY_KEY
+from billing.errors import (
+    InsufficientCredits,
+    ModelNotAvailable,
+    OrgSpendLimitReached,
+    SpendLimitReached,
+)
 from billing.prices import prices_for_plan
+from jobs.errors import IdempotencyKeyReused, JobNotFound, TooManyJobsInFlight
 from jobs.models import Job
 from jobs.services import job_get_for_key, job_submit
+from jobs.services.submission import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
 from perceptis.errors import json_body
 from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
-from perceptis.openapi import error_responses
 
 MAX_OPTIONS_BYTES = 16 * 1024
+
+JOB_ID_PARAMETER = OpenApiParameter(
+    "job_id",
+    location=OpenApiParameter.PATH,
+    type=str,
+    description="The job's id (`job_...`), from the generate response.",
+)
 
 
 class GenerateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -55,9 +69,28 @@ class JobUsageSerializer(serializers.Serializer):
     output_tokens = serializers.IntegerField()
 
 
+class JobResultSerializer(serializers.Serializer):
+    """What the engines return (``jobs.engines``)."""
+
+    text = serializers.CharField(help_text="The generated text.")
+    model = serializers.CharField(help_text="The model that answered, as the engine names it.")
+    usage = serializers.DictField(
+        help_text="The tokens used, as the engine reported them "
+        "(`input_tokens`, `output_tokens`, or `prompt_tokens`, `completion_tokens`, ...)."
+    )
+    finish_reason = serializers.CharField(
+        required=False, allow_null=True, help_text="Why generation stopped, where the engine says."
+    )
+    watermark = serializers.BooleanField(
+        required=False, help_text="True on a test key's result, whose text is marked."
+    )
+
+
 class JobSerializer(serializers.ModelSerializer):
     error = JobErrorSerializer(allow_null=True, read_only=True)
-    result = serializers.JSONField(allow_null=True, read_only=True)
+    result = JobResultSerializer(
+        allow_null=True, read_only=True, help_text="Null until the job has succeeded."
+    )
     usage = JobUsageSerializer(allow_null=True, read_only=True)
 
     class Meta:
@@ -122,6 +155,16 @@ def job_status_body(job: Job) -> dict:
 
 class GenerateView(APIView):
     required_permission = Permission.JOBS_WRITE
+    schema_tag = "Jobs"
+    errors = (
+        ModelNotAvailable,
+        TooManyJobsInFlight,
+        SpendLimitReached,
+        OrgSpendLimitReached,
+        InsufficientCredits,
+        IdempotencyKeyReused,
+    )
+    schema_links = {"POST": {"job_status": {"job_id": "$response.body#/job_id"}}}
 
     @extend_schema(
         operation_id="generate",
@@ -141,19 +184,35 @@ class GenerateView(APIView):
                 "Idempotency-Key",
                 location=OpenApiParameter.HEADER,
                 required=False,
-                description="The same key and body within 24 hours return the original job.",
-            )
-        ],
-        responses={
-            202: SubmittedJobSerializer,
-            **error_responses(
-                _400="invalid_request, model_not_available",
-                _402="spend_limit_reached, org_spend_limit_reached, insufficient_credits",
-                _415="unsupported_media_type",
-                _422="idempotency_key_reused",
-                _429="rate_limited, daily_quota_exceeded, too_many_jobs_in_flight",
+                type={
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+                    "pattern": IDEMPOTENCY_KEY_PATTERN,
+                },
+                description="1 to 255 printable ASCII characters without spaces. The same key "
+                "and body within 24 hours return the original job; the same key with another "
+                "body is 422 `idempotency_key_reused`.",
             ),
-        },
+            OpenApiParameter(
+                "Location",
+                location=OpenApiParameter.HEADER,
+                response=[202],
+                required=True,
+                type={"type": "string", "format": "uri-reference"},
+                description="The job's status URL, `/api/v1/status/{job_id}`.",
+            ),
+            OpenApiParameter(
+                "Idempotent-Replayed",
+                location=OpenApiParameter.HEADER,
+                response=[202],
+                required=False,
+                type={"type": "string", "enum": ["true"]},
+                description="Sent when an earlier request with the same Idempotency-Key made "
+                "this job; nothing new was charged.",
+            ),
+        ],
+        responses={202: SubmittedJobSerializer},
     )
     def post(self, request):
         serializer = GenerateRequestSerializer(data=json_body(request))
@@ -174,6 +233,8 @@ class GenerateView(APIView):
 
 class StatusView(APIView):
     required_permission = Permission.JOBS_READ
+    schema_tag = "Jobs"
+    errors = (JobNotFound,)
 
     @extend_schema(
         operation_id="job_status",
@@ -182,7 +243,8 @@ class StatusView(APIView):
             "Return the job's status, timestamps, result or error and the credits charged. "
             "Only the key that created the job sees it; any other id is 404 `job_not_found`."
         ),
-        responses={200: JobSerializer, **error_responses(_404="job_not_found")},
+        parameters=[JOB_ID_PARAMETER],
+        responses={200: JobSerializer},
     )
     def get(self, request, job_id: str):
         job = job_get_for_key(key=request.auth, job_id=job_id)
@@ -207,6 +269,7 @@ class ModelListSerializer(serializers.Serializer):
 
 class ModelsView(APIView):
     required_permission = ANY_KEY
+    schema_tag = "Models"
 
     @extend_schema(
         operation_id="models",
@@ -216,7 +279,7 @@ class ModelsView(APIView):
             "`ceil(input tokens × input price / 1000 + max_tokens × output price / 1000)` "
             "(at least 1) and is charged the same on the tokens it used."
         ),
-        responses={200: ModelListSerializer, **error_responses()},
+        responses={200: ModelListSerializer},
     )
     def get(self, request):
         prices = prices_for_plan(plan=request.auth.organization.plan)

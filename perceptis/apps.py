@@ -6,3 +6,4 @@ class PerceptisConfig(AppConfig):
 
     def ready(self):
         from perceptis import checks  # noqa: F401  (registers the checks)
+        from perceptis.openapi import extensions  # noqa: F401  (registers the schema extensions)

@@ -62,6 +62,12 @@ def json_body(request, *, required: bool = True):
     return request.data
 
 
+class LengthRequired(DomainError):
+    code = "length_required"
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_message = "Send the body with a Content-Length header; chunked bodies are refused."
+
+
 class NotFound(DomainError):
     code = "not_found"
     status_code = status.HTTP_404_NOT_FOUND

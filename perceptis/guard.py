@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from django.http import HttpResponse
 
-from perceptis.errors import is_api_path, json_error_response
+from perceptis.errors import LengthRequired, is_api_path, json_error_response
 from perceptis.redaction import has_controls
 
 
@@ -32,11 +32,8 @@ class RequestGuardMiddleware:
         if is_api_path(request):
             chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
             if chunked and not request.META.get("CONTENT_LENGTH"):
-                return json_error_response(
-                    "length_required",
-                    "Send the body with a Content-Length header; chunked bodies are refused.",
-                    411,
-                )
+                error = LengthRequired()
+                return json_error_response(error.code, error.message, error.status_code)
         return self.get_response(request)
 
     @staticmethod

@@ -8,13 +8,21 @@ exceed the plan's key limit or key creations per day, and may revoke itself.
 """
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.audit import Actor
 from apikeys.keys import selectors, services
+from apikeys.keys.errors import (
+    ExceedsOwnPrivileges,
+    KeyCreationLimitReached,
+    KeyLimitReached,
+    KeyNotFound,
+    KeyNotRevoked,
+    KeyRevoked,
+)
 from apikeys.keys.models import Permission
 from apikeys.keys.serializers import (
     KeyChangeSerializer,
@@ -26,14 +34,16 @@ from apikeys.keys.serializers import (
     KeyWithSecretSerializer,
 )
 from perceptis.errors import json_body
-from perceptis.openapi import error_responses
 from perceptis.pagination import NextCursorPagination
 
-TAG = "API keys"
-# Every change to a key: the pipeline's refusals and, for an acting key, the privilege rule.
-_403_PRIVILEGES = (
-    "ip_not_allowed, plan_not_eligible, insufficient_permissions, exceeds_own_privileges"
+KEY_ID_PARAMETER = OpenApiParameter(
+    "key_id",
+    location=OpenApiParameter.PATH,
+    type=str,
+    description="The Key ID (`key_...`).",
 )
+# What a key-changing request may hit besides the pipeline: the key, and the privilege rule.
+_CHANGE_ERRORS = (KeyNotFound, ExceedsOwnPrivileges)
 
 
 def _with_secret(key, plaintext: str) -> Response:
@@ -46,18 +56,35 @@ def _with_secret(key, plaintext: str) -> Response:
 
 class _KeyView(APIView):
     required_permission = Permission.KEYS_MANAGE
+    schema_tag = "Keys"
 
     def get_key(self, request, key_id: str):
         return selectors.apikey_get(organization=request.auth.organization, key_id=key_id)
 
 
 class KeyListView(_KeyView):
+    errors = {"POST": (ExceedsOwnPrivileges, KeyLimitReached, KeyCreationLimitReached)}
+    schema_links = {
+        "POST": {
+            operation: {"key_id": "$response.body#/id"}
+            for operation in (
+                "keys_retrieve",
+                "keys_update",
+                "keys_delete",
+                "keys_revoke",
+                "keys_disable",
+                "keys_enable",
+                "keys_rotate",
+            )
+        }
+    }
+
     @extend_schema(
         operation_id="keys_list",
         summary="List the organization's keys",
-        tags=[TAG],
+        description="Newest first, in pages of `limit` (default 20); follow `next` for more.",
         parameters=[KeyListQuerySerializer],
-        responses={200: KeyPageSerializer, **error_responses()},
+        responses={200: KeyPageSerializer},
     )
     def get(self, request):
         query = KeyListQuerySerializer(data=request.query_params)
@@ -71,17 +98,14 @@ class KeyListView(_KeyView):
     @extend_schema(
         operation_id="keys_create",
         summary="Create a key (its plaintext is in this response only)",
-        tags=[TAG],
+        description=(
+            "Create a key in this organization, at most as powerful as the acting key on every "
+            "axis (`403 exceeds_own_privileges` with `fields` otherwise), within the plan's key "
+            "limit and key creations per day. The plaintext `key` is in this response only, "
+            "which is `Cache-Control: no-store`."
+        ),
         request=KeyCreateSerializer,
-        responses={
-            201: KeyWithSecretSerializer,
-            **error_responses(
-                _403="ip_not_allowed, plan_not_eligible, insufficient_permissions, "
-                "exceeds_own_privileges, key_limit_reached",
-                _415="unsupported_media_type",
-                _429="rate_limited, daily_quota_exceeded, key_creation_limit_reached",
-            ),
-        },
+        responses={201: KeyWithSecretSerializer},
     )
     def post(self, request):
         serializer = KeyCreateSerializer(data=json_body(request, required=False))
@@ -96,11 +120,18 @@ class KeyListView(_KeyView):
 
 
 class KeyDetailView(_KeyView):
+    errors = {
+        "GET": (KeyNotFound,),
+        "PATCH": (*_CHANGE_ERRORS, KeyRevoked),
+        "DELETE": (*_CHANGE_ERRORS, KeyNotRevoked),
+    }
+
     @extend_schema(
         operation_id="keys_retrieve",
         summary="Get a key",
-        tags=[TAG],
-        responses={200: KeySerializer, **error_responses(_404="key_not_found")},
+        description="A key of this organization; never its secret.",
+        parameters=[KEY_ID_PARAMETER],
+        responses={200: KeySerializer},
     )
     def get(self, request, key_id: str):
         return Response(KeySerializer(self.get_key(request, key_id)).data)
@@ -109,17 +140,13 @@ class KeyDetailView(_KeyView):
         operation_id="keys_update",
         summary="Rename a key or change its permissions, rate limit, expiry, IP allowlist "
         "or spend limit",
-        tags=[TAG],
+        description=(
+            "Change only the fields sent. The result must stay at most as powerful as the "
+            "acting key, and a key may only tighten its own restrictions."
+        ),
+        parameters=[KEY_ID_PARAMETER],
         request=KeyChangeSerializer,
-        responses={
-            200: KeySerializer,
-            **error_responses(
-                _403=_403_PRIVILEGES,
-                _404="key_not_found",
-                _409="key_revoked",
-                _415="unsupported_media_type",
-            ),
-        },
+        responses={200: KeySerializer},
     )
     def patch(self, request, key_id: str):
         serializer = KeyChangeSerializer(data=json_body(request, required=False))
@@ -134,11 +161,9 @@ class KeyDetailView(_KeyView):
     @extend_schema(
         operation_id="keys_delete",
         summary="Delete a revoked key (its jobs, usage and audit history stay)",
-        tags=[TAG],
-        responses={
-            204: None,
-            **error_responses(_403=_403_PRIVILEGES, _404="key_not_found", _409="key_not_revoked"),
-        },
+        description="Only a revoked key can be deleted; it disappears from lists and lookups.",
+        parameters=[KEY_ID_PARAMETER],
+        responses={204: None},
     )
     def delete(self, request, key_id: str):
         services.apikey_delete(key=self.get_key(request, key_id), actor=Actor.for_request(request))
@@ -150,32 +175,35 @@ _STATUS_CHANGES = {
     "revoke": (
         services.apikey_revoke,
         "Revoke a key for good (a key may revoke itself)",
-        {"_403": _403_PRIVILEGES, "_404": "key_not_found"},
+        _CHANGE_ERRORS,
     ),
     "disable": (
         services.apikey_disable,
         "Disable a key until it is enabled again",
-        {"_403": _403_PRIVILEGES, "_404": "key_not_found", "_409": "key_revoked"},
+        (*_CHANGE_ERRORS, KeyRevoked),
     ),
     "enable": (
         services.apikey_enable,
         "Enable a disabled key",
-        {"_403": _403_PRIVILEGES, "_404": "key_not_found", "_409": "key_revoked"},
+        (*_CHANGE_ERRORS, KeyRevoked),
     ),
 }
 
 
 def status_view(change: str) -> type[APIView]:
     """Return the view of ``POST /api/v1/keys/{key_id}/<change>`` (revoke, disable, enable)."""
-    service, summary, errors = _STATUS_CHANGES[change]
+    service, summary, refusals = _STATUS_CHANGES[change]
 
     class KeyStatusView(_KeyView):
+        errors = refusals
+
         @extend_schema(
             operation_id=f"keys_{change}",
             summary=summary,
-            tags=[TAG],
+            description=f"{summary}. Answer the key as it is now.",
+            parameters=[KEY_ID_PARAMETER],
             request=None,
-            responses={200: KeySerializer, **error_responses(**errors)},
+            responses={200: KeySerializer},
         )
         def post(self, request, key_id: str):
             key = service(key=self.get_key(request, key_id), actor=Actor.for_request(request))
@@ -186,20 +214,18 @@ def status_view(change: str) -> type[APIView]:
 
 
 class KeyRotateView(_KeyView):
+    errors = (*_CHANGE_ERRORS, KeyRevoked)
+
     @extend_schema(
         operation_id="keys_rotate",
         summary="Give a key a new secret (its plaintext is in this response only)",
-        tags=[TAG],
+        description=(
+            "Same Key ID, settings, jobs and usage; a new secret, in this response only. The "
+            "old secret stops at once or after `grace_period_seconds`."
+        ),
+        parameters=[KEY_ID_PARAMETER],
         request=KeyRotateSerializer,
-        responses={
-            200: KeyWithSecretSerializer,
-            **error_responses(
-                _403=_403_PRIVILEGES,
-                _404="key_not_found",
-                _409="key_revoked",
-                _415="unsupported_media_type",
-            ),
-        },
+        responses={200: KeyWithSecretSerializer},
     )
     def post(self, request, key_id: str):
         serializer = KeyRotateSerializer(data=json_body(request, required=False))

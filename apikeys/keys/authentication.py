@@ -174,6 +174,16 @@ def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
+    # What it can answer, for the OpenAPI schema (perceptis.openapi).
+    errors = (
+        InvalidApiKey,
+        ApiKeyRevoked,
+        ApiKeyInactive,
+        ApiKeyExpired,
+        EnvironmentMismatch,
+        TooManyFailedAttempts,
+    )
+
     def authenticate(self, request):
         credential = bearer_token(request)
         if credential is None:

@@ -22,10 +22,12 @@ from rest_framework.throttling import BaseThrottle
 
 from apikeys.keys import ratelimit
 from apikeys.keys.errors import (
+    DailyQuotaExceeded,
     InsufficientPermissions,
     IpNotAllowed,
     MissingApiKey,
     PlanNotEligible,
+    RateLimited,
 )
 from apikeys.keys.models import ApiKey
 from perceptis.errors import ApiError
@@ -66,6 +68,9 @@ def attach_state(request, state: RequestState) -> None:
 class KeyAccess(BasePermission):
     """Refuse requests from outside the key's IP allowlist, and organizations without API access."""
 
+    # What each pipeline class can answer, for the OpenAPI schema (perceptis.openapi).
+    errors = (MissingApiKey, IpNotAllowed, PlanNotEligible)
+
     def has_permission(self, request, view):
         state = request_state(request)
         if state is None:
@@ -90,6 +95,8 @@ class HasKeyPermission(BasePermission):
     method with none is refused: forgetting to name a permission must not open an endpoint.
     """
 
+    errors = (InsufficientPermissions,)
+
     def has_permission(self, request, view):
         state = request_state(request)
         if state is None:
@@ -112,6 +119,8 @@ class HasKeyPermission(BasePermission):
 
 class KeyRateLimit(BaseThrottle):
     """Count the request against the key's per-minute limit and, for test keys, daily quota."""
+
+    errors = (RateLimited, DailyQuotaExceeded)
 
     def allow_request(self, request, view):
         state = request_state(request)

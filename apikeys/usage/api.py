@@ -5,7 +5,7 @@ last flush of each web process (``APIKEYS_USAGE_FLUSH_SECONDS``, 10 s by default
 """
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,7 +15,6 @@ from apikeys.usage import selectors
 from apikeys.usage.selectors import USAGE_WINDOWS, UsageSummary
 from apikeys.usage.serializers import UsageReportSerializer
 from billing.selectors import credits_balance
-from perceptis.openapi import ErrorSerializer
 
 _NO_USAGE = UsageSummary(requests=0, errors=0, p50_ms=None, p95_ms=None)
 
@@ -32,20 +31,18 @@ def _figures(summary: UsageSummary) -> dict:
 
 class UsageView(APIView):
     required_permission = Permission.USAGE_READ
+    schema_tag = "Usage"
 
     @extend_schema(
         operation_id="usage",
         summary="Credit balance and usage per key for the last 24 hours, 7 and 30 days",
-        tags=["Usage"],
-        responses={
-            200: UsageReportSerializer,
-            401: OpenApiResponse(ErrorSerializer, description="missing or unusable API key"),
-            403: OpenApiResponse(
-                ErrorSerializer,
-                description="ip_not_allowed, plan_not_eligible, insufficient_permissions",
-            ),
-            429: OpenApiResponse(ErrorSerializer, description="rate_limited"),
-        },
+        description=(
+            "The organization's credit balance, and requests, errors, error rate and latency "
+            "(p50, p95) for all keys together and per key, over the last 24 hours, 7 days and "
+            "30 days. Figures are as fresh as each web process's last write, at most "
+            "`APIKEYS_USAGE_FLUSH_SECONDS` (10 s) old."
+        ),
+        responses={200: UsageReportSerializer},
     )
     def get(self, request):
         organization = request.auth.organization

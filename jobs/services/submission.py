@@ -23,7 +23,10 @@ from perceptis.errors import InvalidRequest
 logger = logging.getLogger(__name__)
 
 
-_IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}\Z")
+# 1 to 255 printable ASCII characters without spaces; the pattern is also the OpenAPI schema's.
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}$"
+_IDEMPOTENCY_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}\Z")
 
@@ -46,7 +49,8 @@ def _request_hash(prompt: str, options: dict) -> str:
 def clean_idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
-    if not _IDEMPOTENCY_KEY_RE.match(value):
+    # fullmatch: ``$`` alone would let a trailing newline through.
+    if not _IDEMPOTENCY_KEY_RE.fullmatch(value):
         raise InvalidRequest(
             "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces.",
             fields={"Idempotency-Key": ["1 to 255 printable ASCII characters."]},
