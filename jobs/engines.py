@@ -203,11 +203,20 @@ class OpenAICompatibleEngine(Engine):
                 "The generation server's answer has no choices.",
                 retryable=False,
             ) from None
+        if not isinstance(text, str):
+            # A job's result always has text (the schema says so); an answer without any,
+            # such as a refusal with null content, is not a result.
+            raise EngineError(
+                "engine_bad_response",
+                "The generation server's answer has no text.",
+                retryable=False,
+            )
+        model, reason, usage = data.get("model"), choice.get("finish_reason"), data.get("usage")
         return {
             "text": text,
-            "model": data.get("model", self.model),
-            "finish_reason": choice.get("finish_reason"),
-            "usage": data.get("usage") or {},
+            "model": model if isinstance(model, str) else self.model,
+            "finish_reason": reason if isinstance(reason, str) else None,
+            "usage": usage if isinstance(usage, dict) else {},
         }
 
 

@@ -15,12 +15,12 @@ admin.site.login = secure_admin_login(admin.site.login)
 handler404 = "perceptis.errors.handler404"
 handler500 = "perceptis.errors.handler500"
 
+schema_view = SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[])
+
 api_v1 = [
-    path(
-        "schema/",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
-        name="api-schema",
-    ),
+    path("schema/", schema_view, name="api-schema"),
+    # API paths have no trailing slash; the schema answers both ways, never with a redirect.
+    path("schema", schema_view, name="api-schema-bare"),
     # Anything else under /api/v1/ is a JSON 404, never an HTML page or a slash redirect.
     path("<path:rest>", api_not_found),
 ]

@@ -87,7 +87,8 @@ class KeyListView(_KeyView):
         responses={200: KeyPageSerializer},
     )
     def get(self, request):
-        query = KeyListQuerySerializer(data=request.query_params)
+        # A plain dict: as a QueryDict, an empty value (``?type=``) would count as absent.
+        query = KeyListQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         filters = {k: v for k, v in query.validated_data.items() if k not in ("limit", "cursor")}
         keys = selectors.apikey_list(organization=request.auth.organization, **filters)

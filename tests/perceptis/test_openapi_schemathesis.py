@@ -1,0 +1,172 @@
+"""Schemathesis against the app in process: every check, stateless and stateful, no finding.
+
+The app runs under Django's WSGI handler in the test's thread and transaction (Django's test
+client keeps its connection the same way). A live key with every permission, in an Enterprise
+organization with credits and limits raised so that the run measures the schema, not the limits.
+Hypothesis runs derandomized with a fixed number of examples, so a run is repeatable and bounded.
+"""
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+
+from accounts.models import Plan
+from apikeys.keys.models import Permission
+
+MAX_EXAMPLES = 25
+HYPOTHESIS = hypothesis_settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def _config(key: str) -> schemathesis.Config:
+    return schemathesis.Config.from_dict(
+        {
+            "auth": {"openapi": {"ApiKey": {"bearer": key}}},
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+            },
+            "checks": {"enabled": True},
+            "operations": [
+                {
+                    # Semantic checks JSON Schema cannot say (an expiry in the future, a rate
+                    # limit within the plan, a valid CIDR) answer 400 to well-shaped data.
+                    "include-operation-id": ["keys_create", "keys_update"],
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "400", "403", "404", "409", "429"]
+                        }
+                    },
+                },
+                {
+                    # A cursor is opaque: one the server did not hand out (in `next`) is 400.
+                    "include-operation-id": ["keys_list"],
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "400", "403", "429"]
+                        }
+                    },
+                },
+                {
+                    # An Idempotency-Key sent again with another body is 422 by design.
+                    "include-operation-id": ["generate"],
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "400", "402", "403", "422", "429"]
+                        }
+                    },
+                },
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def wsgi_app(settings):
+    # The handler would close the test's connection after each request, ending its transaction.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 0  # the ignored_auth check sends bad keys
+    try:
+        yield get_wsgi_application()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def full_key(make_org, make_key):
+    Plan.objects.filter(code="enterprise").update(
+        rate_limit_per_minute=1_000_000, max_jobs_in_flight=1_000_000
+    )
+    organization = make_org(plan="enterprise", credits=10_000_000)
+    _, plaintext = make_key(organization, permissions=[p.value for p in Permission])
+    return plaintext
+
+
+@pytest.fixture
+def api_schema(db, wsgi_app, full_key):
+    return schemathesis.openapi.from_wsgi("/api/v1/schema/", wsgi_app, config=_config(full_key))
+
+
+def declared_codes(operation: dict, status: int) -> set[str]:
+    """Return the error codes an OpenAPI operation declares for ``status``."""
+    response = operation["responses"].get(str(status))
+    assert response is not None, f"status {status} is not declared"
+    schema = response["content"]["application/json"]["schema"]
+    return set(schema["properties"]["error"]["properties"]["code"]["enum"])
+
+
+def code_check(seen: set):
+    """Return a check run on every response: its error code is in the operation's enum for its
+    status. Each (operation, status, code) seen is added to ``seen``."""
+
+    def error_code_is_declared(ctx, response, case):
+        if response.status_code < 400:
+            return None
+        code = response.json()["error"]["code"]
+        seen.add((case.operation.label, response.status_code, code))
+        declared = declared_codes(case.operation.definition.raw, response.status_code)
+        assert code in declared, f"{case.operation.label} answered {code}, not in its enum"
+        return None
+
+    return error_code_is_declared
+
+
+def _operations(api_schema):
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) >= 13
+    return operations
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_every_operation_passes_every_check(api_schema, mode):
+    seen = set()
+    recorder = code_check(seen)
+    findings = []
+    for operation in _operations(api_schema):
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @HYPOTHESIS
+        def check(case):
+            case.call_and_validate(additional_checks=[recorder])
+
+        try:
+            check()
+        except Unsatisfiable:
+            assert mode == GenerationMode.NEGATIVE  # nothing in it can be made invalid
+        except Exception as finding:  # every operation runs; all findings are reported together
+            findings.append(f"{operation.label}: {finding}")
+    assert not findings, "\n\n".join(findings)
+    # The run did reach refusals: the enum check above was not vacuous.
+    assert {code for _, _, code in seen} >= {"invalid_request"}
+
+
+def test_stateful_sequences_pass_every_check(api_schema):
+    recorder = code_check(set())
+    steps = []
+
+    class Machine(api_schema.as_state_machine()):
+        def after_call(self, response, case):
+            steps.append(case.operation.label)
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            super().validate_response(
+                response, case, additional_checks=[*(additional_checks or ()), recorder], **kwargs
+            )
+
+    Machine.run(settings=hypothesis_settings(HYPOTHESIS, max_examples=15, stateful_step_count=6))
+    # Links were followed: a job was read back after generate, a created key acted on.
+    assert "GET /api/v1/status/{job_id}" in steps
+    assert any(label.startswith("POST /api/v1/keys/{key_id}/") for label in steps)
