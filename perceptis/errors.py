@@ -62,6 +62,12 @@ def json_body(request, *, required: bool = True):
     return request.data
 
 
+class NotAcceptable(DomainError):
+    code = "not_acceptable"
+    status_code = status.HTTP_406_NOT_ACCEPTABLE
+    default_message = "The API answers JSON only: accept application/json."
+
+
 class LengthRequired(DomainError):
     code = "length_required"
     status_code = status.HTTP_411_LENGTH_REQUIRED

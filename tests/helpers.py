@@ -237,3 +237,11 @@ BROWSER_TESTS = [
         reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
     ),
 ]
+
+
+def openapi_error_codes(operation: dict, status: int) -> set[str]:
+    """Return the error codes an OpenAPI operation declares for ``status`` (its ``code`` enum)."""
+    response = operation["responses"].get(str(status))
+    assert response is not None, f"{operation['operationId']}: status {status} is not declared"
+    schema = response["content"]["application/json"]["schema"]
+    return set(schema["properties"]["error"]["properties"]["code"]["enum"])

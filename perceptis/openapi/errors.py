@@ -7,14 +7,15 @@ from perceptis.errors import (
     DomainError,
     InvalidRequest,
     LengthRequired,
+    NotAcceptable,
     NotFound,
     ServiceUnavailable,
     UnsupportedMediaType,
 )
 
 # Refusals any API request may get, before a view runs: a malformed query string or Host header
-# (the request guard, Django), the database unreachable.
-GENERIC_ERRORS: tuple[type[DomainError], ...] = (InvalidRequest, ServiceUnavailable)
+# (the request guard, Django), an Accept header without JSON, the database unreachable.
+GENERIC_ERRORS: tuple[type[DomainError], ...] = (InvalidRequest, NotAcceptable, ServiceUnavailable)
 # With a path parameter, a value no route matches (a control character, an encoded slash).
 PATH_ERRORS: tuple[type[DomainError], ...] = (NotFound,)
 # With a request body: its media type, and a chunked body (refused by the request guard).

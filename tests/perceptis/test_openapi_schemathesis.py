@@ -1,16 +1,13 @@
 """Schemathesis against the app in process: every check, stateless and stateful, no finding.
 
-The app runs under Django's WSGI handler in the test's thread and transaction (Django's test
-client keeps its connection the same way). A live key with every permission, in an Enterprise
-organization with credits and limits raised so that the run measures the schema, not the limits.
-Hypothesis runs derandomized with a fixed number of examples, so a run is repeatable and bounded.
+The app runs under Django's WSGI handler in the test's thread and transaction (``wsgi_app``).
+A live key with every permission, in an Enterprise organization with credits and limits raised
+so that the run measures the schema, not the limits. Hypothesis runs derandomized with a fixed
+number of examples, so a run is repeatable and bounded.
 """
 
 import pytest
 import schemathesis
-from django.core import signals
-from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
@@ -18,6 +15,7 @@ from schemathesis import GenerationMode
 
 from accounts.models import Plan
 from apikeys.keys.models import Permission
+from tests.helpers import openapi_error_codes
 
 MAX_EXAMPLES = 25
 HYPOTHESIS = hypothesis_settings(
@@ -73,19 +71,6 @@ def _config(key: str) -> schemathesis.Config:
 
 
 @pytest.fixture
-def wsgi_app(settings):
-    # The handler would close the test's connection after each request, ending its transaction.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 0  # the ignored_auth check sends bad keys
-    try:
-        yield get_wsgi_application()
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
 def full_key(make_org, make_key):
     Plan.objects.filter(code="enterprise").update(
         rate_limit_per_minute=1_000_000, max_jobs_in_flight=1_000_000
@@ -96,16 +81,9 @@ def full_key(make_org, make_key):
 
 
 @pytest.fixture
-def api_schema(db, wsgi_app, full_key):
+def api_schema(wsgi_app, full_key, settings):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 0  # the ignored_auth check sends bad keys
     return schemathesis.openapi.from_wsgi("/api/v1/schema/", wsgi_app, config=_config(full_key))
-
-
-def declared_codes(operation: dict, status: int) -> set[str]:
-    """Return the error codes an OpenAPI operation declares for ``status``."""
-    response = operation["responses"].get(str(status))
-    assert response is not None, f"status {status} is not declared"
-    schema = response["content"]["application/json"]["schema"]
-    return set(schema["properties"]["error"]["properties"]["code"]["enum"])
 
 
 def code_check(seen: set):
@@ -117,7 +95,7 @@ def code_check(seen: set):
             return None
         code = response.json()["error"]["code"]
         seen.add((case.operation.label, response.status_code, code))
-        declared = declared_codes(case.operation.definition.raw, response.status_code)
+        declared = openapi_error_codes(case.operation.definition.raw, response.status_code)
         assert code in declared, f"{case.operation.label} answered {code}, not in its enum"
         return None
 
