@@ -10,8 +10,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apikeys.keys import keycache, ratelimit
 from apikeys.keys.models import Permission
-from apikeys.keys.pipeline import ANY_KEY
+from apikeys.keys.pipeline import ANY_KEY, request_state
 from billing.prices import prices_for_plan
 from jobs.models import Job
 from jobs.services import job_get_for_key, job_submit
@@ -96,6 +97,11 @@ def _iso_datetime(value) -> str | None:
         return None
     text = value.astimezone(timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# A job in these states never changes again (support retries only failed jobs), so its status
+# body may be served from the read model, per key, in every process.
+FINAL = (Job.Status.SUCCEEDED, Job.Status.CANCELED)
 
 
 def job_status_body(job: Job) -> dict:
@@ -185,8 +191,32 @@ class StatusView(APIView):
         responses={200: JobSerializer, **error_responses(_404="job_not_found")},
     )
     def get(self, request, job_id: str):
-        job = job_get_for_key(key=request.auth, job_id=job_id)
-        return Response(job_status_body(job))
+        key = request.auth
+        name = self.read_model({"job_id": job_id})
+        body = request_state(request).read_model
+        if body is None and name and not keycache.enabled():
+            body = ratelimit.shared_call(keycache.read_model_get, key.pk, name)
+        if body is not None:
+            return Response(body)
+        job = job_get_for_key(key=key, job_id=job_id)
+        body = job_status_body(job)
+        if name and job.status in FINAL:
+            ratelimit.shared_call(
+                keycache.read_model_put,
+                key.pk,
+                name,
+                body,
+                seconds=settings.JOBS_READ_MODEL_SECONDS,
+            )
+        return Response(body)
+
+    @staticmethod
+    def read_model(kwargs) -> str:
+        """The cached status body a poll may be answered from (a job that will never change)."""
+        job_id = kwargs.get("job_id")
+        if not settings.JOBS_READ_MODEL_SECONDS or not job_id or len(job_id) > 40:
+            return ""
+        return f"job:{job_id}"
 
 
 class ModelEntrySerializer(serializers.Serializer):

@@ -103,17 +103,20 @@ def test_throttled_requests_are_aggregated_too(settings, clock, db):
     assert row.count == 6
 
 
-def test_with_the_cache_down_nothing_is_refused_and_keys_are_still_checked(
+def test_with_the_cache_down_each_process_counts_failures_at_its_share(
     settings, clock, live_key
 ):
-    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 1
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 4
+    settings.APIKEYS_WEB_PROCESSES = 2
     with (
         mock.patch.object(ratelimit.cache, "get", side_effect=ConnectionError("down")),
         mock.patch.object(ratelimit, "_incr", side_effect=ConnectionError("down")),
     ):
-        for _ in range(3):
+        for _ in range(2):
             assert attempt(keys.generate("live")).status_code == 401
-        assert attempt(live_key[1]).status_code == 404
+        assert attempt(keys.generate("live")).status_code == 429
+        # Another address's key is still checked against the database.
+        assert attempt(live_key[1], ip="198.51.100.9").status_code == 404
 
 
 @pytest.fixture
@@ -157,13 +160,14 @@ def _answers(port: int) -> bool:
 
 def test_the_throttle_holds_on_redis_and_when_redis_stops(settings, clock, live_key, own_redis):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
+    settings.APIKEYS_WEB_PROCESSES = 1
     for _ in range(3):
         assert attempt(keys.generate("live")).status_code == 401
     assert attempt(live_key[1]).status_code == 429
 
     own_redis()
     # The address this process blocked stays blocked for the minute (fail closed); others are
-    # not refused for lack of a counter, and their keys are still checked against the database.
+    # counted by this process alone, and their keys are still checked against the database.
     assert attempt(live_key[1]).status_code == 429
     assert attempt(keys.generate("live"), ip="198.51.100.9").status_code == 401
     assert attempt(live_key[1], ip="198.51.100.9").status_code == 404
