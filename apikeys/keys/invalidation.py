@@ -30,15 +30,12 @@ def stale_on_commit(*, keys=(), organizations=(), plans: bool = False) -> None:
     keys, organizations = tuple(keys), tuple(organizations)
 
     def invalidate():
-        from apikeys.keys.ratelimit import redis_breaker
+        from apikeys.keys.ratelimit import shared_call
 
-        try:
-            keycache.invalidate(keys=keys, organizations=organizations, plans=plans)
-        except Exception as error:
-            redis_breaker.failed(error)
+        done = shared_call(keycache.invalidate, keys=keys, organizations=organizations, plans=plans)
+        if done is None:
             logger.warning(
-                "Could not invalidate cached key records (%s); they expire within %s s",
-                type(error).__name__,
+                "Cached key records not invalidated (Redis unavailable); they expire within %s s",
                 settings.APIKEYS_KEY_CACHE_SECONDS,
             )
 

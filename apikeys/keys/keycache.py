@@ -234,7 +234,7 @@ def store(
     return Counts(*map(int, reply[1:4]))
 
 
-def invalidate(*, keys=(), organizations=(), plans: bool = False) -> None:
+def invalidate(*, keys=(), organizations=(), plans: bool = False) -> bool:
     """Make the records of these keys, organizations or of every key stale (one call)."""
     if not enabled():
         return
@@ -245,6 +245,7 @@ def invalidate(*, keys=(), organizations=(), plans: bool = False) -> None:
         names.append(f"{prefix}ak:v:g")
     if names:
         scripts.bump(keys=names)
+    return True
 
 
 def refund(key_pk: int, organization_pk: int, counts: Counts, *, window: int, day: int) -> None:

@@ -184,16 +184,20 @@ def _count_shared(key: ApiKey, window: int, day: int) -> Counts:
 
 
 def _count_local(key: ApiKey, window: int, day: int) -> Counts:
-    counts = Counts(local_counters.incr(_minute_key(key, window)))
-    if key.type == ApiKey.Type.TEST and counts.minute <= share(key.effective_rate_limit()):
+    minute = _minute_key(key, window)
+    counts = Counts(local_counters.incr(minute))
+    limit = _remaining_share(minute, key.effective_rate_limit())
+    if key.type == ApiKey.Type.TEST and counts.minute <= limit:
         counts.day = local_counters.incr(_day_key(key, day))
-        if counts.day <= _day_share(_day_key(key, day), settings.APIKEYS_TEST_DAILY_QUOTA):
+        if counts.day <= _remaining_share(_day_key(key, day), settings.APIKEYS_TEST_DAILY_QUOTA):
             counts.org_day = local_counters.incr(_org_day_key(key.organization_id, day))
     return counts
 
 
-def _day_share(name: str, quota: int) -> int:
-    # What is left of the day's quota as this process last saw it, shared among processes.
+def _remaining_share(name: str, quota: int) -> int:
+    # What is left of a window's limit as this process last saw Redis count it, shared among
+    # the processes. (Processes that saw less of it allow more: in the window an outage starts
+    # in, a key may get up to one share more than its limit per such process.)
     return share(max(0, quota - local_counters.seen(name)))
 
 
@@ -216,10 +220,11 @@ def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) 
     quota = settings.APIKEYS_TEST_DAILY_QUOTA
     org_quota = key.organization.plan.test_daily_quota
     if per_process:
-        limit = share(limit)
-        quota = _day_share(_day_key(key, day), quota)
-        org_quota = _day_share(_org_day_key(key.organization_id, day), org_quota)
+        limit = _remaining_share(_minute_key(key, window), limit)
+        quota = _remaining_share(_day_key(key, day), quota)
+        org_quota = _remaining_share(_org_day_key(key.organization_id, day), org_quota)
     else:
+        local_counters.saw(_minute_key(key, window), counts.minute)
         local_counters.saw(_day_key(key, day), counts.day)
         local_counters.saw(_org_day_key(key.organization_id, day), counts.org_day)
     state = RateLimitState(limit, limit - counts.minute, reset, per_process)
