@@ -50,8 +50,8 @@ def organization_set_plan(*, organization: Organization, plan_code: str, actor: 
     """Move the organization to another plan; API eligibility changes on the next request."""
     plan = plan_get(plan_code)
     old = organization.plan
-    Organization.objects.filter(pk=organization.pk).update(plan=plan)
     organization.plan = plan
+    organization.save(update_fields=["plan"])  # post_save: cached key records go stale
     audit_record(
         actor=actor,
         action="organization.plan_changed",

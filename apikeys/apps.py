@@ -8,4 +8,6 @@ class ApikeysConfig(AppConfig):
     verbose_name = "API keys"
 
     def ready(self):
-        from apikeys.keys import schema  # noqa: F401  (registers the OpenAPI auth scheme)
+        from apikeys.keys import invalidation, schema  # noqa: F401  (the OpenAPI auth scheme)
+
+        invalidation.connect()

@@ -1,17 +1,15 @@
 """``POST /api/v1/generate`` and ``GET /api/v1/status/{job_id}``."""
 
-import json
-
 from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apikeys.keys import keycache, ratelimit
 from apikeys.keys.models import Permission
-from apikeys.keys.pipeline import ANY_KEY
+from apikeys.keys.pipeline import ANY_KEY, request_state
 from billing.errors import (
     InsufficientCredits,
     ModelNotAvailable,
@@ -21,12 +19,16 @@ from billing.errors import (
 from billing.prices import prices_for_plan
 from jobs.errors import IdempotencyKeyReused, JobNotFound, TooManyJobsInFlight
 from jobs.models import Job
+from jobs.serializers import (
+    GenerateRequestSerializer,
+    JobSerializer,
+    ModelEntrySerializer,
+    ModelListSerializer,
+    SubmittedJobSerializer,
+)
 from jobs.services import job_get_for_key, job_submit
 from jobs.services.submission import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
 from perceptis.errors import json_body
-from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
-
-MAX_OPTIONS_BYTES = 16 * 1024
 
 JOB_ID_PARAMETER = OpenApiParameter(
     "job_id",
@@ -36,99 +38,17 @@ JOB_ID_PARAMETER = OpenApiParameter(
 )
 
 
-class GenerateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    prompt = StrictCharField(max_length=settings.JOBS_MAX_PROMPT_CHARS, trim_whitespace=False)
-    options = StrictDictField(
-        required=False,
-        allow_empty=True,
-        help_text=(
-            "`model`: a model id from `GET /api/v1/models` (default: the plan's default model); "
-            "`max_tokens`: a whole number from 1 to the model's `max_output_tokens` (default: "
-            "that maximum); engine options such as `temperature`, `top_p`, `stop`, `seed`."
-        ),
-    )
-
-    def validate_prompt(self, value):
-        if not value.strip():
-            raise serializers.ValidationError("The prompt is empty.")
-        return value
-
-    def validate_options(self, value):
-        if len(json.dumps(value)) > MAX_OPTIONS_BYTES:
-            raise serializers.ValidationError(f"Options are at most {MAX_OPTIONS_BYTES} bytes.")
-        return value
-
-
-class JobErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-class JobUsageSerializer(serializers.Serializer):
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-
-
-class JobResultSerializer(serializers.Serializer):
-    """What the engines return (``jobs.engines``)."""
-
-    text = serializers.CharField(help_text="The generated text.")
-    model = serializers.CharField(help_text="The model that answered, as the engine names it.")
-    usage = serializers.DictField(
-        help_text="The tokens used, as the engine reported them "
-        "(`input_tokens`, `output_tokens`, or `prompt_tokens`, `completion_tokens`, ...)."
-    )
-    finish_reason = serializers.CharField(
-        required=False, allow_null=True, help_text="Why generation stopped, where the engine says."
-    )
-    watermark = serializers.BooleanField(
-        required=False, help_text="True on a test key's result, whose text is marked."
-    )
-
-
-class JobSerializer(serializers.ModelSerializer):
-    error = JobErrorSerializer(allow_null=True, read_only=True)
-    result = JobResultSerializer(
-        allow_null=True, read_only=True, help_text="Null until the job has succeeded."
-    )
-    usage = JobUsageSerializer(allow_null=True, read_only=True)
-
-    class Meta:
-        model = Job
-        fields = [
-            "job_id",
-            "status",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "result",
-            "error",
-            "model",
-            "usage",
-            "credits_reserved",
-            "credits_charged",
-            "test",
-        ]
-        read_only_fields = fields
-
-
-class SubmittedJobSerializer(JobSerializer):
-    status_url = serializers.SerializerMethodField()
-
-    class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "status_url"]
-        read_only_fields = fields
-
-    def get_status_url(self, job) -> str:
-        return reverse("api-status", args=[job.job_id])
-
-
 def _iso_datetime(value) -> str | None:
     # As DRF's DateTimeField renders it: in the current time zone, UTC written as "Z".
     if value is None:
         return None
     text = value.astimezone(timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# A job in these states never changes again (support retries only failed jobs), so its status
+# body may be served from the read model, per key, in every process.
+FINAL = (Job.Status.SUCCEEDED, Job.Status.CANCELED)
 
 
 def job_status_body(job: Job) -> dict:
@@ -247,24 +167,32 @@ class StatusView(APIView):
         responses={200: JobSerializer},
     )
     def get(self, request, job_id: str):
-        job = job_get_for_key(key=request.auth, job_id=job_id)
-        return Response(job_status_body(job))
+        key = request.auth
+        name = self.read_model({"job_id": job_id})
+        body = request_state(request).read_model
+        if body is None and name and not keycache.enabled():
+            body = ratelimit.shared_call(keycache.read_model_get, key.pk, name)
+        if body is not None:
+            return Response(body)
+        job = job_get_for_key(key=key, job_id=job_id)
+        body = job_status_body(job)
+        if name and job.status in FINAL:
+            ratelimit.shared_call(
+                keycache.read_model_put,
+                key.pk,
+                name,
+                body,
+                seconds=settings.JOBS_READ_MODEL_SECONDS,
+            )
+        return Response(body)
 
-
-class ModelEntrySerializer(serializers.Serializer):
-    id = serializers.CharField(source="model")
-    input_credits_per_1k_tokens = serializers.DecimalField(
-        max_digits=12, decimal_places=4, coerce_to_string=False
-    )
-    output_credits_per_1k_tokens = serializers.DecimalField(
-        max_digits=12, decimal_places=4, coerce_to_string=False
-    )
-    max_output_tokens = serializers.IntegerField()
-
-
-class ModelListSerializer(serializers.Serializer):
-    results = ModelEntrySerializer(many=True)
-    next = serializers.CharField(allow_null=True)
+    @staticmethod
+    def read_model(kwargs) -> str:
+        """The cached status body a poll may be answered from (a job that will never change)."""
+        job_id = kwargs.get("job_id")
+        if not settings.JOBS_READ_MODEL_SECONDS or not job_id or len(job_id) > 40:
+            return ""
+        return f"job:{job_id}"
 
 
 class ModelsView(APIView):

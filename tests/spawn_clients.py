@@ -78,3 +78,46 @@ def serve_in_processes(
             if worker.is_alive():
                 worker.kill()
     return responses
+
+
+def _serve_commands(db_name, commands, answers):
+    _setup(db_name)
+    from django.test import Client
+
+    answers.put(os.getpid())
+    while True:
+        command = commands.get()
+        if command is None:
+            break
+        plaintext, path = command
+        response = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}").get(path)
+        code = response.json().get("error", {}).get("code") if response.status_code >= 400 else ""
+        answers.put((response.status_code, code))
+
+
+class ClientProcess:
+    """Another web process, kept running: ``get(plaintext, path)`` sends a request from it.
+
+    Whatever it caches (key records, its own breaker and counters) stays between requests, as
+    in a gunicorn worker.
+    """
+
+    def __init__(self, db_name: str):
+        ctx = multiprocessing.get_context("spawn")
+        self.commands, self.answers = ctx.Queue(), ctx.Queue()
+        self.process = ctx.Process(
+            target=_serve_commands, args=(db_name, self.commands, self.answers)
+        )
+        self.process.start()
+        self.answers.get(timeout=60)
+
+    def get(self, plaintext: str, path: str) -> tuple[int, str]:
+        """Return the response's status and error code ('' for a success)."""
+        self.commands.put((plaintext, path))
+        return self.answers.get(timeout=60)
+
+    def stop(self) -> None:
+        self.commands.put(None)
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()

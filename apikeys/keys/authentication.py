@@ -3,7 +3,8 @@
 It follows DRF's contract: ``None`` when the request carries no bearer credential (so the
 permission check answers 401 ``missing_api_key``), an exception when it carries a bad one, and
 ``authenticate_header`` so that DRF answers 401 rather than 403. A malformed key is refused
-before any query; a well-formed one costs one indexed query.
+before any query. A well-formed one costs one indexed query, or, with Redis, one script call
+that also counts the request (``keycache``); Redis being unavailable, the database answers.
 """
 
 import weakref
@@ -15,7 +16,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from accounts.models import Organization, Plan
 from apikeys.keys import format as keys
-from apikeys.keys import ratelimit
+from apikeys.keys import keycache, ratelimit
 from apikeys.keys.errors import (
     ApiKeyExpired,
     ApiKeyInactive,
@@ -70,6 +71,47 @@ _KEY_COLUMNS = (
 )
 
 
+def _fields():
+    # Model.from_db wants the values in the model's field order.
+    for model, prefix, names in _KEY_COLUMNS:
+        fields = [f for f in model._meta.concrete_fields if f.name in names]
+        yield model, prefix, [f.name for f in fields], [f.attname for f in fields]
+
+
+def _parts():
+    parts, start = [], 0
+    for model, _, _, attnames in _fields():
+        parts.append((model, attnames, start, start + len(attnames)))
+        start += len(attnames)
+    return parts
+
+
+_FIELDS = [(model, prefix, names) for model, prefix, names, _ in _fields()]
+_PARTS = _parts()  # (model, attnames, start, end) in a row
+
+
+def _build(alias: str, row) -> KeySecret:
+    """The secret, its key, organization and plan from one row of the lookup's columns."""
+    secret, key, organization, plan = (
+        model.from_db(alias, attnames, row[start:end]) for model, attnames, start, end in _PARTS
+    )
+    Organization.plan.field.set_cached_value(organization, plan)
+    ApiKey.organization.field.set_cached_value(key, organization)
+    KeySecret.key.field.set_cached_value(secret, key)
+    return secret
+
+
+def _row(secret: KeySecret) -> tuple:
+    """The inverse of ``_build``: the lookup's columns of a secret read from the database."""
+    key = secret.key
+    objects = (secret, key, key.organization, key.organization.plan)
+    return tuple(
+        getattr(obj, attname)
+        for obj, (_, attnames, _, _) in zip(objects, _PARTS, strict=True)
+        for attname in attnames
+    )
+
+
 class _KeyQuery:
     """The key lookup: one indexed query joining secret, key, organization and plan.
 
@@ -80,16 +122,7 @@ class _KeyQuery:
     """
 
     def __init__(self, connection):
-        self.parts = []  # (model, attnames, start, end) in the row
-        lookups = []
-        for model, prefix, names in _KEY_COLUMNS:
-            # Model.from_db wants the values in the model's field order.
-            fields = [f for f in model._meta.concrete_fields if f.name in names]
-            self.parts.append((model, [f.attname for f in fields], len(lookups)))
-            lookups += [prefix + f.name for f in fields]
-        self.parts = [
-            (model, attnames, start, start + len(attnames)) for model, attnames, start in self.parts
-        ]
+        lookups = [prefix + name for _, prefix, names in _FIELDS for name in names]
         queryset = KeySecret.objects.filter(secret_hash="").order_by().values_list(*lookups)
         self.compiler = queryset.query.get_compiler(connection=connection)
         self.sql, params = self.compiler.as_sql()
@@ -127,15 +160,7 @@ class _KeyQuery:
             return None
         if self.converters:
             row = next(self.compiler.apply_converters((row,), self.converters))
-        alias = connection.alias
-        secret, key, organization, plan = (
-            model.from_db(alias, attnames, row[start:end])
-            for model, attnames, start, end in self.parts
-        )
-        Organization.plan.field.set_cached_value(organization, plan)
-        ApiKey.organization.field.set_cached_value(key, organization)
-        KeySecret.key.field.set_cached_value(secret, key)
-        return secret
+        return _build(connection.alias, row)
 
 
 # Per database connection object (one per thread and alias); dropped with the connection.
@@ -155,11 +180,15 @@ def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
     """Return the key and secret for a plaintext key, or None. Malformed keys cost no query."""
     if keys.parse(plaintext) is None:
         return None
+    return _lookup(plaintext, keys.hash_key(plaintext))
+
+
+def _lookup(plaintext: str, secret_hash: str) -> tuple[ApiKey, KeySecret] | None:
     connection = connections[router.db_for_read(KeySecret)]
     query = _key_queries.get(connection)
     if query is None:
         query = _key_queries[connection] = _KeyQuery(connection)
-    secret = query.run(connection, keys.hash_key(plaintext))
+    secret = query.run(connection, secret_hash)
     if secret is None:
         # Keys stored under a retired pepper: one more lookup each, and only for a key the
         # current pepper does not know (unknown keys, or keys made before the new pepper).
@@ -171,6 +200,46 @@ def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
     if secret is None:
         return None
     return secret.key, secret
+
+
+def _record(secret: KeySecret) -> keycache.Record:
+    key = secret.key
+    plan = key.organization.plan
+    return keycache.Record(
+        key_pk=key.pk,
+        organization_pk=key.organization_id,
+        test=key.type == ApiKey.Type.TEST,
+        limit=key.effective_rate_limit(),
+        quota=settings.APIKEYS_TEST_DAILY_QUOTA,
+        org_quota=plan.test_daily_quota,
+        values=_row(secret),
+    )
+
+
+def _read_model_name(request) -> str:
+    """The cached answer the view would take, named from the URL (``read_model``), or ''."""
+    context = getattr(request, "parser_context", None) or {}
+    name = getattr(context.get("view"), "read_model", None)
+    return name(context.get("kwargs") or {}) or "" if name else ""
+
+
+# This process's last check of each key's last use, so a cached key costs no query a request.
+_use_checked: dict[str, float] = {}
+
+
+def _record_use(key: ApiKey, request, ip: str | None, now) -> None:
+    checked = _use_checked.get(key.key_id)
+    moment = now.timestamp()
+    if checked is not None and moment - checked < settings.APIKEYS_LAST_USED_INTERVAL_SECONDS:
+        return
+    if len(_use_checked) > 100_000:
+        _use_checked.clear()
+    _use_checked[key.key_id] = moment
+    apikey_record_use(key=key, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""), now=now)
+
+
+def _pepper_known(pepper_id: str) -> bool:
+    return pepper_id == settings.API_KEY_PEPPER_ID or pepper_id in settings.API_KEY_RETIRED_PEPPERS
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -205,11 +274,64 @@ class ApiKeyAuthentication(BaseAuthentication):
     def _check(self, credential: str, request, ip: str | None):
         if not credential:
             raise refuse_key(InvalidApiKey, "The Authorization header has no key after 'Bearer'.")
-        found = lookup_key(credential)
-        if found is None:
+        if keys.parse(credential) is None:
             raise refuse_key(InvalidApiKey)
-        key, secret = found
+        secret_hash = keys.hash_key(credential)
+        moment = ratelimit.now()
+        window, day = int(moment // 60), int(moment // 86400)
+        counting = settings.APIKEYS_RATE_LIMITS_ENABLED
+        found = missing = counts = read = None
+        if keycache.enabled():
+            found = ratelimit.shared_call(
+                keycache.fetch,
+                secret_hash,
+                window=window,
+                day=day,
+                count=counting,
+                read=_read_model_name(request),
+            )
+            if isinstance(found, keycache.Missing):
+                found, missing = None, found
+        secret = None
+        if found is not None:
+            secret = _build(router.db_for_read(KeySecret), found.values)
+            counts, read = found.counts, found.read
+            if not _pepper_known(secret.pepper_id):  # cached before its pepper was retired
+                if counts.minute > 0:
+                    ratelimit.refund(secret.key, counts, now=moment)
+                secret = counts = read = None
+        if secret is None:
+            looked_up = _lookup(credential, secret_hash)
+            if looked_up is None:
+                raise refuse_key(InvalidApiKey)
+            secret = looked_up[1]
+        key = secret.key
         now = timezone.now()
+        try:
+            self._refuse_unusable(key, secret, now)
+        except ApiError:
+            if counts is not None and counts.minute > 0:
+                ratelimit.refund(key, counts, now=moment)
+            raise
+        if missing is not None:
+            counts = ratelimit.shared_call(
+                keycache.store,
+                secret_hash,
+                _record(secret),
+                since=missing.since,
+                window=window,
+                day=day,
+                count=counting,
+            )
+        _record_use(key, request, ip, now)
+        attach_state(
+            request,
+            RequestState(key=key, client_ip=ip, counts=counts, read_model=read, at=moment),
+        )
+        return key, key
+
+    @staticmethod
+    def _refuse_unusable(key: ApiKey, secret: KeySecret, now) -> None:
         if not secret.is_current(now):
             raise refuse_key(InvalidApiKey, "This secret was replaced when the key was rotated.")
         if key.status == ApiKey.Status.REVOKED or key.deleted_at is not None:
@@ -224,11 +346,6 @@ class ApiKeyAuthentication(BaseAuthentication):
                 f"This is a {key.environment} key; this API serves "
                 f"{settings.PERCEPTIS_ENVIRONMENT}.",
             )
-        apikey_record_use(
-            key=key, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""), now=now
-        )
-        attach_state(request, RequestState(key=key, client_ip=ip))
-        return key, key
 
     def authenticate_header(self, request):
         return WWW_AUTHENTICATE

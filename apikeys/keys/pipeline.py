@@ -44,11 +44,18 @@ def refuse_key(error_class, message: str | None = None) -> ApiError:
 
 @dataclass
 class RequestState:
-    """What the pipeline learned about an API request: the key, client IP and limit state."""
+    """What the pipeline learned about an API request: the key, client IP and limit state.
+
+    ``counts`` are what the authentication's Redis call counted (None if it counted nothing),
+    ``read_model`` the cached answer it fetched for the view, ``at`` when it counted.
+    """
 
     key: ApiKey
     client_ip: str | None
     rate_limit: ratelimit.RateLimitState | None = None
+    counts: ratelimit.Counts | None = None
+    read_model: object | None = None
+    at: float | None = None
 
     @property
     def organization(self):
@@ -127,7 +134,7 @@ class KeyRateLimit(BaseThrottle):
         if state is None:
             return True
         try:
-            state.rate_limit = ratelimit.hit(state.key)
+            state.rate_limit = ratelimit.hit(state.key, now=state.at, counts=state.counts)
         except ratelimit.OverLimit as over:
             state.rate_limit = over.state
             raise ApiError(over.error, headers={"Retry-After": str(over.retry_after)}) from None
@@ -137,8 +144,9 @@ class KeyRateLimit(BaseThrottle):
 class RateLimitHeadersMiddleware:
     """Add ``RateLimit-Limit``, ``-Remaining`` and ``-Reset`` once a request has a key.
 
-    Requests refused before the limiter counted them (IP, plan, permission) show the current
-    window without counting.
+    Requests refused before the limiter judged them (IP, plan, permission) are not counted:
+    what the authentication's Redis call counted for them is taken back, and the headers show
+    the current window.
     """
 
     def __init__(self, get_response):
@@ -148,7 +156,12 @@ class RateLimitHeadersMiddleware:
         response = self.get_response(request)
         state = getattr(request, "api_state", None)
         if state is not None:
-            limit = state.rate_limit or ratelimit.peek(state.key)
+            limit = state.rate_limit
+            if limit is None:
+                counts = state.counts
+                if counts is not None and counts.minute > 0:
+                    ratelimit.refund(state.key, counts, now=state.at)
+                limit = ratelimit.peek(state.key, counts=counts)
             for name, value in limit.headers().items():
                 response[name] = value
         return response

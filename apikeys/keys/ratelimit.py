@@ -7,11 +7,16 @@ across all its test keys (so minting new test keys buys no extra requests). A re
 by the per-minute limit does not count toward the daily quotas, nor one refused by the key's
 quota toward the organization's.
 
-If the cache is unreachable, requests are let through and the failure is logged: counting is
-lost for that time, but authentication and revocation never depend on the cache.
+With Redis, the key's record is read and the request counted in one script call when the key
+is authenticated (``keycache``); ``decide`` then judges those counts. If Redis is unreachable
+or hung, a circuit breaker (``redis_breaker``) stops trying it for a few seconds, and each
+process counts on its own at its share of every limit (the limit divided by
+``APIKEYS_WEB_PROCESSES``, rounded down), so no key gets more than its limit; responses say so
+with ``RateLimit-Policy`` and the per-process figures. Limits never open for want of Redis.
 """
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -19,11 +24,20 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apikeys.keys.errors import DailyQuotaExceeded, RateLimited
+from apikeys.keys.keycache import Counts
 from apikeys.keys.models import ApiKey
+from perceptis.breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
 _DAY = 86400
+
+
+# One per process, for every Redis call on the request path (key records and counters).
+redis_breaker = CircuitBreaker(
+    "Redis (key records and rate limits)",
+    cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
+)
 
 
 @dataclass(frozen=True)
@@ -31,13 +45,17 @@ class RateLimitState:
     limit: int
     remaining: int
     reset: int  # seconds until the window starts again
+    per_process: bool = False  # counted by this process alone, Redis being unavailable
 
     def headers(self) -> dict[str, str]:
-        return {
+        headers = {
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(max(self.remaining, 0)),
             "RateLimit-Reset": str(self.reset),
         }
+        if self.per_process:
+            headers["RateLimit-Policy"] = f'"per-process";q={self.limit};w=60'
+        return headers
 
 
 class OverLimit(Exception):
@@ -50,14 +68,21 @@ class OverLimit(Exception):
         self.retry_after = retry_after
 
 
-def _incr(cache_key: str, ttl: int) -> int:
-    """Atomically add one to ``cache_key`` (created with ``ttl``) and return the new value."""
+def _redis():
+    """The django-redis client, or None for other caches (local memory)."""
     client = getattr(cache, "client", None)
     if client is not None and hasattr(client, "get_client"):
-        # django-redis: one INCR per request; the window's first request also sets the expiry.
-        # (A process dying between the two leaves one counter without expiry; its window has
-        # passed, so it is never read again. A pipeline or script would cost every request.)
-        redis = client.get_client(write=True)
+        return client.get_client(write=True)
+    return None
+
+
+def _incr(cache_key: str, ttl: int) -> int:
+    """Atomically add one to ``cache_key`` (created with ``ttl``) and return the new value."""
+    redis = _redis()
+    if redis is not None:
+        # One INCR; the window's first request also sets the expiry. (A process dying between
+        # the two leaves one counter without expiry; its window has passed, so it is never
+        # read again.)
         full_key = cache.make_and_validate_key(cache_key)
         count = redis.incr(full_key)
         if count == 1:
@@ -72,6 +97,57 @@ def _incr(cache_key: str, ttl: int) -> int:
         return cache.incr(cache_key)  # another process created it in between
 
 
+class _LocalCounters:
+    """This process's counters, used while Redis is unavailable; old windows are dropped."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # the last shared count of a day counter this process saw
+
+    def incr(self, name: str) -> int:
+        with self._lock:
+            if len(self._counts) > 50_000:
+                self._counts.clear()
+            count = self._counts[name] = self._counts.get(name, 0) + 1
+            return count
+
+    def get(self, name: str) -> int:
+        return self._counts.get(name, 0)
+
+    def decr(self, name: str) -> None:
+        with self._lock:
+            if self._counts.get(name, 0) > 0:
+                self._counts[name] -= 1
+
+    def saw(self, name: str, count: int) -> None:
+        if count > 0:
+            if len(self._seen) > 50_000:
+                self._seen.clear()
+            self._seen[name] = count
+
+    def seen(self, name: str) -> int:
+        return self._seen.get(name, 0)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+            self._seen.clear()
+
+
+local_counters = _LocalCounters()
+
+
+def now() -> float:
+    """The limiter's clock (tests replace ``time``)."""
+    return time.time()
+
+
+def share(limit: int) -> int:
+    """This process's share of a limit while counting alone (rounded down: never over it)."""
+    return limit // max(1, settings.APIKEYS_WEB_PROCESSES)
+
+
 def _minute_key(key: ApiKey, window: int) -> str:
     return f"rl:m:{key.pk}:{window}"
 
@@ -84,67 +160,122 @@ def _org_day_key(organization_id: int, day: int) -> str:
     return f"rl:od:{organization_id}:{day}"
 
 
-def hit(key: ApiKey, *, now: float | None = None) -> RateLimitState:
-    """Count one request for ``key`` and return the limit state; raise ``OverLimit`` past it."""
+def shared_call(function, *args, **kwargs):
+    """Call Redis through the breaker: the result, or None when Redis is unavailable."""
+    if not redis_breaker.allows():
+        return None
+    try:
+        result = function(*args, **kwargs)
+    except Exception as error:
+        redis_breaker.failed(error)
+        return None
+    redis_breaker.succeeded()
+    return result
+
+
+def _count_shared(key: ApiKey, window: int, day: int) -> Counts:
+    """Count in the shared cache, in the order the fetch script does."""
+    counts = Counts(_incr(_minute_key(key, window), 90))
+    if key.type == ApiKey.Type.TEST and counts.minute <= key.effective_rate_limit():
+        counts.day = _incr(_day_key(key, day), _DAY + 3600)
+        if counts.day <= settings.APIKEYS_TEST_DAILY_QUOTA:
+            counts.org_day = _incr(_org_day_key(key.organization_id, day), _DAY + 3600)
+    return counts
+
+
+def _count_local(key: ApiKey, window: int, day: int) -> Counts:
+    minute = _minute_key(key, window)
+    counts = Counts(local_counters.incr(minute))
+    limit = _remaining_share(minute, key.effective_rate_limit())
+    if key.type == ApiKey.Type.TEST and counts.minute <= limit:
+        counts.day = local_counters.incr(_day_key(key, day))
+        if counts.day <= _remaining_share(_day_key(key, day), settings.APIKEYS_TEST_DAILY_QUOTA):
+            counts.org_day = local_counters.incr(_org_day_key(key.organization_id, day))
+    return counts
+
+
+def _remaining_share(name: str, quota: int) -> int:
+    # What is left of a window's limit as this process last saw Redis count it, shared among
+    # the processes. (Processes that saw less of it allow more: in the window an outage starts
+    # in, a key may get up to one share more than its limit per such process.)
+    return share(max(0, quota - local_counters.seen(name)))
+
+
+def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) -> RateLimitState:
+    """Count one request for ``key`` and return the limit state; raise ``OverLimit`` past it.
+
+    ``counts`` are what the authentication's script call already counted, if it did.
+    """
     now = time.time() if now is None else now
     limit = key.effective_rate_limit()
-    window = int(now // 60)
+    window, day = int(now // 60), int(now // _DAY)
     reset = max(1, int(60 - now % 60))
     if not settings.APIKEYS_RATE_LIMITS_ENABLED:
         return RateLimitState(limit, limit, reset)
-    try:
-        count = _incr(_minute_key(key, window), 90)
-    except Exception:
-        logger.warning("Rate limit cache unavailable; request not counted", exc_info=True)
-        return RateLimitState(limit, limit, reset)
-    state = RateLimitState(limit, limit - count, reset)
-    if count > limit:
+    per_process = False
+    if counts is None or counts.minute < 0:
+        counts = shared_call(_count_shared, key, window, day)
+        if counts is None:
+            counts, per_process = _count_local(key, window, day), True
+    quota = settings.APIKEYS_TEST_DAILY_QUOTA
+    org_quota = key.organization.plan.test_daily_quota
+    if per_process:
+        limit = _remaining_share(_minute_key(key, window), limit)
+        quota = _remaining_share(_day_key(key, day), quota)
+        org_quota = _remaining_share(_org_day_key(key.organization_id, day), org_quota)
+    else:
+        local_counters.saw(_minute_key(key, window), counts.minute)
+        local_counters.saw(_day_key(key, day), counts.day)
+        local_counters.saw(_org_day_key(key.organization_id, day), counts.org_day)
+    state = RateLimitState(limit, limit - counts.minute, reset, per_process)
+    if counts.minute > limit:
         raise OverLimit(RateLimited(), state, reset)
-    if key.type == ApiKey.Type.TEST:
-        quota = settings.APIKEYS_TEST_DAILY_QUOTA
-        day = int(now // _DAY)
-        try:
-            used = _incr(_day_key(key, day), _DAY + 3600)
-        except Exception:
-            logger.warning("Quota cache unavailable; request not counted", exc_info=True)
-            return state
-        until_midnight = max(1, int(_DAY - now % _DAY))
-        if used > quota:
-            raise OverLimit(DailyQuotaExceeded(), state, until_midnight)
-        org_quota = key.organization.plan.test_daily_quota
-        try:
-            org_used = _incr(_org_day_key(key.organization_id, day), _DAY + 3600)
-        except Exception:
-            logger.warning("Quota cache unavailable; request not counted", exc_info=True)
-            return state
-        if org_used > org_quota:
-            raise OverLimit(
-                DailyQuotaExceeded(
-                    f"The organization's test keys have used their {org_quota} requests for "
-                    "today; the quota resets at 00:00 UTC."
-                ),
-                state,
-                until_midnight,
-            )
+    until_midnight = max(1, int(_DAY - now % _DAY))
+    if counts.day > quota:
+        raise OverLimit(DailyQuotaExceeded(), state, until_midnight)
+    if counts.org_day > org_quota:
+        raise OverLimit(
+            DailyQuotaExceeded(
+                f"The organization's test keys have used their {org_quota} requests for "
+                "today; the quota resets at 00:00 UTC."
+            ),
+            state,
+            until_midnight,
+        )
     return state
 
 
-def peek(key: ApiKey, *, now: float | None = None) -> RateLimitState:
+def refund(key: ApiKey, counts: Counts, *, now: float) -> None:
+    """Take back a request the authentication's script counted but the pipeline refused."""
+    from apikeys.keys import keycache
+
+    window, day = int(now // 60), int(now // _DAY)
+    shared_call(keycache.refund, key.pk, key.organization_id, counts, window=window, day=day)
+
+
+def peek(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) -> RateLimitState:
     """Return the limit state without counting a request (for refusals before the limiter)."""
     now = time.time() if now is None else now
     limit = key.effective_rate_limit()
+    reset = max(1, int(60 - now % 60))
+    if counts is not None and counts.minute > 0:
+        return RateLimitState(limit, limit - counts.minute + 1, reset)
+    name = _minute_key(key, int(now // 60))
+    if redis_breaker.is_open:
+        limit = share(limit)
+        return RateLimitState(limit, limit - local_counters.get(name), reset, True)
     try:
-        count = cache.get(_minute_key(key, int(now // 60))) or 0
-    except Exception:
+        count = cache.get(name) or 0
+    except Exception as error:
+        redis_breaker.failed(error)
         count = 0
-    return RateLimitState(limit, limit - int(count), max(1, int(60 - now % 60)))
+    return RateLimitState(limit, limit - int(count), reset)
 
 
 # --- Failed authentication, per client address ------------------------------------------------
 # Random well-formed keys each cost a query: after APIKEYS_FAILED_AUTH_PER_MINUTE failed key
 # checks from one address in a minute, its bearer requests are refused before any lookup until
-# the minute ends. With the cache down nothing is refused (authentication still reads the
-# database, so revocation holds).
+# the minute ends. With Redis unavailable each process counts alone, at its share of the limit.
 
 
 # Addresses this process saw reach the limit, with the minute they reached it in. The shared
@@ -155,8 +286,10 @@ _blocked: dict[str, int] = {}
 
 
 def failed_auth_forget() -> None:
-    """Forget the addresses this process blocked (the shared counters stay; tests use it)."""
+    """Forget this process's blocked addresses and local counters, close the breaker (tests)."""
     _blocked.clear()
+    local_counters.clear()
+    redis_breaker.reset()
 
 
 def _failed_key(ip: str | None, window: int) -> str:
@@ -180,11 +313,10 @@ def failed_auth_record(ip: str | None, *, now: float | None = None) -> None:
     if not limit or not settings.APIKEYS_RATE_LIMITS_ENABLED:
         return
     window = int(now // 60)
-    try:
-        failures = _incr(_failed_key(ip, window), 90)
-    except Exception:
-        logger.warning("Failed-auth cache unavailable; failure not counted", exc_info=True)
-        return
+    name = _failed_key(ip, window)
+    failures = shared_call(_incr, name, 90)
+    if failures is None:
+        failures, limit = local_counters.incr(name), max(1, share(limit))
     if failures >= limit:
         if len(_blocked) > 10_000:  # only this minute's entries still matter
             for address in [a for a, w in _blocked.items() if w != window]:

@@ -1,0 +1,73 @@
+"""A per-process circuit breaker for a shared dependency (Redis on the request path).
+
+After a failure the breaker opens: for ``cooldown`` seconds callers skip the dependency and use
+their fallback at once, so a hung server costs one socket timeout per process per interval
+instead of one per request. The first call after the cooldown tries again; a success closes the
+breaker. An outage logs one warning when it starts and one line when it ends, never a
+traceback per request.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+logger = logging.getLogger("perceptis.breaker")
+
+
+class CircuitBreaker:
+    def __init__(self, name: str, *, cooldown: float | Callable[[], float]):
+        self.name = name
+        self._cooldown = cooldown
+        self._lock = threading.Lock()
+        self._open_until = 0.0  # monotonic time; 0 while closed
+        self._outage_since: float | None = None
+
+    @property
+    def cooldown(self) -> float:
+        return self._cooldown() if callable(self._cooldown) else self._cooldown
+
+    @property
+    def is_open(self) -> bool:
+        return self._outage_since is not None
+
+    def allows(self) -> bool:
+        """Whether to try the dependency now: closed, or the cooldown has passed (one probe)."""
+        if self._outage_since is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if now < self._open_until:
+                return False
+            # Let this caller probe; the others keep using the fallback meanwhile.
+            self._open_until = now + self.cooldown
+            return True
+
+    def failed(self, error: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._open_until = now + self.cooldown
+            starting = self._outage_since is None
+            if starting:
+                self._outage_since = now
+        if starting:
+            logger.warning(
+                "%s unavailable (%s: %s); using the fallback, retrying every %g s",
+                self.name,
+                type(error).__name__,
+                str(error)[:200],
+                self.cooldown,
+            )
+
+    def succeeded(self) -> None:
+        if self._outage_since is None:
+            return
+        with self._lock:
+            since, self._outage_since, self._open_until = self._outage_since, None, 0.0
+        if since is not None:
+            logger.warning("%s available again after %.1f s", self.name, time.monotonic() - since)
+
+    def reset(self) -> None:
+        """Close the breaker without logging (tests)."""
+        with self._lock:
+            self._outage_since, self._open_until = None, 0.0

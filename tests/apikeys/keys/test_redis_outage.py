@@ -1,0 +1,161 @@
+"""Redis stopped or hung: keys are still checked against the database, every limit holds at
+each process's share, a hung server costs one short timeout per breaker interval, and the log
+holds one warning per outage, not a traceback per request."""
+
+import logging
+import socket
+import threading
+
+import pytest
+
+from apikeys.keys import ratelimit
+from apikeys.keys.services import apikey_revoke
+from tests.helpers import SYSTEM
+
+MISSING_JOB = "/api/v1/status/job_missing"
+
+
+class HungRedis:
+    """A server that accepts connections, reads what it is sent and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.held.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def hung_redis(settings):
+    """Return ``hang()``, which points the cache at a server that never answers."""
+    server = HungRedis()
+
+    def hang():
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{server.port}/0",
+                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+            }
+        }
+        settings.APIKEYS_KEY_CACHE = True
+        return server
+
+    yield hang
+    server.close()
+
+
+@pytest.fixture
+def outage(settings, caplog):
+    """Four requests a minute for the key, two web processes: a share of two each."""
+    settings.APIKEYS_WEB_PROCESSES = 2
+    settings.APIKEYS_REDIS_BREAKER_SECONDS = 60
+    caplog.set_level(logging.WARNING)
+    return caplog
+
+
+def _warnings(caplog):
+    return [r for r in caplog.records if r.name == "perceptis.breaker"]
+
+
+def _no_tracebacks(caplog):
+    return not [r for r in caplog.records if r.exc_info]
+
+
+def _send(client, n):
+    return [client.get(MISSING_JOB) for _ in range(n)]
+
+
+def test_with_redis_stopped_a_key_gets_its_share_and_no_more(
+    org, make_key, client_for, own_redis, outage
+):
+    _, plaintext = make_key(org, rate_limit_per_minute=4)
+    client = client_for(plaintext)
+    before = client.get(MISSING_JOB)  # counted in Redis, and the key's record stored
+    assert before.status_code == 404
+    assert before["RateLimit-Remaining"] == "3"
+    own_redis()
+
+    responses = _send(client, 5)
+    # One request of the minute went to Redis: this process may serve (4 - 1) // 2 more.
+    assert [r.status_code for r in responses] == [404, 429, 429, 429, 429]
+    assert responses[0]["RateLimit-Limit"] == "1"
+    assert responses[0]["RateLimit-Remaining"] == "0"
+    assert responses[0]["RateLimit-Policy"] == '"per-process";q=1;w=60'
+    assert responses[1].json()["error"]["code"] == "rate_limited"
+    assert len(_warnings(outage)) == 1
+    assert _no_tracebacks(outage)
+
+
+def test_with_redis_stopped_keys_are_still_checked_against_the_database(
+    org, make_key, client_for, own_redis, outage
+):
+    key, plaintext = make_key(org)
+    client = client_for(plaintext)
+    assert client.get(MISSING_JOB).status_code == 404
+    own_redis()
+    apikey_revoke(key=key, actor=SYSTEM)  # its invalidation cannot reach Redis either
+    refused = client.get(MISSING_JOB)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "api_key_revoked"
+
+
+def test_a_fresh_minute_without_redis_allows_each_process_its_share(
+    org, make_key, client_for, own_redis, outage
+):
+    _, plaintext = make_key(org, rate_limit_per_minute=4)
+    client = client_for(plaintext)
+    own_redis()
+    statuses = [r.status_code for r in _send(client, 4)]
+    assert statuses == [404, 404, 429, 429]
+    assert len(_warnings(outage)) == 1
+
+
+def test_a_hung_redis_costs_one_timeout_per_breaker_interval(
+    org, make_key, client_for, hung_redis, outage
+):
+    _, plaintext = make_key(org, rate_limit_per_minute=4)
+    client = client_for(plaintext)
+    server = hung_redis()
+    responses = _send(client, 6)
+    assert [r.status_code for r in responses] == [404, 404, 429, 429, 429, 429]
+    assert responses[0]["RateLimit-Policy"] == '"per-process";q=2;w=60'
+    # Only the first request tried Redis; the breaker kept the others away from it.
+    assert server.connections == 1
+    assert len(_warnings(outage)) == 1
+    assert _no_tracebacks(outage)
+
+
+def test_after_the_interval_one_request_probes_and_a_recovered_redis_counts_again(
+    org, make_key, client_for, own_redis, outage, settings
+):
+    _, plaintext = make_key(org, rate_limit_per_minute=10)
+    client = client_for(plaintext)
+    assert client.get(MISSING_JOB).status_code == 404
+    settings.APIKEYS_REDIS_BREAKER_SECONDS = 0
+    ratelimit.redis_breaker.failed(ConnectionError("blip"))  # an outage whose interval is over
+    response = client.get(MISSING_JOB)
+    assert "RateLimit-Policy" not in response
+    assert response["RateLimit-Remaining"] == "8"
+    assert not ratelimit.redis_breaker.is_open
+    messages = [r.getMessage() for r in _warnings(outage)]
+    assert len(messages) == 2
+    assert "unavailable" in messages[0]
+    assert "available again" in messages[1]
