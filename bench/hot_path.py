@@ -131,9 +131,9 @@ def check(driver: Driver) -> dict[tuple[str, str], int]:
                     status, headers, body = driver.request(variant.name)
                 if not status.startswith("200"):
                     raise SystemExit(f"{variant.name}: {status} {body[:300]!r}")
-                if variant.name == PRODUCT and "RateLimit-Limit" not in headers:
-                    if config.settings.get("APIKEYS_RATE_LIMITS_ENABLED", True):
-                        raise SystemExit(f"{variant.name}: no RateLimit-Limit header")
+                limited = config.settings.get("APIKEYS_RATE_LIMITS_ENABLED", True)
+                if variant.name == PRODUCT and limited and "RateLimit-Limit" not in headers:
+                    raise SystemExit(f"{variant.name}: no RateLimit-Limit header")
                 bodies[variant.name] = body
                 queries[config.name, variant.name] = len(
                     [q for q in captured.captured_queries if q["sql"].split()[0].upper() != "SET"]

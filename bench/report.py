@@ -74,7 +74,8 @@ def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
             cpu_over = "" if v.name == BASELINE else f"{cpu[v.name] - cpu[BASELINE]:+.1f}"
             spread = f"{min(per_run):.0f}-{max(per_run):.0f}"
             lines.append(
-                f"  {v.name:<11} {v.label:<25} {queries[config.name, v.name]:>7} {wall[v.name]:>11.1f} "
+                f"  {v.name:<11} {v.label:<25} {queries[config.name, v.name]:>7} "
+                f"{wall[v.name]:>11.1f} "
                 f"{over:>10} {spread:>16} {cpu[v.name]:>8.1f} {cpu_over:>10}"
             )
         lines.append(
