@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from accounts.audit import Actor, audit_record
 from apikeys.keys import format as keys
-from apikeys.keys.authentication import lookup_key
+from apikeys.keys.lookup import lookup_key
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_disable, apikey_enable, apikey_revoke
 from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin, apply_service

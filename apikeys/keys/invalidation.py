@@ -18,6 +18,7 @@ from django.db.models.signals import post_delete, post_save
 
 from accounts.models import Organization, Plan
 from apikeys.keys import keycache
+from apikeys.keys.fallback import shared_call
 from apikeys.keys.models import ApiKey, KeySecret
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ def stale_on_commit(*, keys=(), organizations=(), plans: bool = False) -> None:
     keys, organizations = tuple(keys), tuple(organizations)
 
     def invalidate():
-        from apikeys.keys.ratelimit import shared_call
-
         done = shared_call(keycache.invalidate, keys=keys, organizations=organizations, plans=plans)
         if done is None:
             logger.warning(

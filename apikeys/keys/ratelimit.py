@@ -16,7 +16,6 @@ with ``RateLimit-Policy`` and the per-process figures. Limits never open for wan
 """
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -24,20 +23,19 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apikeys.keys.errors import DailyQuotaExceeded, RateLimited
+from apikeys.keys.fallback import (  # noqa: F401  (redis_breaker: tests and callers use it here)
+    local_counters,
+    redis_breaker,
+    remaining_share,
+    share,
+    shared_call,
+)
 from apikeys.keys.keycache import Counts
 from apikeys.keys.models import ApiKey
-from perceptis.breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
 _DAY = 86400
-
-
-# One per process, for every Redis call on the request path (key records and counters).
-redis_breaker = CircuitBreaker(
-    "Redis (key records and rate limits)",
-    cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
-)
 
 
 @dataclass(frozen=True)
@@ -97,55 +95,9 @@ def _incr(cache_key: str, ttl: int) -> int:
         return cache.incr(cache_key)  # another process created it in between
 
 
-class _LocalCounters:
-    """This process's counters, used while Redis is unavailable; old windows are dropped."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-        self._seen: dict[str, int] = {}  # the last shared count of a day counter this process saw
-
-    def incr(self, name: str) -> int:
-        with self._lock:
-            if len(self._counts) > 50_000:
-                self._counts.clear()
-            count = self._counts[name] = self._counts.get(name, 0) + 1
-            return count
-
-    def get(self, name: str) -> int:
-        return self._counts.get(name, 0)
-
-    def decr(self, name: str) -> None:
-        with self._lock:
-            if self._counts.get(name, 0) > 0:
-                self._counts[name] -= 1
-
-    def saw(self, name: str, count: int) -> None:
-        if count > 0:
-            if len(self._seen) > 50_000:
-                self._seen.clear()
-            self._seen[name] = count
-
-    def seen(self, name: str) -> int:
-        return self._seen.get(name, 0)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._counts.clear()
-            self._seen.clear()
-
-
-local_counters = _LocalCounters()
-
-
 def now() -> float:
     """The limiter's clock (tests replace ``time``)."""
     return time.time()
-
-
-def share(limit: int) -> int:
-    """This process's share of a limit while counting alone (rounded down: never over it)."""
-    return limit // max(1, settings.APIKEYS_WEB_PROCESSES)
 
 
 def _minute_key(key: ApiKey, window: int) -> str:
@@ -158,19 +110,6 @@ def _day_key(key: ApiKey, day: int) -> str:
 
 def _org_day_key(organization_id: int, day: int) -> str:
     return f"rl:od:{organization_id}:{day}"
-
-
-def shared_call(function, *args, **kwargs):
-    """Call Redis through the breaker: the result, or None when Redis is unavailable."""
-    if not redis_breaker.allows():
-        return None
-    try:
-        result = function(*args, **kwargs)
-    except Exception as error:
-        redis_breaker.failed(error)
-        return None
-    redis_breaker.succeeded()
-    return result
 
 
 def _count_shared(key: ApiKey, window: int, day: int) -> Counts:
@@ -186,19 +125,12 @@ def _count_shared(key: ApiKey, window: int, day: int) -> Counts:
 def _count_local(key: ApiKey, window: int, day: int) -> Counts:
     minute = _minute_key(key, window)
     counts = Counts(local_counters.incr(minute))
-    limit = _remaining_share(minute, key.effective_rate_limit())
+    limit = remaining_share(minute, key.effective_rate_limit())
     if key.type == ApiKey.Type.TEST and counts.minute <= limit:
         counts.day = local_counters.incr(_day_key(key, day))
-        if counts.day <= _remaining_share(_day_key(key, day), settings.APIKEYS_TEST_DAILY_QUOTA):
+        if counts.day <= remaining_share(_day_key(key, day), settings.APIKEYS_TEST_DAILY_QUOTA):
             counts.org_day = local_counters.incr(_org_day_key(key.organization_id, day))
     return counts
-
-
-def _remaining_share(name: str, quota: int) -> int:
-    # What is left of a window's limit as this process last saw Redis count it, shared among
-    # the processes. (Processes that saw less of it allow more: in the window an outage starts
-    # in, a key may get up to one share more than its limit per such process.)
-    return share(max(0, quota - local_counters.seen(name)))
 
 
 def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) -> RateLimitState:
@@ -220,9 +152,9 @@ def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) 
     quota = settings.APIKEYS_TEST_DAILY_QUOTA
     org_quota = key.organization.plan.test_daily_quota
     if per_process:
-        limit = _remaining_share(_minute_key(key, window), limit)
-        quota = _remaining_share(_day_key(key, day), quota)
-        org_quota = _remaining_share(_org_day_key(key.organization_id, day), org_quota)
+        limit = remaining_share(_minute_key(key, window), limit)
+        quota = remaining_share(_day_key(key, day), quota)
+        org_quota = remaining_share(_org_day_key(key.organization_id, day), org_quota)
     else:
         local_counters.saw(_minute_key(key, window), counts.minute)
         local_counters.saw(_day_key(key, day), counts.day)

@@ -7,9 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apikeys.keys.authentication import lookup_key
 from apikeys.keys.format import generate
-from apikeys.keys.models import ApiKey
+from apikeys.keys.lookup import lookup_key
 from apikeys.keys.ratelimit import hit
 from jobs.api import JobSerializer, job_status_body
 from jobs.models import Job
@@ -56,17 +55,23 @@ def test_key_lookup_is_prepared_again_on_a_new_database_session(api, live_key, j
     assert response.json()["job_id"] == job.job_id
 
 
-def test_key_use_is_written_again_only_after_a_minute(api, live_key, job):
+def test_key_use_is_written_again_only_after_a_minute(api, live_key, job, monkeypatch):
     key, plaintext = live_key
     _status(api, plaintext, job.job_id)
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now() - timedelta(seconds=61))
+    with CaptureQueriesContext(connection) as captured:
+        _status(api, plaintext, job.job_id)
+    assert not [
+        q for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE")
+    ]
 
+    later = timezone.now() + timedelta(seconds=61)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     with CaptureQueriesContext(connection) as captured:
         _status(api, plaintext, job.job_id)
 
     assert any(q["sql"].lstrip().upper().startswith("UPDATE") for q in captured.captured_queries)
     key.refresh_from_db()
-    assert key.last_used_at > timezone.now() - timedelta(seconds=5)
+    assert key.last_used_at == later
 
 
 def test_key_lookup_loads_key_organization_and_plan_in_one_query(

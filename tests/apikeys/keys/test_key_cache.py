@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.services import organization_set_plan
 from apikeys.keys import format as keys
-from apikeys.keys import keycache
+from apikeys.keys import keycache, lookup
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_disable, apikey_revoke, apikey_rotate
 from tests.helpers import SYSTEM, requires_redis
@@ -105,10 +105,10 @@ def test_a_lookup_that_raced_a_change_does_not_store_what_it_read(org, make_key,
     assert isinstance(missed, keycache.Missing)
     # The key changes after the lookup began and before its record is stored.
     keycache.invalidate(keys=[key.pk])
-    from apikeys.keys.authentication import _lookup, _record
-
-    _, secret = _lookup(plaintext, secret_hash)
-    keycache.store(secret_hash, _record(secret), since=missed.since, window=1, day=1, count=False)
+    _, secret = lookup.lookup(plaintext, secret_hash)
+    keycache.store(
+        secret_hash, lookup.record(secret), since=missed.since, window=1, day=1, count=False
+    )
     assert not _cached(plaintext)
     # A lookup that began after the change stores its record.
     assert client_for(plaintext).get(MISSING_JOB).status_code == 404

@@ -1,0 +1,189 @@
+"""The key lookup: the secret, its key, organization and plan in one indexed query.
+
+A malformed key never gets here (``format.parse`` refuses it first).
+"""
+
+import weakref
+
+from django.conf import settings
+from django.db import connections, router
+
+from accounts.models import Organization, Plan
+from apikeys.keys import format as keys
+from apikeys.keys import keycache
+from apikeys.keys.models import ApiKey, KeySecret
+
+# The columns the pipeline reads, per model along the join; everything else stays in the
+# database (and loads on access, as with ``only()``).
+_KEY_COLUMNS = (
+    (KeySecret, "", ("id", "key", "pepper_id", "expires_at")),
+    (
+        ApiKey,
+        "key__",
+        (
+            "id",
+            "organization",
+            "key_id",
+            "name",
+            "type",
+            "environment",
+            "permissions",
+            "rate_limit_per_minute",
+            "expires_at",
+            "ip_allowlist",
+            "status",
+            "deleted_at",
+            "last_used_at",
+        ),
+    ),
+    (Organization, "key__organization__", ("id", "name", "slug", "plan")),
+    (
+        Plan,
+        "key__organization__plan__",
+        (
+            "id",
+            "code",
+            "name",
+            "api_access",
+            "rate_limit_per_minute",
+            "test_daily_quota",
+            "max_jobs_in_flight",
+        ),
+    ),
+)
+
+
+def _fields():
+    # Model.from_db wants the values in the model's field order.
+    for model, prefix, names in _KEY_COLUMNS:
+        fields = [f for f in model._meta.concrete_fields if f.name in names]
+        yield model, prefix, [f.name for f in fields], [f.attname for f in fields]
+
+
+def _parts():
+    parts, start = [], 0
+    for model, _, _, attnames in _fields():
+        parts.append((model, attnames, start, start + len(attnames)))
+        start += len(attnames)
+    return parts
+
+
+_FIELDS = [(model, prefix, names) for model, prefix, names, _ in _fields()]
+_PARTS = _parts()  # (model, attnames, start, end) in a row
+
+
+def build(alias: str, row) -> KeySecret:
+    """The secret, its key, organization and plan from one row of the lookup's columns."""
+    secret, key, organization, plan = (
+        model.from_db(alias, attnames, row[start:end]) for model, attnames, start, end in _PARTS
+    )
+    Organization.plan.field.set_cached_value(organization, plan)
+    ApiKey.organization.field.set_cached_value(key, organization)
+    KeySecret.key.field.set_cached_value(secret, key)
+    return secret
+
+
+def _row(secret: KeySecret) -> tuple:
+    """The inverse of ``build``: the lookup's columns of a secret read from the database."""
+    key = secret.key
+    objects = (secret, key, key.organization, key.organization.plan)
+    return tuple(
+        getattr(obj, attname)
+        for obj, (_, attnames, _, _) in zip(objects, _PARTS, strict=True)
+        for attname in attnames
+    )
+
+
+class _KeyQuery:
+    """The key lookup: one indexed query joining secret, key, organization and plan.
+
+    Compiling that join costs more than running it, and its SQL depends only on the database
+    backend, so it is compiled once per connection; each request only executes it and builds
+    the four objects from the row. On PostgreSQL it is also a prepared statement
+    (``APIKEYS_PREPARED_KEY_LOOKUP``), since planning the join costs ten times running it.
+    """
+
+    def __init__(self, connection):
+        lookups = [prefix + name for _, prefix, names in _FIELDS for name in names]
+        queryset = KeySecret.objects.filter(secret_hash="").order_by().values_list(*lookups)
+        self.compiler = queryset.query.get_compiler(connection=connection)
+        self.sql, params = self.compiler.as_sql()
+        if params != ("",):
+            raise AssertionError(f"unexpected key lookup parameters {params!r}")
+        self.converters = self.compiler.get_converters([col for col, _, _ in self.compiler.select])
+        self.prepared_name = None
+        if connection.vendor == "postgresql" and settings.APIKEYS_PREPARED_KEY_LOOKUP:
+            self.prepared_name = "perceptis_key_lookup"
+        self._prepared_on = weakref.WeakSet()  # the raw connections that have it
+
+    def _ensure_prepared(self, connection, cursor) -> None:
+        # Tracked per raw connection: Django reconnects under the same wrapper object.
+        raw = connection.connection
+        if raw in self._prepared_on:
+            return
+        cursor.execute(
+            "SELECT 1 FROM pg_prepared_statements WHERE name = %s", (self.prepared_name,)
+        )
+        if cursor.fetchone() is None:
+            cursor.execute(
+                f"PREPARE {self.prepared_name}(text) AS {self.sql.replace('%s', '$1', 1)}"
+            )
+        self._prepared_on.add(raw)
+
+    def run(self, connection, secret_hash: str) -> KeySecret | None:
+        with connection.cursor() as cursor:
+            if self.prepared_name is None:
+                cursor.execute(self.sql, (secret_hash,))
+            else:
+                self._ensure_prepared(connection, cursor)
+                cursor.execute(f"EXECUTE {self.prepared_name}(%s)", (secret_hash,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if self.converters:
+            row = next(self.compiler.apply_converters((row,), self.converters))
+        return build(connection.alias, row)
+
+
+# Per database connection object (one per thread and alias); dropped with the connection.
+_key_queries: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
+    """Return the key and secret for a plaintext key, or None. Malformed keys cost no query."""
+    if keys.parse(plaintext) is None:
+        return None
+    return lookup(plaintext, keys.hash_key(plaintext))
+
+
+def lookup(plaintext: str, secret_hash: str) -> tuple[ApiKey, KeySecret] | None:
+    connection = connections[router.db_for_read(KeySecret)]
+    query = _key_queries.get(connection)
+    if query is None:
+        query = _key_queries[connection] = _KeyQuery(connection)
+    secret = query.run(connection, secret_hash)
+    if secret is None:
+        # Keys stored under a retired pepper: one more lookup each, and only for a key the
+        # current pepper does not know (unknown keys, or keys made before the new pepper).
+        for pepper_id, pepper in settings.API_KEY_RETIRED_PEPPERS.items():
+            secret = query.run(connection, keys.hash_key(plaintext, pepper))
+            if secret is not None and secret.pepper_id == pepper_id:
+                break
+            secret = None
+    if secret is None:
+        return None
+    return secret.key, secret
+
+
+def record(secret: KeySecret) -> keycache.Record:
+    key = secret.key
+    plan = key.organization.plan
+    return keycache.Record(
+        key_pk=key.pk,
+        organization_pk=key.organization_id,
+        test=key.type == ApiKey.Type.TEST,
+        limit=key.effective_rate_limit(),
+        quota=settings.APIKEYS_TEST_DAILY_QUOTA,
+        org_quota=plan.test_daily_quota,
+        values=_row(secret),
+    )
