@@ -34,3 +34,11 @@ class TokenStatusView(APIView):
 
     def get(self, request, job_id: str):
         return Response(job_status_body(_find_job(job_id)))
+
+
+def orm_status_view(database: str):
+    """Return the product's status view with the key looked up by the plain ORM on ``database``."""
+    from bench.authentication import orm_authentication
+    from jobs.api import StatusView
+
+    return StatusView.as_view(authentication_classes=[orm_authentication(database)])
