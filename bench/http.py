@@ -37,17 +37,12 @@ elif str(ROOT) not in sys.path:
 import argparse  # noqa: E402
 import os  # noqa: E402
 import secrets  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 from bench.load import Endpoint, Result, run_python, run_wrk, wrk_path  # noqa: E402
+from bench.server import HOST, Server, send  # noqa: E402
 
-HOST = "127.0.0.1"
 # Production as the environment would configure it behind a TLS-terminating proxy.
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.http_settings",
@@ -82,7 +77,7 @@ def prepare_database() -> tuple[object, dict, str]:
     from django.db import connections
     from django.test.utils import setup_databases
 
-    from bench.fixture import make_http_fixture
+    from bench.fixture import make_http_fixture  # Django must be set up first
 
     settings_dict = connections["default"].settings_dict
     if settings_dict["ENGINE"].endswith("sqlite3"):
@@ -94,77 +89,6 @@ def prepare_database() -> tuple[object, dict, str]:
     fixture = make_http_fixture()
     connections.close_all()
     return databases, fixture, _database_url(settings_dict["NAME"])
-
-
-class Server:
-    """gunicorn in its own process group, stopped (TERM, then KILL) however the run ends."""
-
-    def __init__(self, env: dict, workers: int):
-        self.port = _free_port()
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "perceptis.wsgi"],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                **env,
-                "GUNICORN_BIND": f"{HOST}:{self.port}",
-                "WEB_CONCURRENCY": str(workers),
-            },
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")[-3000:]
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if _send(self.port, "GET", "/healthz", {}, b"")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit(f"gunicorn did not start:\n{self.output()}")
-
-    def stop(self) -> None:
-        for sig, wait in ((signal.SIGTERM, 25), (signal.SIGKILL, 10)):
-            if self.process.poll() is not None:
-                break
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                continue
-        self.log.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _send(port: int, method: str, path: str, headers: dict, body: bytes) -> tuple[int, bytes]:
-    request = urllib.request.Request(  # noqa: S310 (a local URL)
-        f"http://{HOST}:{port}{path}", data=body or None, method=method, headers=headers
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 def endpoints(fixture) -> list[Endpoint]:
@@ -204,7 +128,7 @@ def measure(env: dict, fixture, args) -> dict[str, Result]:
         server.wait_ready()
         points = endpoints(fixture)
         for point in points:
-            status, body = _send(server.port, point.method, point.path, point.headers, point.body)
+            status, body = send(server.port, point.method, point.path, point.headers, point.body)
             if status != point.expect:
                 raise SystemExit(f"{point.name}: {status} {body[:300]!r}\n{server.output()}")
         results = {}
@@ -302,13 +226,16 @@ def main(argv=None) -> int:
     os.environ.update(PRODUCTION_ENV)  # this process builds the data gunicorn will read
     from django.test.utils import teardown_databases
 
+    from bench.fixture import queued_jobs_finish
+
     databases, fixture, url = prepare_database()
     try:
         env = {**PRODUCTION_ENV, "DATABASE_URL": url, **dict(args.env)}
-        runs = [("", env)]
+        runs = [("requests per second", env)]
         if args.compare:
             name, value = args.compare
-            runs.append((f"with {name}={value}", {**env, name: value}))
+            before = f"with {name}={env[name]}" if name in env else f"without {name}"
+            runs = [(before, env), (f"with {name}={value}", {**env, name: value})]
         lines = describe(args)
         if args.env:
             lines.append("gunicorn environment: " + " ".join(f"{n}={v}" for n, v in args.env))
@@ -316,21 +243,10 @@ def main(argv=None) -> int:
         results = []
         for title, run_env in runs:
             results.append(measure(run_env, fixture, args))
-            from bench.fixture import queued_jobs_finish
-
             queued_jobs_finish()  # the next run starts with as few jobs in flight
-            lines += [
-                "",
-                *table(
-                    title
-                    or ("without " + args.compare[0] if args.compare else "requests per second"),
-                    results[-1],
-                    points,
-                ),
-            ]
+            lines += ["", *table(title, results[-1], points)]
         if args.compare:
-            name, value = args.compare
-            lines += ["", f"{name}={value} / without, req/s:"]
+            lines += ["", f"{runs[1][0]} / {runs[0][0]}, req/s:"]
             lines += [
                 f"  {p.name:<9} {results[1][p.name].per_second / results[0][p.name].per_second:.2f}"
                 for p in points
