@@ -29,7 +29,7 @@ VARIANTS = [
     # The same pipeline with the key row fetched by the plain ORM (bench.authentication).
     Variant("orm", "pipeline, ORM key lookup", "/api/bench/orm/status/{job_id}", "key", "default"),
 ]
-BASELINE, YARDSTICK, PRODUCT, ORM = (v.name for v in VARIANTS)
+BASELINE, YARDSTICK, PRODUCT = (v.name for v in VARIANTS[:3])
 # On PostgreSQL, the ORM lookup on connections with Django's psycopg 3 options (bench.settings):
 # server-side parameter binding, and that plus psycopg's automatic prepared statements.
 if "bench_binding" in settings.DATABASES:

@@ -114,9 +114,21 @@ def _form_token(request, purpose: str, target: str = "") -> str:
     )
 
 
+def _fresh_token(request, form, purpose: str, target: str) -> None:
+    form.data = form.data.copy()
+    form.data["nonce"] = _form_token(request, purpose, target)
+
+
 def _claim(request, form, purpose: str, target: str = ""):
-    """Claim the form's one-time token. An invalid one (expired, forged, another user's,
-    organization's or key's) is a form error, and the form gets a fresh token to send again."""
+    """Claim the token of a valid form; return None for an invalid form.
+
+    An unusable token (missing, expired, forged, another user's, organization's or key's) is a
+    form error, and the form is sent back with a fresh token so that it can be sent again.
+    """
+    if not form.is_valid():
+        if "nonce" in form.errors:
+            _fresh_token(request, form, purpose, target)
+        return None
     claim = services.form_token_claim(
         token=form.cleaned_data["nonce"],
         user=request.user,
@@ -126,8 +138,7 @@ def _claim(request, form, purpose: str, target: str = ""):
     )
     if claim.outcome is Claim.INVALID:
         form.add_error("nonce", forms.NONCE_EXPIRED)
-        form.data = form.data.copy()
-        form.data["nonce"] = _form_token(request, purpose, target)
+        _fresh_token(request, form, purpose, target)
     return claim
 
 
@@ -148,7 +159,7 @@ def key_create(request):
     org_plan = request.organization.plan
     if request.method == "POST":
         form = KeyCreateForm(request.POST, plan=org_plan)
-        claim = _claim(request, form, CREATE) if form.is_valid() else None
+        claim = _claim(request, form, CREATE)
         if claim and claim.outcome is Claim.USED:
             return _already_shown(request, claim.key_id)
         if claim and claim.outcome is Claim.CLAIMED:
@@ -259,7 +270,7 @@ def key_rotate(request, key_id):
     key = key_or_404(request, key_id)
     if request.method == "POST":
         form = KeyRotateForm(request.POST)
-        claim = _claim(request, form, ROTATE, key.key_id) if form.is_valid() else None
+        claim = _claim(request, form, ROTATE, key.key_id)
         if claim and claim.outcome is Claim.USED:
             return _already_shown(request, claim.key_id)
         if claim and claim.outcome is Claim.CLAIMED:

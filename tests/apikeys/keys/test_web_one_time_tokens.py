@@ -156,11 +156,17 @@ def test_a_forged_token_is_refused_and_a_fresh_form_is_offered(web, org, tamper)
     assert web.post(CREATE, create_data(fresh)).status_code == 200
 
 
-def test_a_huge_token_is_refused_without_an_error(web, org):
-    response = web.post(CREATE, create_data("A" * 100_000))
+@pytest.mark.parametrize(
+    "token", ["A" * 100_000, "", "not a token\x00"], ids=["huge", "empty", "nul"]
+)
+def test_a_malformed_token_is_refused_and_a_fresh_form_is_offered(web, org, token):
+    response = web.post(CREATE, create_data(token))
 
     assert response.status_code == 400
+    assert b"This form has expired" in response.content
     assert not ApiKey.objects.filter(organization=org).exists()
+    fresh = re.search(rb'name="nonce" value="([^"]+)"', response.content).group(1).decode()
+    assert web.post(CREATE, create_data(fresh)).status_code == 200
 
 
 def test_a_token_past_its_row_expiry_is_refused_and_purged(web, org):
