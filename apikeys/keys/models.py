@@ -181,3 +181,24 @@ class KeySecret(models.Model):
 
     def is_current(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
+
+
+class FormToken(models.Model):
+    """One issued one-time form token of a page that shows a secret once (create, rotate).
+
+    The page sends a signed token naming this row; the first submission claims the row with a
+    conditional UPDATE, so a reload, the back button or a double click cannot act twice. Only
+    the Key ID of the key made is kept, never its secret. Rows are purged after they expire.
+    """
+
+    nonce = models.CharField(max_length=32, unique=True)
+    purpose = models.CharField(max_length=32)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    key_id = models.CharField("Key ID", max_length=32, blank=True)
+
+    def __str__(self):
+        return f"{self.purpose} form token"
