@@ -82,7 +82,10 @@ def test_a_queued_job_is_canceled_at_once_and_its_credits_come_back(funded):
     assert body == client.get(f"/api/v1/status/{job.job_id}").json()
     assert (body["status"], body["cancel_requested"]) == ("canceled", True)
     assert body["credits_charged"] == 0 and body["finished_at"]
-    assert body["error"]["code"] == "canceled"
+    assert body["error"] == {
+        "code": "canceled",
+        "message": f"Canceled through the API by key {key.key_id}.",
+    }
     assert settlements(job) == [LedgerEntry.Kind.RELEASE]
     assert credits_balance(organization=org) == before == ledger_sum(org)
     event = AuditEvent.objects.get(action="job.canceled", target_id=job.job_id)
