@@ -94,8 +94,12 @@ def job_fail(
     from_status=Job.Status.RUNNING,
     fence_attempts: bool = True,
 ) -> bool:
-    """Mark the job failed for good and release its credits."""
-    qs = Job.objects.filter(pk=job.pk, status=from_status)
+    """Mark the job failed for good and release its credits.
+
+    A job whose cancel was requested is not failed (False): it ends canceled instead
+    (``job_cancel_finish``), so a cancel that was answered "requested" always ends so.
+    """
+    qs = Job.objects.filter(pk=job.pk, status=from_status, cancel_requested_at=None)
     if fence_attempts:
         qs = qs.filter(attempts=job.attempts)
     done = qs.update(
@@ -137,12 +141,11 @@ def job_run(*, job_id: str) -> str | None:
     if job_cancel_finish(job=job):
         return Job.Status.CANCELED
     if job.attempts > settings.JOBS_MAX_ATTEMPTS:
-        job_fail(
-            job=job,
+        return _fail_or_stop(
+            job,
             code="attempts_exhausted",
             message=f"The job did not finish after {settings.JOBS_MAX_ATTEMPTS} attempts.",
         )
-        return Job.Status.FAILED
     request = GenerationRequest(
         job.prompt, job.options, job.test, model=job.model or None, max_tokens=job.max_tokens
     )
@@ -157,16 +160,14 @@ def job_run(*, job_id: str) -> str | None:
                 "Job %s attempt %d failed (%s); requeued", job.job_id, job.attempts, exc.code
             )
             return _requeue_or_stop(job)
-        job_fail(job=job, code=exc.code, message=exc.message)
-        return Job.Status.FAILED
+        return _fail_or_stop(job, code=exc.code, message=exc.message)
     except Exception:
         logger.exception("Job %s: engine error", job.job_id)
         if job_cancel_finish(job=job):
             return Job.Status.CANCELED
         if job.attempts < settings.JOBS_MAX_ATTEMPTS:
             return _requeue_or_stop(job)
-        job_fail(job=job, code="generation_failed", message="The generation failed.")
-        return Job.Status.FAILED
+        return _fail_or_stop(job, code="generation_failed", message="The generation failed.")
     if job_cancel_finish(job=job, result=result):
         return Job.Status.CANCELED
     if job.test:
@@ -177,6 +178,14 @@ def job_run(*, job_id: str) -> str | None:
     if job_cancel_finish(job=job, result=result):
         return Job.Status.CANCELED
     return None  # A newer attempt holds the job.
+
+
+def _fail_or_stop(job: Job, *, code: str, message: str) -> str | None:
+    if job_fail(job=job, code=code, message=message):
+        return Job.Status.FAILED
+    if job_cancel_finish(job=job):  # canceled between the check and the failure
+        return Job.Status.CANCELED
+    return None
 
 
 def _requeue_or_stop(job: Job) -> str | None:
@@ -203,11 +212,7 @@ def jobs_reconcile(*, now=None) -> dict:
     expired_running = Q(status=Job.Status.RUNNING, lease_expires_at__lt=now)
     counts = {"requeued": 0, "failed": 0, "canceled": 0}
     for job in Job.objects.filter(stale_queued | expired_running).order_by("id")[:500]:
-        if job.status == Job.Status.RUNNING and job.cancel_requested:
-            if job_cancel_finish(job=job, now=now):
-                counts["canceled"] += 1
-            continue
-        if job.attempts >= settings.JOBS_MAX_ATTEMPTS:
+        if job.attempts >= settings.JOBS_MAX_ATTEMPTS and not job.cancel_requested:
             if job_fail(
                 job=job,
                 code="attempts_exhausted",
@@ -215,14 +220,19 @@ def jobs_reconcile(*, now=None) -> dict:
                 from_status=job.status,
             ):
                 counts["failed"] += 1
-            continue
-        with transaction.atomic():
-            moved = Job.objects.filter(
-                pk=job.pk, status=job.status, attempts=job.attempts, cancel_requested_at=None
-            ).update(status=Job.Status.QUEUED, lease_expires_at=None, enqueued_at=now)
-            if moved:
-                enqueue(job)
-                counts["requeued"] += 1
+                continue
+        elif not job.cancel_requested:
+            with transaction.atomic():
+                moved = Job.objects.filter(
+                    pk=job.pk, status=job.status, attempts=job.attempts, cancel_requested_at=None
+                ).update(status=Job.Status.QUEUED, lease_expires_at=None, enqueued_at=now)
+                if moved:
+                    enqueue(job)
+                    counts["requeued"] += 1
+                    continue
+        # Its cancel was requested, also between the read above and the moves that refused it.
+        if job.status == Job.Status.RUNNING and job_cancel_finish(job=job, now=now):
+            counts["canceled"] += 1
     if any(counts.values()):
         logger.info("Reconciled jobs: %s", counts)
     return counts

@@ -234,6 +234,24 @@ def test_the_reconciler_finishes_a_cancel_requested_job_whose_lease_expired(fund
     assert jobs_reconcile(now=later) == {"requeued": 0, "failed": 0, "canceled": 0}
 
 
+def test_a_cancel_requested_job_out_of_attempts_ends_canceled_not_failed(funded, settings):
+    settings.JOBS_MAX_ATTEMPTS = 1
+    org, key, client = funded
+    job = submit(key)
+    now = timezone.now()
+    running = job_claim(job_id=job.job_id, now=now)
+    client.post(cancel_url(job.job_id))
+
+    assert job_fail(job=running, code="x", message="Failed.") is False
+    later = now + timedelta(seconds=settings.JOBS_LEASE_SECONDS + 1)
+    assert jobs_reconcile(now=later) == {"requeued": 0, "failed": 0, "canceled": 1}
+
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.CANCELED, "canceled")
+    assert settlements(job) == [LedgerEntry.Kind.RELEASE]
+    assert credits_balance(organization=org) == ledger_sum(org)
+
+
 # --- finished jobs -----------------------------------------------------------------------------
 
 
