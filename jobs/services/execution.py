@@ -153,8 +153,7 @@ def job_run(*, job_id: str) -> str | None:
         # A test key's job runs the offline engine, whatever GENERATION_ENGINE says.
         result = get_engine(test=job.test).generate(request)
     except EngineError as exc:
-        if job_cancel_finish(job=job):
-            return Job.Status.CANCELED
+        # Requeueing and failing refuse a cancel-requested job, which then ends canceled.
         if exc.retryable and job.attempts < settings.JOBS_MAX_ATTEMPTS:
             logger.warning(
                 "Job %s attempt %d failed (%s); requeued", job.job_id, job.attempts, exc.code
@@ -163,8 +162,6 @@ def job_run(*, job_id: str) -> str | None:
         return _fail_or_stop(job, code=exc.code, message=exc.message)
     except Exception:
         logger.exception("Job %s: engine error", job.job_id)
-        if job_cancel_finish(job=job):
-            return Job.Status.CANCELED
         if job.attempts < settings.JOBS_MAX_ATTEMPTS:
             return _requeue_or_stop(job)
         return _fail_or_stop(job, code="generation_failed", message="The generation failed.")
@@ -183,7 +180,7 @@ def job_run(*, job_id: str) -> str | None:
 def _fail_or_stop(job: Job, *, code: str, message: str) -> str | None:
     if job_fail(job=job, code=code, message=message):
         return Job.Status.FAILED
-    if job_cancel_finish(job=job):  # canceled between the check and the failure
+    if job_cancel_finish(job=job):  # its cancel was requested: it stops, charged nothing
         return Job.Status.CANCELED
     return None
 
@@ -191,7 +188,7 @@ def _fail_or_stop(job: Job, *, code: str, message: str) -> str | None:
 def _requeue_or_stop(job: Job) -> str | None:
     if job_requeue(job=job):
         return Job.Status.QUEUED
-    if job_cancel_finish(job=job):  # canceled between the check and the requeue
+    if job_cancel_finish(job=job):  # its cancel was requested: it stops, charged nothing
         return Job.Status.CANCELED
     return None
 
