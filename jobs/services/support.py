@@ -28,6 +28,7 @@ def job_retry(*, job: Job, actor: Actor) -> Job:
         attempts=0,
         error_code="",
         error_message="",
+        cancel_requested_at=None,
         result=None,
         started_at=None,
         finished_at=None,
