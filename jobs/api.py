@@ -1,94 +1,32 @@
-"""``POST /api/v1/generate`` and ``GET /api/v1/status/{job_id}``."""
-
-import json
+"""The jobs API: generate, status, the key's job list, cancel, and the models it may use."""
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.audit import Actor
 from apikeys.keys import keycache, ratelimit
 from apikeys.keys.models import Permission
 from apikeys.keys.pipeline import ANY_KEY, request_state
 from billing.prices import prices_for_plan
 from jobs.models import Job
-from jobs.services import job_get_for_key, job_submit
+from jobs.selectors import jobs_list
+from jobs.serializers import (  # noqa: F401 (JobSerializer: the status body's declared shape)
+    GenerateRequestSerializer,
+    JobListQuerySerializer,
+    JobPageSerializer,
+    JobSerializer,
+    ModelEntrySerializer,
+    ModelListSerializer,
+    SubmittedJobSerializer,
+)
+from jobs.services import job_cancel, job_get_for_key, job_submit
 from perceptis.errors import json_body
-from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
 from perceptis.openapi import error_responses
-
-MAX_OPTIONS_BYTES = 16 * 1024
-
-
-class GenerateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    prompt = StrictCharField(max_length=settings.JOBS_MAX_PROMPT_CHARS, trim_whitespace=False)
-    options = StrictDictField(
-        required=False,
-        allow_empty=True,
-        help_text=(
-            "`model`: a model id from `GET /api/v1/models` (default: the plan's default model); "
-            "`max_tokens`: a whole number from 1 to the model's `max_output_tokens` (default: "
-            "that maximum); engine options such as `temperature`, `top_p`, `stop`, `seed`."
-        ),
-    )
-
-    def validate_prompt(self, value):
-        if not value.strip():
-            raise serializers.ValidationError("The prompt is empty.")
-        return value
-
-    def validate_options(self, value):
-        if len(json.dumps(value)) > MAX_OPTIONS_BYTES:
-            raise serializers.ValidationError(f"Options are at most {MAX_OPTIONS_BYTES} bytes.")
-        return value
-
-
-class JobErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-class JobUsageSerializer(serializers.Serializer):
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-
-
-class JobSerializer(serializers.ModelSerializer):
-    error = JobErrorSerializer(allow_null=True, read_only=True)
-    result = serializers.JSONField(allow_null=True, read_only=True)
-    usage = JobUsageSerializer(allow_null=True, read_only=True)
-
-    class Meta:
-        model = Job
-        fields = [
-            "job_id",
-            "status",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "result",
-            "error",
-            "model",
-            "usage",
-            "credits_reserved",
-            "credits_charged",
-            "test",
-        ]
-        read_only_fields = fields
-
-
-class SubmittedJobSerializer(JobSerializer):
-    status_url = serializers.SerializerMethodField()
-
-    class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "status_url"]
-        read_only_fields = fields
-
-    def get_status_url(self, job) -> str:
-        return reverse("api-status", args=[job.job_id])
+from perceptis.pagination import NextCursorPagination
 
 
 def _iso_datetime(value) -> str | None:
@@ -123,6 +61,7 @@ def job_status_body(job: Job) -> dict:
         "credits_reserved": job.credits_reserved,
         "credits_charged": job.credits_charged,
         "test": job.test,
+        "cancel_requested": job.cancel_requested_at is not None,
     }
 
 
@@ -219,20 +158,52 @@ class StatusView(APIView):
         return f"job:{job_id}"
 
 
-class ModelEntrySerializer(serializers.Serializer):
-    id = serializers.CharField(source="model")
-    input_credits_per_1k_tokens = serializers.DecimalField(
-        max_digits=12, decimal_places=4, coerce_to_string=False
+class JobListView(APIView):
+    required_permission = Permission.JOBS_READ
+
+    @extend_schema(
+        operation_id="jobs_list",
+        summary="List this key's jobs, newest first",
+        description=(
+            "Only the jobs the calling key created, each as `GET /api/v1/status/{job_id}` "
+            "returns it; 20 a page (`limit` 1 to 100), the next page at `next`."
+        ),
+        parameters=[JobListQuerySerializer],
+        responses={200: JobPageSerializer, **error_responses()},
     )
-    output_credits_per_1k_tokens = serializers.DecimalField(
-        max_digits=12, decimal_places=4, coerce_to_string=False
-    )
-    max_output_tokens = serializers.IntegerField()
+    def get(self, request):
+        query = JobListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = {k: v for k, v in query.validated_data.items() if k not in ("limit", "cursor")}
+        jobs = jobs_list(organization=request.auth.organization, key=request.auth, **filters)
+        paginator = NextCursorPagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response([job_status_body(job) for job in page])
 
 
-class ModelListSerializer(serializers.Serializer):
-    results = ModelEntrySerializer(many=True)
-    next = serializers.CharField(allow_null=True)
+class JobCancelView(APIView):
+    required_permission = Permission.JOBS_WRITE
+
+    @extend_schema(
+        operation_id="jobs_cancel",
+        summary="Cancel a job",
+        description=(
+            "A queued job is canceled at once and its credits come back. A running job is "
+            "asked to stop: the answer has `status: running` and `cancel_requested: true`, and "
+            "the job becomes `canceled` when its worker reaches its next step, charged only "
+            "for what the engine reported (nothing if it never returned). Asking again is "
+            "harmless. A finished job is 409 `job_not_cancelable`."
+        ),
+        request=None,
+        responses={
+            200: JobSerializer,
+            **error_responses(_404="job_not_found", _409="job_not_cancelable"),
+        },
+    )
+    def post(self, request, job_id: str):
+        job = job_get_for_key(key=request.auth, job_id=job_id)
+        job = job_cancel(job=job, actor=Actor.for_request(request))
+        return Response(job_status_body(job))
 
 
 class ModelsView(APIView):

@@ -73,7 +73,8 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     ip_allowlist = models.JSONField(default=list, blank=True)
     # None: no limit of its own. Credits reserved by its queued and running jobs plus those
-    # charged for its succeeded ones, per UTC day, calendar month or in total.
+    # charged for its finished ones (succeeded, or canceled after the engine returned), per UTC
+    # day, calendar month or in total.
     spend_limit_credits = models.PositiveBigIntegerField(null=True, blank=True)
     spend_limit_period = models.CharField(
         max_length=8, choices=SpendPeriod.choices, default=SpendPeriod.MONTH

@@ -1,0 +1,125 @@
+"""The jobs API's request and response shapes: generate, status, list, cancel, models."""
+
+import json
+
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+from jobs.models import Job
+from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
+
+MAX_OPTIONS_BYTES = 16 * 1024
+
+
+class GenerateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    prompt = StrictCharField(max_length=settings.JOBS_MAX_PROMPT_CHARS, trim_whitespace=False)
+    options = StrictDictField(
+        required=False,
+        allow_empty=True,
+        help_text=(
+            "`model`: a model id from `GET /api/v1/models` (default: the plan's default model); "
+            "`max_tokens`: a whole number from 1 to the model's `max_output_tokens` (default: "
+            "that maximum); engine options such as `temperature`, `top_p`, `stop`, `seed`."
+        ),
+    )
+
+    def validate_prompt(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("The prompt is empty.")
+        return value
+
+    def validate_options(self, value):
+        if len(json.dumps(value)) > MAX_OPTIONS_BYTES:
+            raise serializers.ValidationError(f"Options are at most {MAX_OPTIONS_BYTES} bytes.")
+        return value
+
+
+class JobErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class JobUsageSerializer(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+
+
+class JobSerializer(serializers.ModelSerializer):
+    error = JobErrorSerializer(allow_null=True, read_only=True)
+    result = serializers.JSONField(allow_null=True, read_only=True)
+    usage = JobUsageSerializer(allow_null=True, read_only=True)
+    cancel_requested = serializers.BooleanField(
+        read_only=True,
+        help_text=(
+            "Whether a cancel was asked for (`POST /api/v1/jobs/{job_id}/cancel`): a running "
+            "job stays `running` until its worker stops it, then becomes `canceled`."
+        ),
+    )
+
+    class Meta:
+        model = Job
+        fields = [
+            "job_id",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "result",
+            "error",
+            "model",
+            "usage",
+            "credits_reserved",
+            "credits_charged",
+            "test",
+            "cancel_requested",
+        ]
+        read_only_fields = fields
+
+
+class SubmittedJobSerializer(JobSerializer):
+    status_url = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "status_url"]
+        read_only_fields = fields
+
+    def get_status_url(self, job) -> str:
+        return reverse("api-status", args=[job.job_id])
+
+
+class ModelEntrySerializer(serializers.Serializer):
+    id = serializers.CharField(source="model")
+    input_credits_per_1k_tokens = serializers.DecimalField(
+        max_digits=12, decimal_places=4, coerce_to_string=False
+    )
+    output_credits_per_1k_tokens = serializers.DecimalField(
+        max_digits=12, decimal_places=4, coerce_to_string=False
+    )
+    max_output_tokens = serializers.IntegerField()
+
+
+class ModelListSerializer(serializers.Serializer):
+    results = ModelEntrySerializer(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+class JobListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Job.Status.choices, required=False, help_text="Only jobs in this status."
+    )
+    created_after = serializers.DateTimeField(
+        required=False, help_text="Only jobs submitted at or after this time (ISO 8601)."
+    )
+    created_before = serializers.DateTimeField(
+        required=False, help_text="Only jobs submitted at or before this time (ISO 8601)."
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Jobs per page (default 20)."
+    )
+    cursor = serializers.CharField(required=False, help_text="From the previous page's next.")
+
+
+class JobPageSerializer(serializers.Serializer):
+    results = JobSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
