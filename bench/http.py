@@ -2,7 +2,7 @@
 """Benchmark the API over HTTP: gunicorn with the production configuration, under load.
 
     python bench/http.py [--duration S] [--connections C] [--workers W]
-                         [--env NAME=VALUE ...] [--compare NAME=VALUE]
+                         [--env NAME=VALUE ...] [--compare NAME=VALUE ...]
 
 It creates a throwaway database on whatever ``DATABASE_URL`` names (a temporary SQLite file
 by default, ``<name>_http_bench`` on PostgreSQL), migrates it, creates an organization on a
@@ -19,8 +19,8 @@ one after the other, requests per second and latency of:
 - ``generate``: ``POST /api/v1/generate`` (the jobs queue; no worker runs).
 
 The load comes from ``wrk`` if it is installed, else from Python threads in this process.
-``--env`` sets a variable in gunicorn's environment; ``--compare NAME=VALUE`` measures twice,
-without and with that variable, and prints the ratio.
+``--env`` sets a variable in gunicorn's environment; ``--compare NAME=VALUE`` (repeatable)
+measures twice, without and with those variables, and prints the ratios.
 """
 
 import sys
@@ -210,8 +210,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--compare",
         type=_pair,
+        action="append",
+        default=[],
         metavar="NAME=VALUE",
-        help="measure without and with this variable in gunicorn's environment",
+        help="measure without and with these variables in gunicorn's environment (repeatable)",
     )
     parser.add_argument(
         "--client",
@@ -233,9 +235,12 @@ def main(argv=None) -> int:
         env = {**PRODUCTION_ENV, "DATABASE_URL": url, **dict(args.env)}
         runs = [("requests per second", env)]
         if args.compare:
-            name, value = args.compare
-            before = f"with {name}={env[name]}" if name in env else f"without {name}"
-            runs = [(before, env), (f"with {name}={value}", {**env, name: value})]
+            before = " ".join(
+                f"with {name}={env[name]}" if name in env else f"without {name}"
+                for name, _ in args.compare
+            )
+            after = "with " + " ".join(f"{name}={value}" for name, value in args.compare)
+            runs = [(before, env), (after, {**env, **dict(args.compare)})]
         lines = describe(args)
         if args.env:
             lines.append("gunicorn environment: " + " ".join(f"{n}={v}" for n, v in args.env))
