@@ -4,7 +4,15 @@ Code imports a model from its concern (``apikeys.keys.models``), not from this m
 """
 
 from apikeys.alerts.models import AlertDelivery, AlertRule
-from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.keys.models import ApiKey, FormToken, KeySecret
 from apikeys.usage.models import RequestLog, UsageHourly
 
-__all__ = ["AlertDelivery", "AlertRule", "ApiKey", "KeySecret", "RequestLog", "UsageHourly"]
+__all__ = [
+    "AlertDelivery",
+    "AlertRule",
+    "ApiKey",
+    "FormToken",
+    "KeySecret",
+    "RequestLog",
+    "UsageHourly",
+]

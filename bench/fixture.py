@@ -42,3 +42,64 @@ def make_fixture() -> Fixture:
     )
     token = Token.objects.create(user=user)
     return Fixture(job_id=job.job_id, api_key=plaintext, token=token.key)
+
+
+@dataclass
+class HttpFixture:
+    job_id: str
+    api_key: str
+
+
+def make_http_fixture() -> HttpFixture:
+    """Create an organization on a plan no benchmark reaches the limits of, a key and a job.
+
+    The plan is the benchmark's own ("bench", in the benchmark's throwaway database): no
+    per-minute limit, no cap on jobs in flight that a run could reach, and credits for every
+    job a run submits.
+    """
+    from accounts.audit import Actor
+    from accounts.models import Plan
+    from accounts.services import organization_set_plan
+    from apikeys.keys.services import apikey_create
+    from billing.models import ModelAccess
+    from billing.services import organization_open
+    from jobs.models import Job
+    from jobs.services import job_submit
+
+    actor = Actor.system("bench")
+    business = Plan.objects.get(code="business")
+    plan, _ = Plan.objects.update_or_create(
+        code="bench",
+        defaults={
+            "name": "Bench",
+            "api_access": True,
+            "live_key_limit": None,
+            "test_key_limit": None,
+            "rate_limit_per_minute": 10**9,
+            "monthly_credits": 0,
+            "max_jobs_in_flight": 10**9,
+            "test_daily_quota": business.test_daily_quota,
+            "key_creations_per_day": business.key_creations_per_day,
+        },
+    )
+    for access in ModelAccess.objects.filter(plan=business):  # the Business plan's models
+        ModelAccess.objects.get_or_create(
+            plan=plan, price_id=access.price_id, defaults={"is_default": access.is_default}
+        )
+    org = organization_open(name="Bench HTTP", plan_code="business", credits=10**12, actor=actor)
+    organization_set_plan(organization=org, plan_code="bench", actor=actor)
+    key, plaintext = apikey_create(organization=org, name="Bench HTTP", actor=actor)
+    job = job_submit(key=key, prompt="A lighthouse at dusk", options={}).job
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.SUCCEEDED,
+        result={"text": "A lighthouse stands on the rocks as the light fades."},
+        credits_charged=1,
+    )
+    return HttpFixture(job_id=job.job_id, api_key=plaintext)
+
+
+def queued_jobs_finish() -> int:
+    """Mark the jobs a run queued as failed, so the next run counts as few jobs in flight."""
+    from jobs.models import Job
+
+    return Job.objects.filter(status=Job.Status.QUEUED).update(status=Job.Status.FAILED)

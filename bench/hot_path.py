@@ -1,15 +1,22 @@
 #!/usr/bin/env python
 """Benchmark the API's hot path: an authenticated ``GET /api/v1/status/{job_id}``.
 
-    python bench/hot_path.py [--requests N] [--repeat R]
+    python bench/hot_path.py [--requests N] [--repeat R] [--keys N]
 
-It measures the same status view three ways, through Django's full WSGI handler (middleware,
+It measures the same status view several ways, through Django's full WSGI handler (middleware,
 URL routing, DRF, rendering) in this process:
 
 - ``none``: no authentication and no permission check;
 - ``drf-token``: DRF's ``TokenAuthentication`` and ``IsAuthenticated``;
 - ``perceptis``: the product's view, behind the key pipeline (key check, IP allowlist, plan,
-  permission, rate limit and its headers).
+  permission, rate limit and its headers);
+- ``orm``: the same pipeline with the key row fetched by ordinary ORM code
+  (``bench.authentication``), to show what the product's hand-built lookup is worth; on
+  PostgreSQL also ``orm-ssb`` and ``orm-prep``, the ORM lookup on a connection with Django's
+  ``server_side_binding`` option, without and with psycopg's automatic prepared statements.
+
+``--keys N`` fills the key table with N keys first (``bench.keys``), to show that the lookup
+costs the same with ten thousand keys as with a million.
 
 Each setting configuration in ``CONFIGS`` (rate limiting on and off) is measured in the same
 run. Variants alternate request by request and configurations every few dozen requests, so
@@ -30,12 +37,18 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a script, this file's folder comes first on the path, where ``bench/http.py`` would
+# shadow the standard library's ``http``: the repository root takes its place.
+if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
+    sys.path[0] = str(ROOT)
+elif str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
 from bench.fixture import Fixture, make_fixture  # noqa: E402
+from bench.keys import keys_fill  # noqa: E402
 from bench.report import report  # noqa: E402
-from bench.variants import CONFIGS, PRODUCT, VARIANTS  # noqa: E402
+from bench.variants import CONFIGS, VARIANTS  # noqa: E402
 
 # Rounds of requests run under one configuration before switching to the next.
 BLOCK = 50
@@ -118,7 +131,9 @@ def check(driver: Driver) -> dict[tuple[str, str], int]:
 
     Return the number of queries each variant makes once warm, per configuration.
     """
-    from django.db import connection
+    from contextlib import ExitStack
+
+    from django.db import connections
     from django.test.utils import CaptureQueriesContext, override_settings
 
     queries = {}
@@ -127,16 +142,24 @@ def check(driver: Driver) -> dict[tuple[str, str], int]:
         with override_settings(**config.settings):
             for variant in VARIANTS:
                 driver.request(variant.name)  # the first request may write the key's last use
-                with CaptureQueriesContext(connection) as captured:
+                with ExitStack() as stack:
+                    captures = [
+                        stack.enter_context(CaptureQueriesContext(c)) for c in connections.all()
+                    ]
                     status, headers, body = driver.request(variant.name)
                 if not status.startswith("200"):
                     raise SystemExit(f"{variant.name}: {status} {body[:300]!r}")
                 limited = config.settings.get("APIKEYS_RATE_LIMITS_ENABLED", True)
-                if variant.name == PRODUCT and limited and "RateLimit-Limit" not in headers:
+                if variant.credential == "key" and limited and "RateLimit-Limit" not in headers:
                     raise SystemExit(f"{variant.name}: no RateLimit-Limit header")
                 bodies[variant.name] = body
                 queries[config.name, variant.name] = len(
-                    [q for q in captured.captured_queries if q["sql"].split()[0].upper() != "SET"]
+                    [
+                        q
+                        for captured in captures
+                        for q in captured.captured_queries
+                        if q["sql"].split()[0].upper() != "SET"
+                    ]
                 )
         if len(set(bodies.values())) != 1:
             raise SystemExit(f"the variants answer different bodies: {bodies}")
@@ -179,9 +202,14 @@ def main(argv=None) -> int:
         "--requests", type=int, default=2000, help="requests per variant and repeat"
     )
     parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds")
+    parser.add_argument(
+        "--keys", type=int, default=0, help="fill the key table with this many keys first"
+    )
     args = parser.parse_args(argv)
     if args.requests < 1 or args.repeat < 1:
         parser.error("--requests and --repeat must be at least 1")
+    if args.keys < 0:
+        parser.error("--keys must not be negative")
 
     import django
 
@@ -192,10 +220,14 @@ def main(argv=None) -> int:
 
     databases = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
     try:
-        driver = Driver(make_fixture())
+        fixture = make_fixture()
+        began = time.monotonic()
+        keys = keys_fill(args.keys)
+        filled = time.monotonic() - began
+        driver = Driver(fixture)
         queries = check(driver)
         timings = measure(driver, args.requests, args.repeat)
-        print(report(timings, queries, args.requests, args.repeat))
+        print(report(timings, queries, args.requests, args.repeat, keys=keys, filled=filled))
     finally:
         from django.db import connections
 

@@ -32,13 +32,15 @@ def describe_backends() -> tuple[str, str]:
     return database, backend
 
 
-def _ratio(medians: dict) -> str:
-    yardstick = medians[YARDSTICK] - medians[BASELINE]
-    product = medians[PRODUCT] - medians[BASELINE]
-    return f"{product / yardstick:.2f}" if yardstick > 0 else "n/a"
+def _ratio(medians: dict, variant: str = PRODUCT, yardstick: str = YARDSTICK) -> str:
+    over = medians[yardstick] - medians[BASELINE]
+    added = medians[variant] - medians[BASELINE]
+    return f"{added / over:.2f}" if over > 0 else "n/a"
 
 
-def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
+def report(
+    timings: dict, queries: dict, requests: int, repeat: int, *, keys: int, filled: float
+) -> str:
     import django
     import rest_framework
 
@@ -50,6 +52,7 @@ def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
         f"python {platform.python_version()}, Django {django.get_version()}, "
         f"DRF {rest_framework.VERSION}, {os.cpu_count()} CPUs; "
         f"{requests} requests x {repeat} repeats per variant, median of single requests",
+        f"keys in the key table: {keys:,} ({filled:.1f} s to fill)",
         "(µs/request: wall-clock time; CPU µs: this process's CPU time, without the database "
         "server's)",
     ]
@@ -65,7 +68,7 @@ def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
         lines += [
             "",
             config.name,
-            f"  {'variant':<11} {'':<25} {'queries':>7} {'µs/request':>11} {'over none':>10} "
+            f"  {'variant':<11} {'':<29} {'queries':>7} {'µs/request':>11} {'over none':>10} "
             f"{'repeat medians':>16} {'CPU µs':>8} {'over none':>10}",
         ]
         for v in VARIANTS:
@@ -74,13 +77,23 @@ def report(timings: dict, queries: dict, requests: int, repeat: int) -> str:
             cpu_over = "" if v.name == BASELINE else f"{cpu[v.name] - cpu[BASELINE]:+.1f}"
             spread = f"{min(per_run):.0f}-{max(per_run):.0f}"
             lines.append(
-                f"  {v.name:<11} {v.label:<25} {queries[config.name, v.name]:>7} "
+                f"  {v.name:<11} {v.label:<29} {queries[config.name, v.name]:>7} "
                 f"{wall[v.name]:>11.1f} "
                 f"{over:>10} {spread:>16} {cpu[v.name]:>8.1f} {cpu_over:>10}"
             )
-        lines.append(
-            f"  overhead {PRODUCT} / overhead {YARDSTICK}: {_ratio(wall)} (CPU time: {_ratio(cpu)})"
-        )
+        for v in VARIANTS:
+            if v.credential != "key":
+                continue
+            lines.append(
+                f"  overhead {v.name} / overhead {YARDSTICK}: {_ratio(wall, v.name)} "
+                f"(CPU time: {_ratio(cpu, v.name)})"
+            )
+        for v in VARIANTS:
+            if v.database:
+                lines.append(
+                    f"  overhead {PRODUCT} / overhead {v.name}: {_ratio(wall, PRODUCT, v.name)} "
+                    f"(CPU time: {_ratio(cpu, PRODUCT, v.name)})"
+                )
         products[config.name] = (wall[PRODUCT], cpu[PRODUCT])
     on, off = products[WITH_BOTH], products[WITHOUT_BOTH]
     lines += [

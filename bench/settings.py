@@ -25,6 +25,18 @@ if _default["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     _default["TEST"] = {"NAME": f"{_default['NAME']}_bench"}
+    # The same database through connections with Django's psycopg 3 options, for the ORM
+    # key-lookup variants (bench.variants): server-side parameter binding, and that plus
+    # psycopg's automatic prepared statements (a query prepared from its fifth execution).
+    for _alias, _options in (
+        ("bench_binding", {"server_side_binding": True}),
+        ("bench_prepared", {"server_side_binding": True, "prepare_threshold": 5}),
+    ):
+        DATABASES[_alias] = {
+            **_default,
+            "OPTIONS": {**_default.get("OPTIONS", {}), **_options},
+            "TEST": {"MIRROR": "default"},
+        }
 
 # Its rate-limit counters stay apart from the product's in a shared Redis.
 CACHES["default"]["KEY_PREFIX"] = "perceptis-bench"

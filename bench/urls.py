@@ -1,11 +1,21 @@
-"""The benchmark's urlconf: three variants of the status view, and the product's API."""
+"""The benchmark's urlconf: variants of the status view, and the product's API.
+
+The ORM-lookup variants are the product's ``StatusView`` with only its authentication class
+changed, under ``/api/`` like the product's, so that the same middleware treats them alike.
+"""
 
 from django.urls import include, path
 
-from bench.views import NoAuthStatusView, TokenStatusView
+from bench.variants import VARIANTS
+from bench.views import NoAuthStatusView, TokenStatusView, orm_status_view
 
 urlpatterns = [
     path("bench/none/status/<str:job_id>", NoAuthStatusView.as_view()),
     path("bench/token/status/<str:job_id>", TokenStatusView.as_view()),
+    *(
+        path(v.path.lstrip("/").replace("{job_id}", "<str:job_id>"), orm_status_view(v.database))
+        for v in VARIANTS
+        if v.database
+    ),
     path("", include("perceptis.urls")),
 ]

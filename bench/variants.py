@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -9,6 +11,7 @@ class Variant:
     label: str
     path: str  # with ``{job_id}``
     credential: str  # "", "token" or "key"
+    database: str = ""  # the alias of the ORM key lookup; "" for the product's own lookup
 
 
 @dataclass(frozen=True)
@@ -23,8 +26,29 @@ VARIANTS = [
     Variant("none", "no authentication", "/bench/none/status/{job_id}", ""),
     Variant("drf-token", "DRF TokenAuthentication", "/bench/token/status/{job_id}", "token"),
     Variant("perceptis", "API key pipeline", "/api/v1/status/{job_id}", "key"),
+    # The same pipeline with the key row fetched by the plain ORM (bench.authentication).
+    Variant("orm", "pipeline, ORM key lookup", "/api/bench/orm/status/{job_id}", "key", "default"),
 ]
-BASELINE, YARDSTICK, PRODUCT = (v.name for v in VARIANTS)
+BASELINE, YARDSTICK, PRODUCT = (v.name for v in VARIANTS[:3])
+# On PostgreSQL, the ORM lookup on connections with Django's psycopg 3 options (bench.settings):
+# server-side parameter binding, and that plus psycopg's automatic prepared statements.
+if "bench_binding" in settings.DATABASES:
+    VARIANTS += [
+        Variant(
+            "orm-ssb",
+            "ORM, server_side_binding",
+            "/api/bench/orm-ssb/status/{job_id}",
+            "key",
+            "bench_binding",
+        ),
+        Variant(
+            "orm-prep",
+            "ORM, ssb + prepare_threshold",
+            "/api/bench/orm-prep/status/{job_id}",
+            "key",
+            "bench_prepared",
+        ),
+    ]
 
 # More switches are added here; each is measured in the same run. The job polled is finished,
 # so with its read model on, the API answers without a query; the other configurations read

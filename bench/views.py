@@ -5,7 +5,7 @@ differences the benchmark reports are the authentication pipelines and nothing e
 """
 
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,3 +34,22 @@ class TokenStatusView(APIView):
 
     def get(self, request, job_id: str):
         return Response(job_status_body(_find_job(job_id)))
+
+
+class PingView(APIView):
+    """The least a DRF view under the product's middleware can do: no key, no query."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+def orm_status_view(database: str):
+    """Return the product's status view with the key looked up by the plain ORM on ``database``."""
+    from bench.authentication import orm_authentication
+    from jobs.api import StatusView
+
+    return StatusView.as_view(authentication_classes=[orm_authentication(database)])

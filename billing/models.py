@@ -6,9 +6,11 @@ account's ledger amounts and never goes below zero (a database constraint).
 - grant: +N, credits given (plan grant, purchase, opening balance)
 - adjustment: ±N by a support person, with a reason
 - reserve: -R when a job is submitted, R the most the job can cost
-- capture: +(R - C) when the job succeeds: C, what it did cost, stays charged and the rest of
-  the reservation comes back in the same row (0 when the job cost all it reserved)
-- release: +R, the reservation is returned when the job finally fails or is canceled
+- capture: +(R - C) when the job succeeds, or is canceled after its engine returned: C, what
+  the engine reported it used, stays charged and the rest of the reservation comes back in the
+  same row (0 when the job cost all it reserved)
+- release: +R, the reservation is returned when the job finally fails, or is canceled before
+  its engine returned (queued, or running and stopped before a result came back)
 
 A job has at most one reserve and at most one of capture/release (unique constraints), so a
 finished job's net charge is the sum of its two rows.

@@ -33,7 +33,8 @@ def ledger_lines(*, organization: Organization):
     """Return the organization's ledger with one line per finished job, newest first.
 
     A job's reserve and its capture or release are folded into the settlement's line, whose
-    ``net`` is the job's charge (negative: credits spent; 0 for a failed or canceled job).
+    ``net`` is the job's charge (negative: credits spent; 0 for a failed job or one canceled
+    before its engine returned; a job canceled after its engine returned pays what it used).
     Grants and adjustments are lines of their own (``net`` is their amount). Reservations of
     jobs still queued or running are not lines yet: they are held, not spent.
     """

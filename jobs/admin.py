@@ -108,7 +108,8 @@ class JobAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
         )
 
     @admin.action(
-        description="Cancel selected queued jobs (credits released)", permissions=["manage"]
+        description="Cancel selected queued or running jobs (running ones stop at their next step)",
+        permissions=["manage"],
     )
     def cancel_jobs(self, request, queryset):
         apply_service(

@@ -1,4 +1,4 @@
-"""``POST /api/v1/generate`` and ``GET /api/v1/status/{job_id}``."""
+"""The jobs API: generate, status, the key's job list, cancel, and the models it may use."""
 
 from django.conf import settings
 from django.utils import timezone
@@ -7,6 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.audit import Actor
 from apikeys.keys import keycache, ratelimit
 from apikeys.keys.models import Permission
 from apikeys.keys.pipeline import ANY_KEY, request_state
@@ -17,24 +18,33 @@ from billing.errors import (
     SpendLimitReached,
 )
 from billing.prices import prices_for_plan
-from jobs.errors import IdempotencyKeyReused, JobNotFound, TooManyJobsInFlight
+from jobs.errors import (
+    IdempotencyKeyReused,
+    JobNotCancelable,
+    JobNotFound,
+    TooManyJobsInFlight,
+)
 from jobs.models import Job
+from jobs.selectors import jobs_list
 from jobs.serializers import (
     GenerateRequestSerializer,
+    JobListQuerySerializer,
+    JobPageSerializer,
     JobSerializer,
     ModelEntrySerializer,
     ModelListSerializer,
     SubmittedJobSerializer,
 )
-from jobs.services import job_get_for_key, job_submit
+from jobs.services import job_cancel, job_get_for_key, job_submit
 from jobs.services.submission import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
 from perceptis.errors import json_body
+from perceptis.pagination import NextCursorPagination
 
 JOB_ID_PARAMETER = OpenApiParameter(
     "job_id",
     location=OpenApiParameter.PATH,
     type=str,
-    description="The job's id (`job_...`), from the generate response.",
+    description="The job's id (`job_...`), from the generate response or the job list.",
 )
 
 
@@ -70,6 +80,7 @@ def job_status_body(job: Job) -> dict:
         "credits_reserved": job.credits_reserved,
         "credits_charged": job.credits_charged,
         "test": job.test,
+        "cancel_requested": job.cancel_requested_at is not None,
     }
 
 
@@ -84,7 +95,12 @@ class GenerateView(APIView):
         InsufficientCredits,
         IdempotencyKeyReused,
     )
-    schema_links = {"POST": {"job_status": {"job_id": "$response.body#/job_id"}}}
+    schema_links = {
+        "POST": {
+            "job_status": {"job_id": "$response.body#/job_id"},
+            "jobs_cancel": {"job_id": "$response.body#/job_id"},
+        }
+    }
 
     @extend_schema(
         operation_id="generate",
@@ -193,6 +209,56 @@ class StatusView(APIView):
         if not settings.JOBS_READ_MODEL_SECONDS or not job_id or len(job_id) > 40:
             return ""
         return f"job:{job_id}"
+
+
+class JobListView(APIView):
+    required_permission = Permission.JOBS_READ
+    schema_tag = "Jobs"
+
+    @extend_schema(
+        operation_id="jobs_list",
+        summary="List this key's jobs, newest first",
+        description=(
+            "Only the jobs the calling key created, each as `GET /api/v1/status/{job_id}` "
+            "returns it; 20 a page (`limit` 1 to 100), the next page at `next`."
+        ),
+        parameters=[JobListQuerySerializer],
+        responses={200: JobPageSerializer},
+    )
+    def get(self, request):
+        # A plain dict: as a QueryDict, an empty value (``?status=``) would count as absent.
+        query = JobListQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        filters = {k: v for k, v in query.validated_data.items() if k not in ("limit", "cursor")}
+        jobs = jobs_list(organization=request.auth.organization, key=request.auth, **filters)
+        paginator = NextCursorPagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response([job_status_body(job) for job in page])
+
+
+class JobCancelView(APIView):
+    required_permission = Permission.JOBS_WRITE
+    schema_tag = "Jobs"
+    errors = (JobNotFound, JobNotCancelable)
+
+    @extend_schema(
+        operation_id="jobs_cancel",
+        summary="Cancel a job",
+        description=(
+            "A queued job is canceled at once and its credits come back. A running job is "
+            "asked to stop: the answer has `status: running` and `cancel_requested: true`, and "
+            "the job becomes `canceled` when its worker reaches its next step, charged only "
+            "for what the engine reported (nothing if it never returned). Asking again is "
+            "harmless. A finished job is 409 `job_not_cancelable`."
+        ),
+        parameters=[JOB_ID_PARAMETER],
+        request=None,
+        responses={200: JobSerializer},
+    )
+    def post(self, request, job_id: str):
+        job = job_get_for_key(key=request.auth, job_id=job_id)
+        job = job_cancel(job=job, actor=Actor.for_request(request))
+        return Response(job_status_body(job))
 
 
 class ModelsView(APIView):

@@ -1,4 +1,4 @@
-"""Refusals of job submissions that belong to jobs: each with its stable code."""
+"""Refusals that belong to jobs (submission, reading, canceling): each with its stable code."""
 
 from rest_framework import status
 
@@ -34,3 +34,8 @@ class JobStateConflict(DomainError):
     code = "job_state_conflict"
     status_code = 409
     default_message = "The job is not in a state that allows this."
+
+
+class JobNotCancelable(JobStateConflict):
+    code = "job_not_cancelable"
+    default_message = "The job has already finished (succeeded, failed or canceled)."

@@ -1,11 +1,17 @@
 """Generation jobs. The ``Job`` row is the truth; the queue only triggers work on it."""
 
+import re
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization
 from apikeys.keys.models import ApiKey
+
+# What a job id can look like: anything else (too long, unicode, NUL) is refused before a query,
+# since PostgreSQL refuses NUL in a text parameter with an error, which would be a 500.
+_JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}\Z")
 
 
 class Job(models.Model):
@@ -54,6 +60,10 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When a client, a member or support asked to cancel the job. A queued job is canceled at
+    # once; a running one is stopped by its worker at the next step (or by the reconciler once
+    # its lease has expired), and is charged only what the engine reported.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -62,9 +72,10 @@ class Job(models.Model):
             models.Index(fields=["organization", "-created_at"]),
             # The retention purge finds finished jobs by age.
             models.Index(fields=["status", "finished_at"]),
-            # Jobs in flight per organization, and a key's spend in a period.
+            # Jobs in flight per organization.
             models.Index(fields=["organization", "status"]),
-            models.Index(fields=["api_key", "created_at"]),
+            # A key's jobs newest first (the list API), and a key's spend in a period.
+            models.Index(fields=["api_key", "-created_at", "-id"], name="jobs_key_newest_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -77,6 +88,11 @@ class Job(models.Model):
     def __str__(self):
         return self.job_id
 
+    @staticmethod
+    def is_valid_id(value) -> bool:
+        """Whether ``value`` could be a job id at all (checked before any query)."""
+        return isinstance(value, str) and bool(_JOB_ID_RE.match(value))
+
     @property
     def public_id(self) -> str:
         return self.job_id
@@ -84,6 +100,10 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_at is not None
 
     @property
     def usage(self) -> dict | None:

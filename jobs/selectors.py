@@ -1,4 +1,4 @@
-"""Reads about jobs: what keys and organizations have spent in a period."""
+"""Reads about jobs: a key's and an organization's jobs, and what they spent in a period."""
 
 from datetime import UTC, datetime
 
@@ -6,21 +6,62 @@ from django.db.models import Case, IntegerField, Q, Sum, When
 
 from accounts.models import Organization
 from apikeys.keys.models import ApiKey
+from jobs.errors import JobNotFound
 from jobs.models import Job
 
-# A job's spend: what it holds while queued or running, what it was charged once it succeeded;
-# failed and canceled jobs gave their reservation back.
+# A job's spend: what it holds while queued or running, what it was charged once finished.
+# Failed jobs and jobs canceled before their engine returned are charged 0; a job canceled
+# after its engine returned pays what the engine reported.
+_CHARGED = [Job.Status.SUCCEEDED, Job.Status.CANCELED]
 _SPEND = Sum(
     Case(
         When(
             status__in=[Job.Status.QUEUED, Job.Status.RUNNING],
             then="credits_reserved",
         ),
-        When(status=Job.Status.SUCCEEDED, then="credits_charged"),
+        When(status__in=_CHARGED, then="credits_charged"),
         default=0,
         output_field=IntegerField(),
     )
 )
+
+
+def jobs_list(
+    *,
+    organization: Organization,
+    key: ApiKey | None = None,
+    status: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+):
+    """Return the organization's jobs, or only ``key``'s, newest first, optionally filtered.
+
+    ``created_after`` and ``created_before`` are inclusive bounds on the submission time. The
+    API passes the calling key (a key sees only the jobs it created); the Jobs page passes the
+    key a person picked, or none.
+    """
+    jobs = Job.objects.filter(organization_id=organization.pk)
+    if key is not None:
+        jobs = jobs.filter(api_key_id=key.pk)
+    if status:
+        jobs = jobs.filter(status=status)
+    if created_after is not None:
+        jobs = jobs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        jobs = jobs.filter(created_at__lte=created_before)
+    return jobs.order_by("-created_at", "-id")
+
+
+def job_get(*, organization: Organization, job_id: str) -> Job:
+    """Return the organization's job with its key; any other id is ``JobNotFound``."""
+    if not Job.is_valid_id(job_id):
+        raise JobNotFound()
+    try:
+        return Job.objects.select_related("api_key").get(
+            job_id=job_id, organization_id=organization.pk
+        )
+    except Job.DoesNotExist:
+        raise JobNotFound() from None
 
 
 def spend_period_start(period: str, now: datetime) -> datetime | None:
@@ -81,7 +122,7 @@ def _spend_since(since: datetime):
                 status__in=[Job.Status.QUEUED, Job.Status.RUNNING],
                 then="credits_reserved",
             ),
-            When(created_at__gte=since, status=Job.Status.SUCCEEDED, then="credits_charged"),
+            When(created_at__gte=since, status__in=_CHARGED, then="credits_charged"),
             default=0,
             output_field=IntegerField(),
         )

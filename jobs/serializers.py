@@ -1,4 +1,4 @@
-"""The jobs API's request and response shapes: generate, status, models."""
+"""The jobs API's request and response shapes: generate, status, list, cancel, models."""
 
 import json
 
@@ -75,6 +75,13 @@ class JobSerializer(serializers.ModelSerializer):
         allow_null=True, read_only=True, help_text="Null until the job has succeeded."
     )
     usage = JobUsageSerializer(allow_null=True, read_only=True)
+    cancel_requested = serializers.BooleanField(
+        read_only=True,
+        help_text=(
+            "Whether a cancel was asked for (`POST /api/v1/jobs/{job_id}/cancel`): a running "
+            "job stays `running` until its worker stops it, then becomes `canceled`."
+        ),
+    )
 
     class Meta:
         model = Job
@@ -91,6 +98,7 @@ class JobSerializer(serializers.ModelSerializer):
             "credits_reserved",
             "credits_charged",
             "test",
+            "cancel_requested",
         ]
         read_only_fields = fields
 
@@ -120,3 +128,24 @@ class ModelEntrySerializer(serializers.Serializer):
 class ModelListSerializer(serializers.Serializer):
     results = ModelEntrySerializer(many=True)
     next = serializers.CharField(allow_null=True)
+
+
+class JobListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Job.Status.choices, required=False, help_text="Only jobs in this status."
+    )
+    created_after = serializers.DateTimeField(
+        required=False, help_text="Only jobs submitted at or after this time (ISO 8601)."
+    )
+    created_before = serializers.DateTimeField(
+        required=False, help_text="Only jobs submitted at or before this time (ISO 8601)."
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Jobs per page (default 20)."
+    )
+    cursor = serializers.CharField(required=False, help_text="From the previous page's next.")
+
+
+class JobPageSerializer(serializers.Serializer):
+    results = JobSerializer(many=True)
+    next = serializers.URLField(allow_null=True)

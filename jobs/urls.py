@@ -1,14 +1,22 @@
-"""The jobs API (``/api/v1/generate``, ``status``, ``models``) and the spend pages."""
+"""The jobs API (``generate``, ``status``, ``jobs``, ``models``), the spend and jobs pages."""
 
 from django.urls import include, path
 
 from jobs import views
-from jobs.api import GenerateView, ModelsView, StatusView
+from jobs.api import GenerateView, JobCancelView, JobListView, ModelsView, StatusView
 
 api_patterns = [
     path("generate", GenerateView.as_view(), name="api-generate"),
     path("status/<str:job_id>", StatusView.as_view(), name="api-status"),
+    path("jobs", JobListView.as_view(), name="api-jobs"),
+    path("jobs/<str:job_id>/cancel", JobCancelView.as_view(), name="api-job-cancel"),
     path("models", ModelsView.as_view(), name="api-models"),
+]
+
+job_page_patterns = [
+    path("", views.job_list, name="developer-jobs"),
+    path("<str:job_id>/", views.job_detail, name="developer-job"),
+    path("<str:job_id>/cancel/", views.job_cancel_page, name="developer-job-cancel"),
 ]
 
 page_patterns = [
@@ -21,4 +29,5 @@ page_patterns = [
 urlpatterns = [
     path("api/v1/", include(api_patterns)),
     path("settings/developer/spend/", include(page_patterns)),
+    path("settings/developer/jobs/", include(job_page_patterns)),
 ]

@@ -6,21 +6,16 @@ messages next to the fields with ``add_service_errors``, so the pages and the AP
 same things with the same words.
 """
 
-import secrets
-
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.core.validators import RegexValidator
 
 from apikeys.keys.models import DEFAULT_PERMISSIONS, ApiKey, Permission
 from perceptis.forms import ServiceErrorsMixin
 
-NONCE_PATTERN = r"^[A-Za-z0-9_-]{20,64}$"
-
-
-def new_nonce() -> str:
-    return secrets.token_urlsafe(24)
+# A signed form token (``apikeys.keys.services.form_tokens``): URL-safe base64 and colons.
+NONCE_PATTERN = r"^[A-Za-z0-9_:-]{20,400}$"
+NONCE_EXPIRED = "This form has expired; open it again."
 
 
 class OnceFormMixin(forms.Form):
@@ -28,8 +23,8 @@ class OnceFormMixin(forms.Form):
 
     nonce = forms.CharField(
         widget=forms.HiddenInput,
-        validators=[RegexValidator(NONCE_PATTERN)],
-        error_messages={"required": "This form has expired; open it again."},
+        validators=[RegexValidator(NONCE_PATTERN, message=NONCE_EXPIRED)],
+        error_messages={"required": NONCE_EXPIRED, "invalid": NONCE_EXPIRED},
     )
 
 
@@ -159,35 +154,3 @@ class KeyFilterForm(forms.Form):
         if not self.is_valid():
             return {}
         return {name: value for name, value in self.cleaned_data.items() if value}
-
-
-# --- One-time forms --------------------------------------------------------------------------
-# The create and rotate forms carry a random nonce. The first POST with it claims it in the
-# shared cache (an atomic add) and acts; a resubmission of the same form (reload, back button)
-# finds it claimed and is told the key is not shown again, instead of silently making a second
-# key. Only the Key ID is remembered, never the secret.
-ONCE_TIMEOUT = 24 * 3600
-_PENDING = "-"
-
-
-def _once_key(request, nonce: str) -> str:
-    return f"web-once:{request.user.pk}:{nonce}"
-
-
-def once_claim(request, nonce: str) -> bool:
-    """Claim the form's nonce; return False when it was used before."""
-    return cache.add(_once_key(request, nonce), _PENDING, timeout=ONCE_TIMEOUT)
-
-
-def once_release(request, nonce: str) -> None:
-    """Give the nonce back after a refused submission, so the corrected form can be sent."""
-    cache.delete(_once_key(request, nonce))
-
-
-def once_done(request, nonce: str, key_id: str) -> None:
-    cache.set(_once_key(request, nonce), key_id, timeout=ONCE_TIMEOUT)
-
-
-def once_key_id(request, nonce: str) -> str | None:
-    value = cache.get(_once_key(request, nonce))
-    return None if value in (None, _PENDING) else value

@@ -73,7 +73,8 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     ip_allowlist = models.JSONField(default=list, blank=True)
     # None: no limit of its own. Credits reserved by its queued and running jobs plus those
-    # charged for its succeeded ones, per UTC day, calendar month or in total.
+    # charged for its finished ones (succeeded, or canceled after the engine returned), per UTC
+    # day, calendar month or in total.
     spend_limit_credits = models.PositiveBigIntegerField(null=True, blank=True)
     spend_limit_period = models.CharField(
         max_length=8, choices=SpendPeriod.choices, default=SpendPeriod.MONTH
@@ -181,3 +182,24 @@ class KeySecret(models.Model):
 
     def is_current(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
+
+
+class FormToken(models.Model):
+    """One issued one-time form token of a page that shows a secret once (create, rotate).
+
+    The page sends a signed token naming this row; the first submission claims the row with a
+    conditional UPDATE, so a reload, the back button or a double click cannot act twice. Only
+    the Key ID of the key made is kept, never its secret. Rows are purged after they expire.
+    """
+
+    nonce = models.CharField(max_length=32, unique=True)
+    purpose = models.CharField(max_length=32)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    key_id = models.CharField("Key ID", max_length=32, blank=True)
+
+    def __str__(self):
+        return f"{self.purpose} form token"

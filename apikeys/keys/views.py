@@ -14,8 +14,9 @@ from accounts.audit import Actor
 from accounts.decorators import manager_required, member_required, recent_authentication_required
 from apikeys.keys import forms, selectors, services
 from apikeys.keys.errors import KeyNotFound
-from apikeys.keys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm, new_nonce
+from apikeys.keys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm
 from apikeys.keys.models import ApiKey
+from apikeys.keys.services.form_tokens import Claim
 from perceptis.errors import DomainError
 from perceptis.pagination import paginate
 
@@ -104,8 +105,44 @@ def _show_secret(request, *, key: ApiKey, plaintext: str, rotated: bool, grace=N
     return response
 
 
-def _already_shown(request, nonce: str):
-    key_id = forms.once_key_id(request, nonce)
+CREATE, ROTATE = "key-create", "key-rotate"  # the purposes of the one-time form tokens
+
+
+def _form_token(request, purpose: str, target: str = "") -> str:
+    return services.form_token_issue(
+        user=request.user, organization=request.organization, purpose=purpose, target=target
+    )
+
+
+def _fresh_token(request, form, purpose: str, target: str) -> None:
+    form.data = form.data.copy()
+    form.data["nonce"] = _form_token(request, purpose, target)
+
+
+def _claim(request, form, purpose: str, target: str = ""):
+    """Claim the token of a valid form; return None for an invalid form.
+
+    An unusable token (missing, expired, forged, another user's, organization's or key's) is a
+    form error, and the form is sent back with a fresh token so that it can be sent again.
+    """
+    if not form.is_valid():
+        if "nonce" in form.errors:
+            _fresh_token(request, form, purpose, target)
+        return None
+    claim = services.form_token_claim(
+        token=form.cleaned_data["nonce"],
+        user=request.user,
+        organization=request.organization,
+        purpose=purpose,
+        target=target,
+    )
+    if claim.outcome is Claim.INVALID:
+        form.add_error("nonce", forms.NONCE_EXPIRED)
+        _fresh_token(request, form, purpose, target)
+    return claim
+
+
+def _already_shown(request, key_id: str):
     key = None
     if key_id:
         key = selectors.apikey_list(organization=request.organization).filter(key_id=key_id).first()
@@ -122,10 +159,10 @@ def key_create(request):
     org_plan = request.organization.plan
     if request.method == "POST":
         form = KeyCreateForm(request.POST, plan=org_plan)
-        if form.is_valid():
-            nonce = form.cleaned_data["nonce"]
-            if not forms.once_claim(request, nonce):
-                return _already_shown(request, nonce)
+        claim = _claim(request, form, CREATE)
+        if claim and claim.outcome is Claim.USED:
+            return _already_shown(request, claim.key_id)
+        if claim and claim.outcome is Claim.CLAIMED:
             try:
                 key, plaintext = services.apikey_create(
                     organization=request.organization,
@@ -133,13 +170,13 @@ def key_create(request):
                     **form.service_kwargs(),
                 )
             except DomainError as exc:
-                forms.once_release(request, nonce)
+                services.form_token_release(nonce=claim.nonce)
                 form.add_service_errors(exc)
             else:
-                forms.once_done(request, nonce, key.key_id)
+                services.form_token_done(nonce=claim.nonce, key_id=key.key_id)
                 return _show_secret(request, key=key, plaintext=plaintext, rotated=False)
     else:
-        form = KeyCreateForm(initial={"nonce": new_nonce()}, plan=org_plan)
+        form = KeyCreateForm(initial={"nonce": _form_token(request, CREATE)}, plan=org_plan)
     status = 400 if form.is_bound else 200
     return render(request, "developer/key_create.html", {"form": form, "plan": plan}, status=status)
 
@@ -233,26 +270,26 @@ def key_rotate(request, key_id):
     key = key_or_404(request, key_id)
     if request.method == "POST":
         form = KeyRotateForm(request.POST)
-        if form.is_valid():
-            nonce = form.cleaned_data["nonce"]
-            if not forms.once_claim(request, nonce):
-                return _already_shown(request, nonce)
+        claim = _claim(request, form, ROTATE, key.key_id)
+        if claim and claim.outcome is Claim.USED:
+            return _already_shown(request, claim.key_id)
+        if claim and claim.outcome is Claim.CLAIMED:
             grace = form.cleaned_data["grace_period_seconds"]
             try:
                 key, plaintext = services.apikey_rotate(
                     key=key, grace_period_seconds=grace, actor=Actor.for_request(request)
                 )
             except DomainError as exc:
-                forms.once_release(request, nonce)
+                services.form_token_release(nonce=claim.nonce)
                 form.add_service_errors(exc)
             else:
-                forms.once_done(request, nonce, key.key_id)
+                services.form_token_done(nonce=claim.nonce, key_id=key.key_id)
                 until = timezone.now() + timedelta(seconds=grace) if grace else None
                 return _show_secret(
                     request, key=key, plaintext=plaintext, rotated=True, grace=until
                 )
         status = 400
     else:
-        form = KeyRotateForm(initial={"nonce": new_nonce()})
+        form = KeyRotateForm(initial={"nonce": _form_token(request, ROTATE, key.key_id)})
         status = 200
     return render(request, "developer/key_rotate.html", {"key": key, "form": form}, status=status)

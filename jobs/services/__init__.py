@@ -1,10 +1,17 @@
 """Submit, run, finish, retry, cancel, reconcile and purge generation jobs.
 
-A job moves queued → running → succeeded | failed, or queued → canceled. Views, the API,
-admin, the worker's tasks and tests call these functions.
+A job moves queued → running → succeeded | failed, queued → canceled, or running → canceled
+when a cancel was requested while it ran. Views, the API, admin, the worker's tasks and tests
+call these functions.
 """
 
-from jobs.errors import IdempotencyKeyReused, JobNotFound, JobStateConflict  # noqa: F401
+from jobs.errors import (  # noqa: F401
+    IdempotencyKeyReused,
+    JobNotCancelable,
+    JobNotFound,
+    JobStateConflict,
+)
+from jobs.services.cancel import job_cancel, job_cancel_finish  # noqa: F401
 from jobs.services.execution import (  # noqa: F401
     job_claim,
     job_fail,
@@ -21,7 +28,6 @@ from jobs.services.submission import (  # noqa: F401
     job_submit,
 )
 from jobs.services.support import (  # noqa: F401
-    job_cancel,
     job_retry,
     jobs_purge_finished,
 )

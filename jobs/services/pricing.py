@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from apikeys.keys.models import ApiKey
-from billing.prices import price_reservation, price_resolve
+from billing.prices import price_charge, price_reservation, price_resolve
+from jobs.engines import reported_usage
 from perceptis.errors import InvalidRequest
 
 
@@ -73,3 +74,28 @@ def job_price(*, key: ApiKey, prompt: str, options: dict) -> JobPrice:
         output_rate=price.output_credits_per_1k_tokens,
         reserve=reserve,
     )
+
+
+@dataclass(frozen=True)
+class JobCharge:
+    input_tokens: int | None
+    output_tokens: int | None
+    charged: int
+
+
+def job_charge(job, result) -> JobCharge:
+    """Return what ``job`` is charged for the engine's ``result``: the reported usage at the
+    rates of submission time, never more than the reservation; a result without usable token
+    counts is charged the whole reservation (money fails closed).
+    """
+    input_tokens, output_tokens = reported_usage(result)
+    charged = price_charge(
+        input_rate=job.input_credits_per_1k_tokens or Decimal(0),
+        output_rate=job.output_credits_per_1k_tokens or Decimal(0),
+        reserved=job.credits_reserved,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
+    if job.input_credits_per_1k_tokens is None:
+        charged = job.credits_reserved  # A job priced before the price table: its flat cost.
+    return JobCharge(input_tokens, output_tokens, charged)

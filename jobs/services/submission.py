@@ -28,8 +28,6 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 255
 IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}$"
 _IDEMPOTENCY_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
-_JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}\Z")
-
 
 @dataclass(frozen=True)
 class Submission:
@@ -161,9 +159,8 @@ def enqueue(job: Job) -> None:
 
 def job_get_for_key(*, key: ApiKey, job_id: str) -> Job:
     """Return the job if ``key`` created it; otherwise ``JobNotFound`` (never another's job)."""
-    # Only ids that could exist reach the database: PostgreSQL refuses NUL in a text
-    # parameter with an error, which would be a 500.
-    if not isinstance(job_id, str) or not _JOB_ID_RE.match(job_id):
+    # Only ids that could exist reach the database (see ``Job.is_valid_id``).
+    if not Job.is_valid_id(job_id):
         raise JobNotFound()
     # get() rather than first(): no ORDER BY to compile or run for a unique column.
     try:

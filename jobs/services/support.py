@@ -1,4 +1,4 @@
-"""What support and the retention schedule do to jobs: cancel, retry, purge."""
+"""What support and the retention schedule do to jobs: retry, purge (cancel: ``cancel.py``)."""
 
 import logging
 from datetime import timedelta
@@ -8,32 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from billing.services import credits_release
 from jobs.errors import JobStateConflict
-from jobs.events import job_finished
 from jobs.models import Job
 from jobs.services.submission import enqueue
 from perceptis.db import delete_in_batches
 
 logger = logging.getLogger(__name__)
-
-
-@transaction.atomic
-def job_cancel(*, job: Job, actor: Actor) -> Job:
-    """Cancel a queued job and release its credits; refused once it has started."""
-    done = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.CANCELED,
-        finished_at=timezone.now(),
-        error_code="canceled",
-        error_message=f"Canceled by {actor.label}."[:500],
-    )
-    if not done:
-        raise JobStateConflict("Only queued jobs can be canceled.")
-    credits_release(job=job)
-    job.refresh_from_db()
-    job_finished(job)
-    audit_record(actor=actor, action="job.canceled", organization=job.organization, target=job)
-    return job
 
 
 @transaction.atomic
@@ -48,6 +28,7 @@ def job_retry(*, job: Job, actor: Actor) -> Job:
         attempts=0,
         error_code="",
         error_message="",
+        cancel_requested_at=None,
         result=None,
         started_at=None,
         finished_at=None,

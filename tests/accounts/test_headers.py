@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts.models import Membership
 from apikeys.alerts.services import alertrule_create
+from jobs.services import job_submit
 from tests.helpers import SYSTEM, enable_totp, mark_recently_authenticated
 
 DATA_TYPES = {"application/json", "application/ld+json"}
@@ -63,6 +64,7 @@ def test_the_finder_finds_inline_scripts():
 def world(org, make_user, make_key):
     owner = make_user(org, role=Membership.Role.OWNER)
     key, _ = make_key(org, name="Header key")
+    job_submit(key=key, prompt="a job for the Jobs pages", options={})
     rule = alertrule_create(
         organization=org,
         actor=SYSTEM,
@@ -99,6 +101,11 @@ def _developer_pages(key, rule) -> list[str]:
         f"/settings/developer/keys/{key.key_id}/rotate/",
         "/settings/developer/usage/",
         "/settings/developer/requests/",
+        "/settings/developer/jobs/",
+        *(
+            f"/settings/developer/jobs/{job_id}/"
+            for job_id in key.jobs.values_list("job_id", flat=True)
+        ),
         "/settings/developer/activity/",
         "/settings/developer/alerts/",
         "/settings/developer/alerts/new/",

@@ -8,8 +8,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import Membership
-from apikeys.keys.forms import new_nonce
 from apikeys.keys.models import ApiKey
+from apikeys.keys.services import form_token_issue
 from tests.helpers import PASSWORD, enable_totp, totp_code
 
 
@@ -36,8 +36,10 @@ def test_just_after_signing_in_a_key_can_be_created(owner):
     assert client.get("/settings/developer/keys/new/").status_code == 200
 
 
-def test_after_ten_minutes_the_password_is_asked_again_and_the_post_goes_through(owner):
+def test_after_ten_minutes_the_password_is_asked_again_and_the_post_goes_through(owner, org):
     client = sign_in(owner)
+    # The form was opened before the ten minutes were up.
+    token = form_token_issue(user=owner, organization=org, purpose="key-create")
     age_authentication(client, 11 * 60)
     response = client.get("/settings/developer/keys/new/")
     assert response.status_code == 302
@@ -46,7 +48,7 @@ def test_after_ten_minutes_the_password_is_asked_again_and_the_post_goes_through
     response = client.post(
         "/settings/developer/keys/new/",
         {
-            "nonce": new_nonce(),
+            "nonce": token,
             "name": "After reauth",
             "type": "live",
             "environment": "production",

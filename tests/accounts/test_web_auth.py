@@ -16,6 +16,8 @@ PAGES = [
     "/settings/developer/keys/key_whatever/",
     "/settings/developer/usage/",
     "/settings/developer/requests/",
+    "/settings/developer/jobs/",
+    "/settings/developer/jobs/job_whatever/",
     "/settings/developer/activity/",
     "/accounts/password/",
     "/accounts/password/change/",

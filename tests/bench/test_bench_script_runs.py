@@ -1,29 +1,78 @@
-"""The hot-path benchmark still runs and prints its table (no timings are judged here)."""
+"""The benchmark scripts still run and print their tables (no timings are judged here)."""
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_hot_path_benchmark_prints_its_table():
+def _run(*args: str, timeout: float = 180) -> str:
     completed = subprocess.run(
-        [sys.executable, "bench/hot_path.py", "--requests", "3", "--repeat", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
+    return completed.stdout
 
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    out = completed.stdout
+
+def test_hot_path_benchmark_prints_its_table():
+    out = _run("bench/hot_path.py", "--requests", "3", "--repeat", "1", "--keys", "2000")
+
     assert "database:" in out and "cache:" in out
+    assert "keys in the key table: 2,000" in out
     from bench.variants import CONFIGS
 
     for config in CONFIGS:
         assert config.name in out
-    for variant in ("none", "drf-token", "perceptis"):
+    for variant in ("none", "drf-token", "perceptis", "orm"):
         assert f"  {variant} " in out
-    assert out.count("overhead perceptis / overhead drf-token:") == len(CONFIGS)
+    configs = len(CONFIGS)
+    assert out.count("overhead perceptis / overhead drf-token:") == configs
+    assert out.count("overhead orm / overhead drf-token:") == configs
+    assert out.count("overhead perceptis / overhead orm:") == configs
+    if "PostgreSQL" in out:
+        assert out.count("overhead perceptis / overhead orm-ssb:") == configs
+        assert out.count("overhead perceptis / overhead orm-prep:") == configs
     assert "metering and rate limiting together add" in out
+
+
+def _rows(out: str) -> dict[str, str]:
+    return dict(re.findall(r"^  (healthz|ping|status|generate) +(.*)$", out, re.M))
+
+
+def test_http_benchmark_compares_a_setting_in_one_run():
+    out = _run(
+        "bench/http.py",
+        *("--duration", "0.5", "--connections", "2", "--workers", "1", "--client", "python"),
+        *("--env", "GUNICORN_THREADS=2", "--compare", "APIKEYS_PREPARED_KEY_LOOKUP=False"),
+    )
+
+    assert "gunicorn environment: GUNICORN_THREADS=2" in out
+    assert "with APIKEYS_PREPARED_KEY_LOOKUP=False" in out
+    assert (
+        "with APIKEYS_PREPARED_KEY_LOOKUP=False / without APIKEYS_PREPARED_KEY_LOOKUP, req/s:"
+        in out
+    )
+    tables = out.split("\n\n")
+    for table in tables[1:3]:
+        rows = _rows(table)
+        assert set(rows) == {"healthz", "ping", "status", "generate"}, table
+        for name, row in rows.items():
+            # req/s, p50, p99, unexpected answers (none: every request was answered as
+            # expected), and the ratio to the unauthenticated view
+            assert row.split()[-2] == "0", (name, row)
+        assert rows["ping"].split()[-1] == "1.00"
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_http_benchmark_runs_under_wrk():
+    out = _run("bench/http.py", "--duration", "1", "--connections", "2", "--workers", "1")
+
+    assert "load from wrk" in out
+    rows = _rows(out)
+    assert set(rows) == {"healthz", "ping", "status", "generate"}, out
+    assert all(row.split()[-2] == "0" for row in rows.values()), out

@@ -1,11 +1,12 @@
-"""Support works on jobs in admin: read the record, retry a failed job, cancel a queued one."""
+"""Support works on jobs in admin: read the record, retry a failed job, cancel a queued or
+running one."""
 
 import pytest
 
 from accounts.models import AuditEvent
 from billing.selectors import credits_balance
 from jobs.models import Job
-from jobs.services import job_claim, job_fail, job_submit
+from jobs.services import job_claim, job_fail, job_submit, job_succeed
 
 JOBS = "/admin/jobs/job/"
 
@@ -81,16 +82,32 @@ def test_support_cancels_a_queued_job_and_its_credits_come_back(
     assert event.actor_user == support_user
 
 
+def test_support_cancel_of_a_running_job_asks_its_worker_to_stop(
+    support, support_user, queued_job, run_action
+):
+    running = job_claim(job_id=queued_job.job_id)
+    run_action(support, JOBS, "cancel_jobs", [running])
+    running.refresh_from_db()
+    assert running.status == Job.Status.RUNNING
+    assert running.cancel_requested
+    event = AuditEvent.objects.get(action="job.cancel_requested", target_id=running.job_id)
+    assert event.actor_user == support_user
+
+
 def test_retry_and_cancel_refuse_jobs_in_the_wrong_state(support, queued_job, run_action):
     running = job_claim(job_id=queued_job.job_id)
+    job_succeed(job=running, result={"text": "done"})
     run_action(support, JOBS, "cancel_jobs", [running])
     run_action(support, JOBS, "retry_jobs", [running])
     running.refresh_from_db()
-    assert running.status == Job.Status.RUNNING
+    assert running.status == Job.Status.SUCCEEDED
+    assert not running.cancel_requested
     page = support.get(JOBS).content.decode()
-    assert f"Not changed: {running.job_id}. Only queued jobs can be canceled." in page
+    assert f"Not changed: {running.job_id}. The job has already succeeded." in page
     assert f"Not changed: {running.job_id}. Only failed jobs can be retried." in page
-    assert not AuditEvent.objects.filter(action__in=["job.canceled", "job.retried"]).exists()
+    assert not AuditEvent.objects.filter(
+        action__in=["job.canceled", "job.cancel_requested", "job.retried"]
+    ).exists()
 
 
 def test_staff_without_the_group_cannot_see_or_change_jobs(bare, queued_job, run_action):

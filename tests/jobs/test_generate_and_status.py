@@ -29,6 +29,7 @@ JOB_FIELDS = {
     "credits_reserved",
     "credits_charged",
     "test",
+    "cancel_requested",
 }
 
 

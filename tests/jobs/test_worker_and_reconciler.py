@@ -183,7 +183,7 @@ def test_reconciler_requeues_a_queued_job_nobody_picked_up(funded, settings):
     messages = OrmQ.objects.count()
     later = timezone.now() + timedelta(seconds=settings.JOBS_REQUEUE_AFTER_SECONDS + 1)
 
-    assert jobs_reconcile(now=later) == {"requeued": 1, "failed": 0}
+    assert jobs_reconcile(now=later) == {"requeued": 1, "failed": 0, "canceled": 0}
 
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
@@ -197,7 +197,7 @@ def test_reconciler_leaves_fresh_jobs_alone(funded):
     running = submit(key)
     job_claim(job_id=running.job_id)
 
-    assert jobs_reconcile() == {"requeued": 0, "failed": 0}
+    assert jobs_reconcile() == {"requeued": 0, "failed": 0, "canceled": 0}
     running.refresh_from_db()
     assert running.status == Job.Status.RUNNING
     queued.refresh_from_db()
@@ -211,7 +211,7 @@ def test_reconciler_requeues_a_running_job_past_its_lease(funded, settings):
     job_claim(job_id=job.job_id, now=now)
     later = now + timedelta(seconds=settings.JOBS_LEASE_SECONDS + 1)
 
-    assert jobs_reconcile(now=later) == {"requeued": 1, "failed": 0}
+    assert jobs_reconcile(now=later) == {"requeued": 1, "failed": 0, "canceled": 0}
 
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
@@ -230,7 +230,7 @@ def test_reconciler_fails_a_job_after_its_last_attempt_and_releases(funded, sett
     job_claim(job_id=job.job_id, now=now)  # the third and last attempt, then the worker dies
     later = now + timedelta(seconds=settings.JOBS_LEASE_SECONDS + 1)
 
-    assert jobs_reconcile(now=later) == {"requeued": 0, "failed": 1}
+    assert jobs_reconcile(now=later) == {"requeued": 0, "failed": 1, "canceled": 0}
 
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
@@ -239,7 +239,7 @@ def test_reconciler_fails_a_job_after_its_last_attempt_and_releases(funded, sett
     assert entries(job, LedgerEntry.Kind.RELEASE) == 1
     assert credits_balance(organization=org) == 10 == ledger_sum(org)
     # Running the reconciler again changes nothing: released once.
-    assert jobs_reconcile(now=later) == {"requeued": 0, "failed": 0}
+    assert jobs_reconcile(now=later) == {"requeued": 0, "failed": 0, "canceled": 0}
     assert entries(job, LedgerEntry.Kind.RELEASE) == 1
 
 
@@ -261,15 +261,27 @@ def test_cancel_of_a_queued_job_releases_credits_and_is_audited(funded):
     assert job_run(job_id=job.job_id) is None
 
 
-def test_cancel_of_a_running_job_is_refused(funded):
-    _org, key = funded
+def test_cancel_of_a_running_job_only_asks_the_worker_to_stop(funded):
+    org, key = funded
     job = submit(key)
     job_claim(job_id=job.job_id)
+
+    requested = job_cancel(job=job, actor=SYSTEM)
+
+    assert (requested.status, requested.cancel_requested) == (Job.Status.RUNNING, True)
+    assert entries(job, LedgerEntry.Kind.RELEASE) == 0
+    assert credits_balance(organization=org) == 9 == ledger_sum(org)
+
+
+def test_cancel_of_a_finished_job_is_refused(funded):
+    _org, key = funded
+    job = submit(key)
+    job_run(job_id=job.job_id)
 
     with pytest.raises(JobStateConflict):
         job_cancel(job=job, actor=SYSTEM)
     job.refresh_from_db()
-    assert job.status == Job.Status.RUNNING
+    assert job.status == Job.Status.SUCCEEDED
 
 
 def test_retry_of_a_failed_job_queues_it_again_at_no_charge(funded):
@@ -370,7 +382,7 @@ def test_job_of_a_killed_worker_is_reconciled_and_succeeds_after_restart(funded)
     job = submit(key, delay_ms=2000)
 
     _kill_worker_mid_job(job)
-    assert jobs_reconcile() == {"requeued": 1, "failed": 0}
+    assert jobs_reconcile() == {"requeued": 1, "failed": 0, "canceled": 0}
 
     with worker_process() as worker:
         wait_for(
@@ -394,7 +406,7 @@ def test_job_of_a_killed_worker_on_its_last_attempt_fails_and_releases(funded, s
     job = submit(key, delay_ms=2000)
 
     _kill_worker_mid_job(job)
-    assert jobs_reconcile() == {"requeued": 0, "failed": 1}
+    assert jobs_reconcile() == {"requeued": 0, "failed": 1, "canceled": 0}
 
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED

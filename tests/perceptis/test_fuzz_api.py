@@ -13,6 +13,8 @@ from tests.helpers import bearer
 ENDPOINTS = [
     "generate",
     "status/job_x",
+    "jobs",
+    "jobs/job_x/cancel",
     "keys",
     "keys/key_x",
     "keys/key_x/revoke",
@@ -50,7 +52,9 @@ _bodies = st.one_of(
 )
 _segments = st.text(max_size=12).map(lambda s: quote(s, safe=""))
 _queries = st.dictionaries(
-    st.sampled_from(["cursor", "limit", "status", "type", "environment", "x"]),
+    st.sampled_from(
+        ["cursor", "limit", "status", "type", "environment", "created_after", "created_before", "x"]
+    ),
     st.text(max_size=12),
     max_size=3,
 )
@@ -74,7 +78,9 @@ def client(org, make_key):
 )
 @given(
     method=st.sampled_from(METHODS),
-    endpoint=st.sampled_from(ENDPOINTS) | _segments.map(lambda s: f"keys/{s}"),
+    endpoint=st.sampled_from(ENDPOINTS)
+    | _segments.map(lambda s: f"keys/{s}")
+    | _segments.map(lambda s: f"jobs/{s}/cancel"),
     query=_queries,
     body=_bodies,
     content_type=st.sampled_from(

@@ -50,7 +50,7 @@ def _config(key: str) -> schemathesis.Config:
                 },
                 {
                     # A cursor is opaque: one the server did not hand out (in `next`) is 400.
-                    "include-operation-id": ["keys_list"],
+                    "include-operation-id": ["keys_list", "jobs_list"],
                     "checks": {
                         "positive_data_acceptance": {
                             "expected-statuses": ["2xx", "400", "401", "403", "429"]

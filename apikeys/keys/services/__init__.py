@@ -15,6 +15,13 @@ from apikeys.keys.services.changes import (
     apikey_update,
 )
 from apikeys.keys.services.creation import apikey_create
+from apikeys.keys.services.form_tokens import (
+    form_token_claim,
+    form_token_done,
+    form_token_issue,
+    form_token_release,
+    form_tokens_purge,
+)
 
 __all__ = [
     "UNSET",
@@ -26,4 +33,9 @@ __all__ = [
     "apikey_revoke",
     "apikey_rotate",
     "apikey_update",
+    "form_token_claim",
+    "form_token_done",
+    "form_token_issue",
+    "form_token_release",
+    "form_tokens_purge",
 ]

@@ -159,3 +159,18 @@ def test_after_the_interval_one_request_probes_and_a_recovered_redis_counts_agai
     assert len(messages) == 2
     assert "unavailable" in messages[0]
     assert "available again" in messages[1]
+
+
+def test_with_redis_stopped_a_test_key_gets_its_share_of_the_days_quota(
+    make_org, make_key, client_for, own_redis, outage, settings
+):
+    settings.APIKEYS_TEST_DAILY_QUOTA = 5
+    _, plaintext = make_key(make_org(credits=0), type="test")
+    client = client_for(plaintext)
+    assert client.get(MISSING_JOB).status_code == 404  # one of the day's five, in Redis
+    own_redis()
+    responses = _send(client, 4)
+    # What was left (4) shared by two processes: two more from this one.
+    assert [r.status_code for r in responses] == [404, 404, 429, 429]
+    assert responses[2].json()["error"]["code"] == "daily_quota_exceeded"
+    assert len(_warnings(outage)) == 1
