@@ -101,10 +101,15 @@ def test_operation_specific_codes_are_declared_where_they_can_happen(schema):
     assert {"exceeds_own_privileges", "key_limit_reached"} <= openapi_error_codes(create, 403)
     assert "key_creation_limit_reached" in openapi_error_codes(create, 429)
     assert openapi_error_codes(paths["/api/v1/keys/{key_id}"]["delete"], 409) == {"key_not_revoked"}
+    cancel = paths["/api/v1/jobs/{job_id}/cancel"]["post"]
+    assert openapi_error_codes(cancel, 409) == {"job_not_cancelable"}
+    assert openapi_error_codes(cancel, 404) == {"job_not_found", "not_found"}
+    assert "requestBody" not in cancel and "415" not in cancel["responses"]
     # A read refuses nothing of its own: no 402, 409 or 415 on it.
     for status in ("402", "409", "415", "422"):
         assert status not in paths["/api/v1/models"]["get"]["responses"]
         assert status not in paths["/api/v1/keys"]["get"]["responses"]
+        assert status not in paths["/api/v1/jobs"]["get"]["responses"]
 
 
 def test_every_response_declares_its_headers(schema):
@@ -151,7 +156,12 @@ def test_operations_are_tagged_as_the_readme_sections(schema):
         (tag,) = operation["tags"]
         assert tag in TAGS, (path, method, tag)
         tags.setdefault(tag, set()).add(path)
-    assert tags["Jobs"] >= {"/api/v1/generate", "/api/v1/status/{job_id}"}
+    assert tags["Jobs"] == {
+        "/api/v1/generate",
+        "/api/v1/status/{job_id}",
+        "/api/v1/jobs",
+        "/api/v1/jobs/{job_id}/cancel",
+    }
     assert tags["Models"] == {"/api/v1/models"}
     assert tags["Usage"] == {"/api/v1/usage"}
     assert all(path.startswith("/api/v1/keys") for path in tags["Keys"])
@@ -194,6 +204,7 @@ def test_links_lead_from_created_things_to_what_acts_on_them(schema):
         "parameters": {"job_id": "$response.body#/job_id"},
         "description": "Use this response in `job_status`.",
     }
+    assert generate["jobs_cancel"]["parameters"] == {"job_id": "$response.body#/job_id"}
     created = schema["paths"]["/api/v1/keys"]["post"]["responses"]["201"]["links"]
     assert {"keys_retrieve", "keys_revoke", "keys_delete", "keys_rotate"} <= set(created)
     assert created["keys_revoke"]["parameters"] == {"key_id": "$response.body#/id"}

@@ -1,7 +1,8 @@
 """A client generated from the schema by openapi-python-client works against a real server.
 
 The schema is dumped, a package generated into a temporary folder and imported; its typed
-functions then submit a job, read it back and read the rate-limit headers over HTTP
+functions then submit a job, read it back, list and cancel jobs and read the rate-limit headers
+over HTTP
 (pytest-django's ``live_server``). Every response must parse into the declared models.
 """
 
@@ -114,6 +115,31 @@ def test_generated_client_submits_reads_and_sees_rate_limit_headers(
     assert done.finished_at is not None and done.credits_charged >= 1
     assert int(status.headers["RateLimit-Remaining"]) >= 0
     assert status.headers["X-Request-ID"]
+
+    second = generate.sync(
+        client=api, body=models.GenerateRequestRequest(prompt="Another, to cancel")
+    )
+    listed = _module(generated, "api.jobs.jobs_list").sync_detailed(client=api, limit=1)
+    assert listed.status_code == 200
+    page = listed.parsed
+    assert isinstance(page, models.JobPage)
+    assert [job.job_id for job in page.results] == [second.job_id]
+    assert page.next_ is not None  # "next" is a Python builtin
+    everything = _module(generated, "api.jobs.jobs_list").sync(
+        client=api, status=models.JobsListStatus.SUCCEEDED
+    )
+    assert [job.job_id for job in everything.results] == [job.job_id]
+    assert everything.results[0].result.text == done.result.text
+
+    cancel = _module(generated, "api.jobs.jobs_cancel")
+    canceled = cancel.sync_detailed(client=api, job_id=second.job_id)
+    assert canceled.status_code == 200
+    assert canceled.parsed.status == models.JobStatusEnum.CANCELED
+    assert canceled.parsed.cancel_requested is True
+    assert canceled.parsed.credits_charged == 0
+    again = cancel.sync_detailed(client=api, job_id=job.job_id)
+    assert again.status_code == 409
+    assert again.parsed.error.code.value == "job_not_cancelable"
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
