@@ -18,8 +18,10 @@ from perceptis.errors import (
 GENERIC_ERRORS: tuple[type[DomainError], ...] = (InvalidRequest, NotAcceptable, ServiceUnavailable)
 # With a path parameter, a value no route matches (a control character, an encoded slash).
 PATH_ERRORS: tuple[type[DomainError], ...] = (NotFound,)
-# With a request body: its media type, and a chunked body (refused by the request guard).
-BODY_ERRORS: tuple[type[DomainError], ...] = (UnsupportedMediaType, LengthRequired)
+# With a request body: a chunked one (refused by the request guard, before authentication) and
+# its media type (checked by the view).
+CHUNKED_BODY_ERRORS: tuple[type[DomainError], ...] = (LengthRequired,)
+BODY_ERRORS: tuple[type[DomainError], ...] = (UnsupportedMediaType,)
 
 _FIELDS_SCHEMA = {
     "type": "object",

@@ -1,10 +1,13 @@
 """``ApiAutoSchema``: each operation's errors, headers, tag and links from the code."""
 
+from http import HTTPStatus
+
 from drf_spectacular.openapi import AutoSchema
 
 from perceptis.openapi import headers
 from perceptis.openapi.errors import (
     BODY_ERRORS,
+    CHUNKED_BODY_ERRORS,
     GENERIC_ERRORS,
     PATH_ERRORS,
     by_status,
@@ -36,15 +39,14 @@ class ApiAutoSchema(AutoSchema):
             before += PATH_ERRORS
         after = []
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer():
+            before += CHUNKED_BODY_ERRORS
             after += BODY_ERRORS
         for cls in getattr(view, "authentication_classes", ()):
             before += getattr(cls, "errors", ())
         for cls in [*getattr(view, "permission_classes", ()), *view.throttle_classes]:
             after += getattr(cls, "errors", ())
         after += _for_method(getattr(view, "errors", ()), self.method)
-        # A chunked body is refused by the request guard, before authentication.
-        early = {error.code for error in before} | {"length_required"}
-        return [*before, *after], early
+        return [*before, *after], {error.code for error in before}
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -56,6 +58,7 @@ class ApiAutoSchema(AutoSchema):
                 "_early": any(error.code in early for error in group),
             }
         for status, response in responses.items():
+            response["description"] = response.get("description") or HTTPStatus(int(status)).phrase
             self._add_headers(status, response, early=response.pop("_early", False))
         self._add_links(responses)
         return dict(sorted(responses.items()))
