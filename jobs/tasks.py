@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from apikeys.usage.retention import request_log_purge, usage_purge
 from jobs.services import job_run, jobs_purge_finished, jobs_reconcile
+from webhooks.retention import webhookdelivery_purge
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,8 @@ def reconcile_jobs():
 
 
 def purge_old_data(*, now=None, batch_size: int | None = None) -> dict:
-    """Run every retention purge (usage, request log, finished jobs); return each one's count.
+    """Run every retention purge (usage, request log, finished jobs, webhook deliveries);
+    return each one's count.
 
     It lives here, in the highest app, because it reaches into apps below: usage does not
     import jobs.
@@ -29,6 +31,7 @@ def purge_old_data(*, now=None, batch_size: int | None = None) -> dict:
         "usage_hourly": usage_purge(now=now, batch_size=batch_size),
         "request_log": request_log_purge(now=now, batch_size=batch_size),
         "jobs": jobs_purge_finished(now=now, batch_size=batch_size),
+        "webhook_deliveries": webhookdelivery_purge(now=now, batch_size=batch_size),
     }
     if any(counts.values()):
         logger.info("Purged old data: %s", counts)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "accounts",
     "apikeys",
     "billing",
+    "webhooks",
     "jobs",
 ]
 
@@ -104,8 +105,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test-db.sqlite3"))
     }
-# Persistent connections: opening one (and, on SQLite, running its pragmas) costs more than
-# the queries of a typical API request.
+# Persistent connections: opening one (and its SQLite pragmas) outweighs a request's queries.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -296,5 +296,5 @@ Q_CLUSTER = configuration.q_cluster(
     lease_seconds=JOBS_LEASE_SECONDS,
 )
 
-# --- LOGGING, OUTBOUND_*, failed-auth throttle, metrics, Sentry (configuration.edge_settings) --
+# --- LOGGING, OUTBOUND_*, WEBHOOKS_*, auth throttle, metrics, Sentry (configuration.edge_settings)
 globals().update(configuration.edge_settings(env, APIKEYS_ALERT_ALLOW_PRIVATE_URLS))
