@@ -13,9 +13,7 @@ EVENTS = ["job.succeeded", "job.failed"]
 
 
 def create(client, **body):
-    return client.post(
-        "/api/v1/webhooks", {"url": URL, "events": EVENTS, **body}, format="json"
-    )
+    return client.post("/api/v1/webhooks", {"url": URL, "events": EVENTS, **body}, format="json")
 
 
 def error(response) -> str:
@@ -54,9 +52,7 @@ def test_create_returns_the_secret_once_and_lists_never_show_it(api_manager, man
     assert stored.startswith("enc1:") and secret.removeprefix("whsec_") not in stored
 
 
-def test_every_change_is_audited_with_the_key_as_actor_and_never_the_secret(
-    api_manager, manager
-):
+def test_every_change_is_audited_with_the_key_as_actor_and_never_the_secret(api_manager, manager):
     created = create(api_manager).json()
     endpoint_id = created["id"]
     api_manager.patch(f"/api/v1/webhooks/{endpoint_id}", {"enabled": False}, format="json")
