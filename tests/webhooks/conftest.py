@@ -75,7 +75,7 @@ def receiver(settings):
 
 @pytest.fixture
 def manager(org, make_key):
-    """A live key of ``org`` with ``keys:manage`` (and the job permissions): ``(key, plaintext)``."""
+    """A live key of ``org`` with ``keys:manage`` and the job permissions: (key, plaintext)."""
     return make_key(
         org,
         permissions=[Permission.KEYS_MANAGE, Permission.JOBS_WRITE, Permission.JOBS_READ],

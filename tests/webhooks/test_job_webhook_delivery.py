@@ -177,11 +177,14 @@ def test_the_outbox_rolls_back_with_a_rolled_back_transition(
     register(api_manager, receiver.url)
     job = Job.objects.get(job_id=submit(api_manager))
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            job_cancel(job=job, actor=SYSTEM)
-            assert WebhookDelivery.objects.count() == 1
-            raise RuntimeError("the transition fails after the event was recorded")
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        job_cancel(job=job, actor=SYSTEM)
+        assert WebhookDelivery.objects.count() == 1
+        raise RuntimeError("the transition fails after the event was recorded")
 
     assert callbacks == []
     assert not WebhookDelivery.objects.exists()
