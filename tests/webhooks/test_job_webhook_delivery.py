@@ -2,9 +2,12 @@
 through the API, sent on the outbound cluster after the job's transaction commits, signed with
 the secret shown at creation, retried under the same ``webhook-id``, and never holding the job."""
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 from django_q.models import OrmQ
@@ -225,3 +228,22 @@ def test_only_enabled_endpoints_subscribed_to_the_event_get_it(
     run(submit(api_manager), django_capture_on_commit_callbacks)
 
     assert [d.endpoint.public_id for d in WebhookDelivery.objects.all()] == [wanted_id]
+
+
+def test_the_readme_receiver_verifies_a_real_delivery(
+    api_manager, receiver, django_capture_on_commit_callbacks
+):
+    readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
+    code = re.search(r"<!-- webhook-receiver -->\n```python\n(.*?)```", readme, re.S).group(1)
+    namespace: dict = {}
+    exec(code, namespace)
+    verify_webhook = namespace["verify_webhook"]
+    _, secret = register(api_manager, receiver.url)
+    run(submit(api_manager), django_capture_on_commit_callbacks)
+    run_outbound_queue()
+
+    request = receiver.requests[0]
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    assert verify_webhook(secret, headers, request["body"]) is True
+    assert verify_webhook(secret, headers, request["body"] + b" ") is False
+    assert verify_webhook("whsec_" + "A" * 43 + "=", headers, request["body"]) is False
