@@ -27,7 +27,7 @@ def job_finished(job: Job) -> None:
     from jobs.api import job_status_body
 
     # The caller's instance may predate the UPDATE that finished the job: read what it wrote.
-    job = Job.objects.get(pk=job.pk)
+    job = Job.objects.select_related("organization").get(pk=job.pk)
     event_type = EVENT_TYPES.get(job.status)
     if event_type is None:
         return

@@ -213,7 +213,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Perceptis API",
-    "DESCRIPTION": "Generation jobs, API keys and usage for Perceptis organizations.",
+    "DESCRIPTION": "Generation jobs, API keys, usage and webhooks for Perceptis organizations.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -2,7 +2,8 @@
 edit, rotate the secret, delete.
 
 Everyone in the organization sees the endpoints and their deliveries; only owners and admins
-change them. A signing secret is shown once, in the answer to the POST that made it.
+change them. A signing secret is shown once, in the answer to the POST that made it, and making
+one asks for a recent password or two-factor code, as creating or rotating a key does.
 """
 
 from django.contrib import messages
@@ -12,7 +13,11 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from accounts.audit import Actor
-from accounts.decorators import manager_required, member_required
+from accounts.decorators import (
+    manager_required,
+    member_required,
+    recent_authentication_required,
+)
 from perceptis.errors import DomainError
 from perceptis.pagination import paginate
 from webhooks import selectors, services
@@ -50,8 +55,9 @@ def webhook_list(request):
     )
 
 
-@manager_required
 @require_http_methods(["GET", "POST"])
+@manager_required
+@recent_authentication_required
 def webhook_create(request):
     form = EndpointCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -98,8 +104,9 @@ def webhook_edit(request, endpoint_id: str):
     return render(request, "developer/webhooks/form.html", {"form": form, "endpoint": endpoint})
 
 
-@manager_required
 @require_http_methods(["GET", "POST"])
+@manager_required
+@recent_authentication_required
 def webhook_rotate(request, endpoint_id: str):
     endpoint = _endpoint(request, endpoint_id)
     if request.method == "POST":

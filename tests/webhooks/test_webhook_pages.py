@@ -141,3 +141,17 @@ def test_another_organizations_endpoint_is_not_found(admin_client, make_org):
         assert admin_client.get(f"{LIST}{endpoint.public_id}/{suffix}").status_code == 404
         assert admin_client.post(f"{LIST}{endpoint.public_id}/{suffix}").status_code == 404
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == secret
+
+
+def test_creating_or_rotating_asks_for_a_recent_password(client, org, make_user):
+    admin = make_user(org, role=Membership.Role.ADMIN)
+    client.force_login(admin)  # signed in, but not with a password just now
+    endpoint, secret = make_endpoint(org)
+
+    for url in (f"{LIST}new/", f"{LIST}{endpoint.public_id}/rotate/"):
+        response = client.post(url, FORM)
+        assert response.status_code == 302
+        assert "/reauthenticate/" in response["Location"]
+    assert WebhookEndpoint.objects.count() == 1
+    endpoint.refresh_from_db()
+    assert endpoint.secret == secret
