@@ -26,9 +26,18 @@ from webhooks.serializers import (
     EndpointPageSerializer,
     EndpointSerializer,
     EndpointWithSecretSerializer,
+    PageQuerySerializer,
 )
 
 TAG = "Webhooks"
+
+
+def _page(request, view, items, serializer_class) -> Response:
+    query = PageQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    paginator = NextCursorPagination()
+    page = paginator.paginate_queryset(items, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
 def _with_secret(endpoint, secret: str, status_code=status.HTTP_200_OK) -> Response:
@@ -59,15 +68,14 @@ class WebhookListView(_WebhookView):
         operation_id="webhooks_list",
         summary="List the webhook endpoints of this key's environment",
         tags=[TAG],
+        parameters=[PageQuerySerializer],
         responses={200: EndpointPageSerializer, **error_responses()},
     )
     def get(self, request):
         endpoints = selectors.webhookendpoint_list(
             organization=request.auth.organization, environment=request.auth.type
         )
-        paginator = NextCursorPagination()
-        page = paginator.paginate_queryset(endpoints, request, view=self)
-        return paginator.get_paginated_response(EndpointSerializer(page, many=True).data)
+        return _page(request, self, endpoints, EndpointSerializer)
 
     @extend_schema(
         operation_id="webhooks_create",
@@ -159,12 +167,11 @@ class WebhookDeliveriesView(_WebhookView):
         operation_id="webhooks_deliveries",
         summary="List an endpoint's deliveries, newest first",
         tags=[TAG],
+        parameters=[PageQuerySerializer],
         responses={200: DeliveryPageSerializer, **error_responses(_404="webhook_not_found")},
     )
     def get(self, request, endpoint_id: str):
         deliveries = selectors.webhookdelivery_list(
             endpoint=self.get_endpoint(request, endpoint_id)
         )
-        paginator = NextCursorPagination()
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return _page(request, self, deliveries, DeliverySerializer)

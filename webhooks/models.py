@@ -63,14 +63,10 @@ class WebhookEndpoint(models.Model):
 
     def signing_secrets(self, now) -> list[str]:
         """Return the secrets that sign a delivery made at ``now``: the current one first."""
-        current = [self.secret]
-        if (
-            self.previous_secret
-            and self.previous_secret_expires_at
-            and now < (self.previous_secret_expires_at)
-        ):
-            current.append(self.previous_secret)
-        return current
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires and now < expires:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
 
 class WebhookDelivery(models.Model):

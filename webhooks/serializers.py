@@ -49,6 +49,13 @@ class EndpointWithSecretSerializer(EndpointSerializer):
         return self.context["secret"]
 
 
+class PageQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Items per page (default 20)."
+    )
+    cursor = serializers.CharField(required=False, help_text="From the previous page's next.")
+
+
 class EndpointPageSerializer(serializers.Serializer):
     results = EndpointSerializer(many=True)
     next = serializers.CharField(allow_null=True)
