@@ -218,6 +218,8 @@ def test_support_index_lists_only_what_support_works_with(support, db):
         "UsageHourly",
         "AlertRule",
         "AlertDelivery",
+        "WebhookEndpoint",
+        "WebhookDelivery",
     }
 
 
