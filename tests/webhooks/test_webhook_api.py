@@ -283,3 +283,20 @@ def test_the_deliveries_log_is_paginated_newest_first(api_manager):
         "last_duration_ms",
         "next_attempt_at",
     }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"url": "https://hooks.example.com/x", "events": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"url": "' + "a" * (2 * 1024 * 1024) + '", "events": ["job.succeeded"]}',
+        '{"url": "https://hooks.example.com/x", "events": ["job.succeeded"], "\\ud800": 1}',
+    ],
+    ids=["deeply-nested", "two-megabytes", "lone-surrogate"],
+)
+def test_huge_or_malformed_bodies_are_refused_without_a_500(api_manager, raw):
+    response = api_manager.post("/api/v1/webhooks", raw, content_type="application/json")
+
+    assert 400 <= response.status_code < 500, response.content[:300]
+    assert "error" in response.json()
+    assert not WebhookEndpoint.objects.exists()

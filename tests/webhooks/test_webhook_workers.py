@@ -66,7 +66,8 @@ def _endpoint(org, url):
 def test_a_receiver_that_hangs_holds_only_outbound_workers(make_org, make_key, settings):
     org = make_org(credits=10)
     key, _ = make_key(org)
-    receiver = HoldingReceiver(hold=20)
+    # Long enough that a loaded machine still finishes the second job first.
+    receiver = HoldingReceiver(hold=40)
     settings.OUTBOUND_ALLOWED_PORTS = [80, 443, receiver.port]
     _endpoint(org, receiver.url)
     env = {
@@ -76,7 +77,7 @@ def test_a_receiver_that_hangs_holds_only_outbound_workers(make_org, make_key, s
         "LOG_LEVEL": "WARNING",
         "OUTBOUND_ALLOW_PRIVATE_ADDRESSES": "True",
         "OUTBOUND_ALLOWED_PORTS": f"80,443,{receiver.port}",
-        "WEBHOOKS_DEADLINE_SECONDS": "25",
+        "WEBHOOKS_DEADLINE_SECONDS": "45",
     }
     try:
         with (
@@ -84,12 +85,12 @@ def test_a_receiver_that_hangs_holds_only_outbound_workers(make_org, make_key, s
             qcluster({**env, "Q_CLUSTER_NAME": OUTBOUND_CLUSTER}) as outbound,
         ):
             first = job_submit(key=key, prompt="hello", options={}).job
-            assert receiver.started.wait(60), outbound.output()
+            assert receiver.started.wait(90), outbound.output()
             # The outbound worker now holds the first job's event; jobs go on finishing.
             second = job_submit(key=key, prompt="hello again", options={}).job
             wait_for(
                 lambda: Job.objects.get(pk=second.pk).status == Job.Status.SUCCEEDED,
-                timeout=15,
+                timeout=30,
                 what="the second job to succeed while the receiver holds the first's event",
                 program=worker,
             )
