@@ -16,6 +16,9 @@ A customer's URL must not be turned on us, so every request:
   (``OUTBOUND_DEADLINE_SECONDS``, 10 s): a receiver that drips a byte a second is cut off;
 - reports failures in words a customer may see, without internal detail: every connection
   failure reads the same, so answers do not tell open ports, hosts or errors apart.
+
+``url_check`` is the one check of a destination URL when it is saved (alert rules, job webhook
+endpoints); ``post`` checks again, on the address it connects to, every time.
 """
 
 import contextlib
