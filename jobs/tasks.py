@@ -7,6 +7,7 @@ from django.utils import timezone
 from apikeys.keys.services import form_tokens_purge
 from apikeys.usage.retention import request_log_purge, usage_purge
 from jobs.services import job_run, jobs_purge_finished, jobs_reconcile
+from webhooks.retention import webhookdelivery_purge
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def reconcile_jobs():
 
 def purge_old_data(*, now=None, batch_size: int | None = None) -> dict:
     """Run every retention purge (usage, request log, finished jobs, expired one-time form
-    tokens); return each one's count.
+    tokens, webhook deliveries); return each one's count.
 
     It lives here, in the highest app, because it reaches into apps below: usage does not
     import jobs.
@@ -32,6 +33,7 @@ def purge_old_data(*, now=None, batch_size: int | None = None) -> dict:
         "request_log": request_log_purge(now=now, batch_size=batch_size),
         "jobs": jobs_purge_finished(now=now, batch_size=batch_size),
         "form_tokens": form_tokens_purge(now=now, batch_size=batch_size),
+        "webhook_deliveries": webhookdelivery_purge(now=now, batch_size=batch_size),
     }
     if any(counts.values()):
         logger.info("Purged old data: %s", counts)

@@ -195,49 +195,6 @@ def front_door(
     }
 
 
-def cache_settings(env, redis_url: str) -> dict:
-    """Return ``CACHES`` and the settings of the request path's use of Redis.
-
-    - ``CACHES``: Redis at ``REDIS_URL`` (key prefix ``CACHE_KEY_PREFIX``), else local memory.
-      ``REDIS_TIMEOUT_SECONDS`` (0.25) bounds every connect and reply: a hung Redis costs a
-      request at most that, once per ``APIKEYS_REDIS_BREAKER_SECONDS``.
-    - ``APIKEYS_KEY_CACHE`` (on with Redis): verified key records cached in Redis, read in the
-      call that counts the request (``apikeys.keys.keycache``), trusted at most
-      ``APIKEYS_KEY_CACHE_SECONDS`` (10) should an invalidation be lost.
-    - ``APIKEYS_REDIS_BREAKER_SECONDS`` (5): after a Redis failure, how long each process counts
-      on its own before trying Redis again.
-    - ``APIKEYS_WEB_PROCESSES`` (``WEB_CONCURRENCY``, 2): the web processes that share each limit
-      while counting alone; each allows its share, the limit divided by this, rounded down.
-    - ``JOBS_READ_MODEL_SECONDS`` (3600): how long a finished job's status body stays cached.
-    """
-    timeout = env.float("REDIS_TIMEOUT_SECONDS", default=0.25)
-    if redis_url:
-        caches = {
-            "default": {
-                "BACKEND": "django_redis.cache.RedisCache",
-                "LOCATION": redis_url,
-                "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="perceptis"),
-                "OPTIONS": {
-                    "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                    "SOCKET_CONNECT_TIMEOUT": timeout,
-                    "SOCKET_TIMEOUT": timeout,
-                },
-            }
-        }
-    else:
-        caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    return {
-        "CACHES": caches,
-        "APIKEYS_KEY_CACHE": env.bool("APIKEYS_KEY_CACHE", default=bool(redis_url)),
-        "APIKEYS_KEY_CACHE_SECONDS": env.int("APIKEYS_KEY_CACHE_SECONDS", default=10),
-        "APIKEYS_REDIS_BREAKER_SECONDS": env.float("APIKEYS_REDIS_BREAKER_SECONDS", default=5.0),
-        "APIKEYS_WEB_PROCESSES": env.int(
-            "APIKEYS_WEB_PROCESSES", default=env.int("WEB_CONCURRENCY", default=2)
-        ),
-        "JOBS_READ_MODEL_SECONDS": env.int("JOBS_READ_MODEL_SECONDS", default=3600),
-    }
-
-
 def edge_settings(env, allow_private_alias: bool) -> dict:
     """Return the logging and production-edge settings read from ``env``.
 
@@ -273,11 +230,39 @@ def edge_settings(env, allow_private_alias: bool) -> dict:
         "METRICS_COLLECTORS": ["jobs.metrics.collect"],
         "SENTRY_DSN": env.str("SENTRY_DSN", default=""),
     }
+    values.update(webhook_settings(env))
     if values["SENTRY_DSN"]:
         sentry_init(
             values["SENTRY_DSN"], environment=env.str("PERCEPTIS_ENVIRONMENT", "production")
         )
     return values
+
+
+# Seconds to wait after each failed attempt of a job webhook delivery: the Standard Webhooks
+# (Svix) schedule, about 28 hours in all; the delivery fails after the last one.
+WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
+
+
+def webhook_settings(env) -> dict:
+    """Return the job-webhook settings (``webhooks``), read from ``env``.
+
+    ``WEBHOOKS_MAX_ENDPOINTS`` (20 per organization), ``WEBHOOKS_RETRY_SCHEDULE_SECONDS`` (the
+    waits between attempts, above), ``WEBHOOKS_DEADLINE_SECONDS`` (10, one attempt, wall clock),
+    ``WEBHOOKS_REQUIRE_HTTPS`` (on; off only for development receivers on http),
+    ``WEBHOOKS_PREVIOUS_SECRET_HOURS`` (24: a rotated-out secret still signs this long) and
+    ``WEBHOOKS_RETENTION_DAYS`` (30: delivery records are purged past this age; 0 keeps them).
+    """
+    return {
+        "WEBHOOKS_MAX_ENDPOINTS": env.int("WEBHOOKS_MAX_ENDPOINTS", default=20),
+        "WEBHOOKS_RETRY_SCHEDULE_SECONDS": [
+            int(s)
+            for s in env.list("WEBHOOKS_RETRY_SCHEDULE_SECONDS", default=WEBHOOK_RETRY_SCHEDULE)
+        ],
+        "WEBHOOKS_DEADLINE_SECONDS": env.float("WEBHOOKS_DEADLINE_SECONDS", default=10.0),
+        "WEBHOOKS_REQUIRE_HTTPS": env.bool("WEBHOOKS_REQUIRE_HTTPS", default=True),
+        "WEBHOOKS_PREVIOUS_SECRET_HOURS": env.int("WEBHOOKS_PREVIOUS_SECRET_HOURS", default=24),
+        "WEBHOOKS_RETENTION_DAYS": env.int("WEBHOOKS_RETENTION_DAYS", default=30),
+    }
 
 
 def sentry_init(dsn: str, *, environment: str) -> None:

@@ -16,6 +16,9 @@ A customer's URL must not be turned on us, so every request:
   (``OUTBOUND_DEADLINE_SECONDS``, 10 s): a receiver that drips a byte a second is cut off;
 - reports failures in words a customer may see, without internal detail: every connection
   failure reads the same, so answers do not tell open ports, hosts or errors apart.
+
+``url_check`` is the one check of a destination URL when it is saved (alert rules, job webhook
+endpoints); ``post`` checks again, on the address it connects to, every time.
 """
 
 import contextlib
@@ -146,6 +149,55 @@ def _target(url: str) -> tuple[str, str, int, str]:
     if parts.query:
         path += "?" + parts.query
     return parts.scheme, parts.hostname, port, path
+
+
+def url_check(url, *, require_https: bool = False, max_length: int = 500) -> str:
+    """Return ``url`` stripped if a customer may register it as a destination, else raise
+    ``ValueError`` with a message for the person who typed it.
+
+    The checks every destination URL gets when it is saved (alert webhooks and Slack, job
+    webhooks): an http(s) URL (https only with ``require_https``) with a host, no user name or
+    password, no control characters, a port in ``OUTBOUND_ALLOWED_PORTS``, and, unless
+    ``OUTBOUND_ALLOW_PRIVATE_ADDRESSES``, no private address written as the host (an IP
+    literal or ``localhost``). Host names are not resolved here: what a name resolves to can
+    change, so every request checks the address it connects to again (``post``).
+    """
+    invalid = "Enter a valid https URL." if require_https else "Enter a valid http or https URL."
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(invalid)
+    url = url.strip()
+    if len(url) > max_length:
+        raise ValueError(f"The URL is at most {max_length} characters.")
+    if any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
+        raise ValueError(invalid)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(invalid) from None
+    schemes = ("https",) if require_https else ("http", "https")
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(invalid)
+    if parts.username or parts.password:
+        raise ValueError("URLs with a user name or password are not accepted.")
+    port = port or (443 if parts.scheme == "https" else 80)
+    allowed = settings.OUTBOUND_ALLOWED_PORTS
+    if port not in allowed:
+        raise ValueError(f"The port is not allowed; use one of: {', '.join(map(str, allowed))}.")
+    if not _allow_private() and _private_host(parts.hostname):
+        raise ValueError("Private, loopback, link-local and reserved addresses are not allowed.")
+    return url
+
+
+def _private_host(host: str) -> bool:
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return not address_allowed(address)
 
 
 def post(

@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from perceptis import configuration
+from perceptis import caching, configuration
 from perceptis.openapi import config as openapi_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts",
     "apikeys",
     "billing",
+    "webhooks",
     "jobs",
 ]
 
@@ -105,8 +106,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test-db.sqlite3"))
     }
-# Persistent connections: opening one (and, on SQLite, running its pragmas) costs more than
-# the queries of a typical API request.
+# Persistent connections: opening one (and its SQLite pragmas) outweighs a request's queries.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -114,7 +114,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 # CACHES, and the Redis hot path: key records, the circuit breaker, per-process fallback limits.
-globals().update(configuration.cache_settings(env, REDIS_URL))
+globals().update(caching.cache_settings(env, REDIS_URL))
 
 # --- Security -------------------------------------------------------------------------------
 # All on by default once DEBUG is off; each can be turned off for a server that sits behind a
@@ -272,5 +272,5 @@ Q_CLUSTER = configuration.q_cluster(
     lease_seconds=JOBS_LEASE_SECONDS,
 )
 
-# --- LOGGING, OUTBOUND_*, failed-auth throttle, metrics, Sentry (configuration.edge_settings) --
+# --- LOGGING, OUTBOUND_*, WEBHOOKS_*, auth throttle, metrics, Sentry (configuration.edge_settings)
 globals().update(configuration.edge_settings(env, APIKEYS_ALERT_ALLOW_PRIVATE_URLS))

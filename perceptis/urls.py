@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("apikeys.keys.urls")),
     path("", include("apikeys.usage.urls")),
     path("", include("apikeys.alerts.urls")),
+    path("", include("webhooks.urls")),
     path("", include("jobs.urls")),
     path("", include("accounts.members.urls")),
     path("api/v1/", include(api_v1)),

@@ -1,13 +1,12 @@
 """Checks of the fields of an alert rule, shared by the services, the pages and admin."""
 
-from urllib.parse import urlsplit
-
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from accounts.models import Organization
 from apikeys.alerts.models import AlertRule
 from apikeys.keys.models import ApiKey
+from perceptis import outbound
 
 Metric = AlertRule.Metric
 Channel = AlertRule.Channel
@@ -77,17 +76,8 @@ def clean_destination(channel: str | None, value) -> str:
             raise ValueError("Enter a valid email address.") from None
         return value
     if channel in (Channel.WEBHOOK, Channel.SLACK):
-        try:
-            parts = urlsplit(value)
-        except ValueError:
-            raise ValueError("Enter a valid http or https URL.") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("Enter a valid http or https URL.")
-        if parts.username or parts.password:
-            raise ValueError("URLs with a user name or password are not accepted.")
-        if any(ord(ch) < 33 for ch in value):
-            raise ValueError("Enter a valid http or https URL.")
-        return value
+        # The same checks as every destination URL (job webhooks too).
+        return outbound.url_check(value)
     return value  # The channel's own error is reported.
 
 

@@ -2,7 +2,7 @@
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Perceptis API",
-    "DESCRIPTION": "Generation jobs, API keys and usage for Perceptis organizations.",
+    "DESCRIPTION": "Generation jobs, API keys, usage and webhooks for Perceptis organizations.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -22,9 +22,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "Models", "description": "The models a key's plan may use, with prices."},
         {"name": "Webhooks", "description": "Endpoints that receive job events."},
     ],
-    # Jobs and keys both have a "status"; name their enums apart.
+    # Jobs and keys both have a "status"; name their enums apart (and the webhook events once).
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.models.Job.Status",
         "KeyStatusEnum": "apikeys.keys.models.ApiKey.Status",
+        "WebhookEventEnum": "webhooks.models.Event",
     },
 }

@@ -30,6 +30,9 @@ SUPPORT_PERMISSIONS = {
     "apikeys.view_usagehourly",
     "apikeys.view_alertrule",
     "apikeys.view_alertdelivery",
+    # Read only: webhook endpoints (never their secrets) and their deliveries.
+    "webhooks.view_webhookendpoint",
+    "webhooks.view_webhookdelivery",
 }
 SUPPORT_PAGES = [
     "/admin/accounts/organization/",
@@ -43,6 +46,8 @@ SUPPORT_PAGES = [
     "/admin/apikeys/usagehourly/",
     "/admin/apikeys/alertrule/",
     "/admin/apikeys/alertdelivery/",
+    "/admin/webhooks/webhookendpoint/",
+    "/admin/webhooks/webhookdelivery/",
 ]
 
 
@@ -213,6 +218,8 @@ def test_support_index_lists_only_what_support_works_with(support, db):
         "UsageHourly",
         "AlertRule",
         "AlertDelivery",
+        "WebhookEndpoint",
+        "WebhookDelivery",
     }
 
 

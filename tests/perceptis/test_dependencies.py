@@ -19,6 +19,7 @@ LAYERS = [
     "apikeys.usage",
     "apikeys.alerts",
     "apikeys",  # the app's own modules: models, admin, apps, management commands
+    "webhooks",
     "jobs",
 ]
 

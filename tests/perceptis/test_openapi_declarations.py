@@ -105,6 +105,12 @@ def test_operation_specific_codes_are_declared_where_they_can_happen(schema):
     assert openapi_error_codes(cancel, 409) == {"job_not_cancelable"}
     assert openapi_error_codes(cancel, 404) == {"job_not_found", "not_found"}
     assert "requestBody" not in cancel and "415" not in cancel["responses"]
+    webhooks = paths["/api/v1/webhooks"]
+    assert "webhook_limit_reached" in openapi_error_codes(webhooks["post"], 403)
+    assert "404" not in webhooks["get"]["responses"]
+    for method, operation in paths["/api/v1/webhooks/{endpoint_id}"].items():
+        if method in METHODS:
+            assert openapi_error_codes(operation, 404) == {"webhook_not_found", "not_found"}
     # A read refuses nothing of its own: no 402, 409 or 415 on it.
     for status in ("402", "409", "415", "422"):
         assert status not in paths["/api/v1/models"]["get"]["responses"]
@@ -165,6 +171,12 @@ def test_operations_are_tagged_as_the_readme_sections(schema):
     assert tags["Models"] == {"/api/v1/models"}
     assert tags["Usage"] == {"/api/v1/usage"}
     assert all(path.startswith("/api/v1/keys") for path in tags["Keys"])
+    assert tags["Webhooks"] == {
+        "/api/v1/webhooks",
+        "/api/v1/webhooks/{endpoint_id}",
+        "/api/v1/webhooks/{endpoint_id}/rotate-secret",
+        "/api/v1/webhooks/{endpoint_id}/deliveries",
+    }
 
 
 def test_request_bodies_that_refuse_unknown_fields_say_so(schema):
@@ -208,6 +220,15 @@ def test_links_lead_from_created_things_to_what_acts_on_them(schema):
     created = schema["paths"]["/api/v1/keys"]["post"]["responses"]["201"]["links"]
     assert {"keys_retrieve", "keys_revoke", "keys_delete", "keys_rotate"} <= set(created)
     assert created["keys_revoke"]["parameters"] == {"key_id": "$response.body#/id"}
+    hooks = schema["paths"]["/api/v1/webhooks"]["post"]["responses"]["201"]["links"]
+    assert set(hooks) == {
+        "webhooks_retrieve",
+        "webhooks_update",
+        "webhooks_delete",
+        "webhooks_rotate_secret",
+        "webhooks_deliveries",
+    }
+    assert hooks["webhooks_delete"]["parameters"] == {"endpoint_id": "$response.body#/id"}
     operation_ids = {operation["operationId"] for _, _, operation in operations(schema)}
     for _, _, operation in operations(schema):
         for response in operation["responses"].values():

@@ -278,12 +278,37 @@ def _key_cases():
     }
 
 
+def _webhook_cases():
+    def send(c, method, url, path, body=None):
+        _, plaintext = c.key()
+        return (method, path), c.send(method, url, key=plaintext, body=body)
+
+    def unknown_endpoint(c):
+        return send(c, "delete", "/api/v1/webhooks/we_nope", "/api/v1/webhooks/{endpoint_id}")
+
+    def too_many_endpoints(c):
+        c.settings.WEBHOOKS_MAX_ENDPOINTS = 0
+        body = {"url": "https://example.com/hook", "events": ["job.succeeded"]}
+        return send(c, "post", "/api/v1/webhooks", "/api/v1/webhooks", body)
+
+    def private_address(c):
+        body = {"url": "https://127.0.0.1/hook", "events": ["job.succeeded"]}
+        return send(c, "post", "/api/v1/webhooks", "/api/v1/webhooks", body)
+
+    return {
+        "webhook_not_found": unknown_endpoint,
+        "webhook_limit_reached": too_many_endpoints,
+        "invalid_request": private_address,
+    }
+
+
 CASES = [
     pytest.param(code, case, id=f"{group}-{code}")
     for group, cases in (
         ("pipeline", _pipeline_cases()),
         ("jobs", _job_cases()),
         ("keys", _key_cases()),
+        ("webhooks", _webhook_cases()),
     )
     for code, case in cases.items()
 ]

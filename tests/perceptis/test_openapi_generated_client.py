@@ -182,3 +182,26 @@ def test_generated_client_parses_refusals_and_the_other_endpoints(
     assert usage.parsed.credits_.balance == 1000  # "credits" is a Python builtin
     prices = _module(generated, "api.models.models").sync_detailed(client=api)
     assert {entry.id for entry in prices.parsed.results} >= {"gpt-4o-mini"}
+
+    registered = _module(generated, "api.webhooks.webhooks_create").sync_detailed(
+        client=api,
+        body=models.EndpointCreateRequest(
+            url="https://example.com/hooks", events=[models.WebhookEventEnum.JOB_SUCCEEDED]
+        ),
+    )
+    assert registered.status_code == 201
+    endpoint = registered.parsed
+    assert endpoint.secret.startswith("whsec_")
+    fetched = _module(generated, "api.webhooks.webhooks_retrieve").sync(
+        client=api, endpoint_id=endpoint.id
+    )
+    assert fetched.events == [models.WebhookEventEnum.JOB_SUCCEEDED]
+    deleted = _module(generated, "api.webhooks.webhooks_delete").sync_detailed(
+        client=api, endpoint_id=endpoint.id
+    )
+    assert deleted.status_code == 204
+    gone = _module(generated, "api.webhooks.webhooks_retrieve").sync_detailed(
+        client=api, endpoint_id=endpoint.id
+    )
+    assert gone.status_code == 404
+    assert gone.parsed.error.code.value == "webhook_not_found"

@@ -40,8 +40,14 @@ def _config(key: str) -> schemathesis.Config:
             "operations": [
                 {
                     # Semantic checks JSON Schema cannot say (an expiry in the future, a rate
-                    # limit within the plan, a valid CIDR) answer 400 to well-shaped data.
-                    "include-operation-id": ["keys_create", "keys_update"],
+                    # limit within the plan, a valid CIDR, a public address and an allowed
+                    # port) answer 400 to well-shaped data.
+                    "include-operation-id": [
+                        "keys_create",
+                        "keys_update",
+                        "webhooks_create",
+                        "webhooks_update",
+                    ],
                     "checks": {
                         "positive_data_acceptance": {
                             "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "429"]
@@ -49,11 +55,17 @@ def _config(key: str) -> schemathesis.Config:
                     },
                 },
                 {
-                    # A cursor is opaque: one the server did not hand out (in `next`) is 400.
-                    "include-operation-id": ["keys_list", "jobs_list"],
+                    # A cursor is opaque: one the server did not hand out (in `next`) is 400
+                    # (and an endpoint's deliveries are 404 for an unknown endpoint).
+                    "include-operation-id": [
+                        "keys_list",
+                        "jobs_list",
+                        "webhooks_list",
+                        "webhooks_deliveries",
+                    ],
                     "checks": {
                         "positive_data_acceptance": {
-                            "expected-statuses": ["2xx", "400", "401", "403", "429"]
+                            "expected-statuses": ["2xx", "400", "401", "403", "404", "429"]
                         }
                     },
                 },

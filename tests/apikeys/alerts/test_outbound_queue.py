@@ -89,10 +89,11 @@ def _run_schedules_as(cluster_name: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_slow_receiver_does_not_delay_a_generation_job(make_org, make_key):
+def test_a_slow_receiver_does_not_delay_a_generation_job(make_org, make_key, settings):
     org = make_org(credits=10)
     key, _ = make_key(org)
     receiver = SlowReceiver(hold=20)
+    settings.OUTBOUND_ALLOWED_PORTS = [80, 443, receiver.port]
     rule = _rule(org, 1, destination=f"http://127.0.0.1:{receiver.port}/hook")
     AlertDelivery.objects.create(
         rule=rule,

@@ -157,4 +157,10 @@ def test_alert_and_purge_tasks_are_scheduled(db):
 def test_purge_task_runs_every_purge(key, settings):
     _log(key, timezone.now() - timedelta(days=31))
 
-    assert purge_old_data() == {"usage_hourly": 0, "request_log": 1, "jobs": 0, "form_tokens": 0}
+    assert purge_old_data() == {
+        "usage_hourly": 0,
+        "request_log": 1,
+        "jobs": 0,
+        "form_tokens": 0,
+        "webhook_deliveries": 0,
+    }

@@ -1,0 +1,108 @@
+"""Webhook endpoints an organization registers, and one delivery row per event and endpoint.
+
+A delivery row is the outbox: it is written in the transaction of the change it reports, so it
+exists if and only if that change committed; the queue and the sweep only trigger its attempts.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Organization
+from apikeys.keys.models import ApiKey
+from perceptis.crypto import EncryptedCharField
+
+
+class Event(models.TextChoices):
+    JOB_SUCCEEDED = "job.succeeded", "A job succeeded"
+    JOB_FAILED = "job.failed", "A job failed"
+    JOB_CANCELED = "job.canceled", "A job was canceled"
+
+
+def new_endpoint_id() -> str:
+    return "we_" + secrets.token_urlsafe(16).replace("-", "").replace("_", "")[:20]
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18).replace("-", "").replace("_", "")[:24]
+
+
+class WebhookEndpoint(models.Model):
+    # Live keys' events go to live endpoints only, test keys' to test endpoints only.
+    Environment = ApiKey.Type
+
+    public_id = models.CharField("Endpoint ID", max_length=32, unique=True, default=new_endpoint_id)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    environment = models.CharField(max_length=8, choices=Environment.choices)
+    url = models.CharField("URL", max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list)
+    enabled = models.BooleanField(default=True)
+    # Signs the deliveries (Standard Webhooks ``whsec_…``); shown once, stored encrypted because
+    # every delivery needs it back. After a rotation the previous secret also signs until
+    # ``previous_secret_expires_at``, so receivers can switch without dropping a delivery.
+    secret = EncryptedCharField(max_length=255)
+    previous_secret = EncryptedCharField(max_length=255, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "environment", "enabled"])]
+
+    def __str__(self):
+        return self.public_id
+
+    def signing_secrets(self, now) -> list[str]:
+        """Return the secrets that sign a delivery made at ``now``: the current one first."""
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires and now < expires:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: the message, fixed when it is made, and its attempts."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    # The ``webhook-id`` header: the same on every attempt, so receivers can drop duplicates.
+    public_id = models.CharField("Message ID", max_length=40, unique=True, default=new_message_id)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # What went wrong, in words safe to show the organization; no response body is kept.
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["endpoint", "-created_at"]),
+            models.Index(fields=["created_at"]),
+        ]
+
+    def __str__(self):
+        return self.public_id

@@ -1,0 +1,35 @@
+"""Reads of webhook endpoints and deliveries, always scoped to one organization."""
+
+import re
+
+from accounts.models import Organization
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+# Only ids that could exist reach the database (PostgreSQL refuses NUL in a text parameter).
+_ENDPOINT_ID = re.compile(r"we_[A-Za-z0-9]{1,40}")
+
+
+def webhookendpoint_list(*, organization: Organization, environment: str | None = None):
+    """Return the organization's endpoints, newest first; of one environment if given."""
+    endpoints = WebhookEndpoint.objects.filter(organization=organization)
+    if environment is not None:
+        endpoints = endpoints.filter(environment=environment)
+    return endpoints.order_by("-created_at", "-id")
+
+
+def webhookendpoint_find(
+    *, organization: Organization, public_id, environment: str | None = None
+) -> WebhookEndpoint | None:
+    """Return the organization's endpoint (of ``environment`` if given), or None."""
+    if not isinstance(public_id, str) or not _ENDPOINT_ID.fullmatch(public_id):
+        return None
+    return (
+        webhookendpoint_list(organization=organization, environment=environment)
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def webhookdelivery_list(*, endpoint: WebhookEndpoint):
+    """Return the endpoint's deliveries, newest first."""
+    return WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
