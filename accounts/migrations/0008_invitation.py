@@ -5,35 +5,11 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from perceptis.groups import support_permissions
+
 
 # Support staff see invitations and revoke them (an admin action calling invitation_revoke).
 SUPPORT_INVITATIONS = ["view_invitation", "change_invitation"]
-
-
-def grant_support(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    app_config = apps.get_app_config("accounts")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    group = apps.get_model("auth", "Group").objects.filter(name="Support").first()
-    if group is not None:
-        group.permissions.add(
-            *apps.get_model("auth", "Permission").objects.filter(
-                content_type__app_label="accounts", codename__in=SUPPORT_INVITATIONS
-            )
-        )
-
-
-def revoke_support(apps, schema_editor):
-    group = apps.get_model("auth", "Group").objects.filter(name="Support").first()
-    if group is not None:
-        group.permissions.remove(
-            *apps.get_model("auth", "Permission").objects.filter(
-                content_type__app_label="accounts", codename__in=SUPPORT_INVITATIONS
-            )
-        )
 
 
 class Migration(migrations.Migration):
@@ -66,5 +42,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['organization', 'email'], name='accounts_in_organiz_a2b374_idx')],
             },
         ),
-        migrations.RunPython(grant_support, revoke_support),
+        support_permissions("accounts", SUPPORT_INVITATIONS),
     ]

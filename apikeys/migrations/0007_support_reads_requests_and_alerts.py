@@ -4,35 +4,9 @@ deliveries. Read only: support changes no rule and deletes no record."""
 
 from django.db import migrations
 
-SUPPORT_GROUP = "Support"
+from perceptis.groups import support_permissions
+
 READS = ["view_requestlog", "view_usagehourly", "view_alertrule", "view_alertdelivery"]
-
-
-def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    app_config = apps.get_app_config("apikeys")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=SUPPORT_GROUP)
-    found = list(Permission.objects.filter(content_type__app_label="apikeys", codename__in=READS))
-    missing = set(READS) - {p.codename for p in found}
-    if missing:
-        raise RuntimeError(f"Missing permissions for the Support group: {sorted(missing)}")
-    group.permissions.add(*found)
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group = Group.objects.filter(name=SUPPORT_GROUP).first()
-    if group is not None:
-        group.permissions.remove(
-            *Permission.objects.filter(content_type__app_label="apikeys", codename__in=READS)
-        )
 
 
 class Migration(migrations.Migration):
@@ -40,4 +14,4 @@ class Migration(migrations.Migration):
         ("apikeys", "0006_alert_signing_secret_encrypted"),
         ("accounts", "0004_support_group"),
     ]
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [support_permissions("apikeys", READS)]
