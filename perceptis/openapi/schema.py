@@ -51,15 +51,18 @@ class ApiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         errors, early = self.operation_errors()
-        for status, group in by_status(errors).items():
-            responses[str(status)] = {
+        groups = {str(status): group for status, group in by_status(errors).items()}
+        for status, group in groups.items():
+            responses[status] = {
                 "description": error_description(group),
                 "content": {"application/json": {"schema": error_body_schema(group)}},
-                "_early": any(error.code in early for error in group),
             }
         for status, response in responses.items():
             response["description"] = response.get("description") or HTTPStatus(int(status)).phrase
-            self._add_headers(status, response, early=response.pop("_early", False))
+            # A status some of whose codes come before authentication has no required
+            # RateLimit-* headers.
+            before = any(error.code in early for error in groups.get(status, ()))
+            self._add_headers(status, response, early=before)
         self._add_links(responses)
         return dict(sorted(responses.items()))
 
