@@ -177,4 +177,5 @@ def test_stateful_sequences_pass_every_check(api_schema, full_key, make_key):
     Machine.run(settings=hypothesis_settings(HYPOTHESIS, max_examples=15, stateful_step_count=6))
     # Links were followed: a job was read back after generate, a created key acted on.
     assert "GET /api/v1/status/{job_id}" in steps
+    assert "POST /api/v1/jobs/{job_id}/cancel" in steps
     assert any(label.startswith("POST /api/v1/keys/{key_id}/") for label in steps)
