@@ -206,7 +206,7 @@ class StatusView(APIView):
     def read_model(kwargs) -> str:
         """The cached status body a poll may be answered from (a job that will never change)."""
         job_id = kwargs.get("job_id")
-        if not settings.JOBS_READ_MODEL_SECONDS or not job_id or len(job_id) > 40:
+        if not settings.JOBS_READ_MODEL_SECONDS or not Job.is_valid_id(job_id):
             return ""
         return f"job:{job_id}"
 
