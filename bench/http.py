@@ -152,6 +152,14 @@ def measure(env: dict, fixture, args) -> dict[str, Result]:
         server.stop()
 
 
+def _median_round(rounds: list[dict], points) -> dict:
+    chosen = {}
+    for point in points:
+        ranked = sorted((r[point.name] for r in rounds), key=lambda result: result.per_second)
+        chosen[point.name] = ranked[len(ranked) // 2]
+    return chosen
+
+
 def table(title: str, results: dict[str, Result], points: list[Endpoint]) -> list[str]:
     ping = results["ping"].per_second
 
@@ -216,14 +224,20 @@ def main(argv=None) -> int:
         help="measure without and with these variables in gunicorn's environment (repeatable)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --compare: alternate the two runs this many times; the median round counts",
+    )
+    parser.add_argument(
         "--client",
         choices=["wrk", "python"],
         default="wrk" if wrk_path() else "python",
         help="load generator (default: wrk if installed)",
     )
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.connections < 1 or args.workers < 1:
-        parser.error("--duration, --connections and --workers must be positive")
+    if args.duration <= 0 or args.connections < 1 or args.workers < 1 or args.rounds < 1:
+        parser.error("--duration, --connections, --workers and --rounds must be positive")
 
     os.environ.update(PRODUCTION_ENV)  # this process builds the data gunicorn will read
     from django.test.utils import teardown_databases
@@ -245,11 +259,18 @@ def main(argv=None) -> int:
         if args.env:
             lines.append("gunicorn environment: " + " ".join(f"{n}={v}" for n, v in args.env))
         points = endpoints(fixture)
-        results = []
-        for title, run_env in runs:
-            results.append(measure(run_env, fixture, args))
-            queued_jobs_finish()  # the next run starts with as few jobs in flight
-            lines += ["", *table(title, results[-1], points)]
+        # Rounds alternate the runs (A B A B ...), so that drift on the machine falls on both;
+        # per endpoint, the round with the median requests per second is reported.
+        measured = [[] for _ in runs]
+        for _ in range(args.rounds):
+            for index, (_, run_env) in enumerate(runs):
+                measured[index].append(measure(run_env, fixture, args))
+                queued_jobs_finish()  # the next run starts with as few jobs in flight
+        results = [_median_round(rounds, points) for rounds in measured]
+        if args.rounds > 1:
+            lines.append(f"{args.rounds} alternating rounds; each figure is the median round's")
+        for (title, _), result in zip(runs, results, strict=True):
+            lines += ["", *table(title, result, points)]
         if args.compare:
             lines += ["", f"{runs[1][0]} / {runs[0][0]}, req/s:"]
             lines += [
