@@ -4,11 +4,14 @@ DRF's default classes are the whole pipeline (``REST_FRAMEWORK`` in the settings
 view gets every check without asking for it:
 
 1. ``ApiKeyAuthentication`` (``apikeys.keys.authentication``): the key, its status, expiry and
-   environment; it attaches a ``RequestState`` to the request.
+   environment; it attaches a ``RequestState`` to the request. With Redis, the call that reads
+   the key's record also counts the request (``keycache``); the steps below judge that count,
+   and a request they refuse is taken back.
 2. ``KeyAccess``: the client IP against the key's allowlist, then the plan's API access.
 3. ``HasKeyPermission``: the view's ``required_permission``. A view that names none is refused
    (fail closed); a view open to any valid key says ``required_permission = ANY_KEY``.
-4. ``KeyRateLimit``: the per-minute limit and the test-key daily quota.
+4. ``KeyRateLimit``: the per-minute limit and the test-key daily quota (counted here when the
+   authentication did not count).
 
 Public views (schema, docs) opt out explicitly with empty ``authentication_classes`` and
 ``permission_classes``. ``RateLimitHeadersMiddleware`` adds the ``RateLimit-*`` headers to every
