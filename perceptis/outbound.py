@@ -12,8 +12,9 @@ A customer's URL must not be turned on us, so every request:
   lifts this for development;
 - goes only to ``OUTBOUND_ALLOWED_PORTS`` (80 and 443), so it cannot probe other services;
 - follows no redirect (a 3xx is a failure);
-- has one wall-clock deadline for everything, resolution, connection, TLS, headers and body
-  (``OUTBOUND_DEADLINE_SECONDS``, 10 s): a receiver that drips a byte a second is cut off;
+- has one wall-clock deadline for everything, resolution, connection, TLS, headers and body,
+  which each caller names (``WEBHOOKS_DEADLINE_SECONDS``, ``APIKEYS_ALERT_TIMEOUT_SECONDS``): a
+  receiver that drips a byte a second is cut off;
 - reports failures in words a customer may see, without internal detail: every connection
   failure reads the same, so answers do not tell open ports, hosts or errors apart.
 
@@ -200,15 +201,13 @@ def _private_host(host: str) -> bool:
     return not address_allowed(address)
 
 
-def post(
-    url: str, *, body: bytes, headers: dict, deadline: float | None = None
-) -> OutboundResponse:
+def post(url: str, *, body: bytes, headers: dict, deadline: float) -> OutboundResponse:
     """POST ``body`` to ``url`` under the rules above; return the 2xx answer.
 
     Raise ``OutboundError`` for a refused URL or address, a failed connection, the deadline
     passing, or any answer other than 2xx (its ``status`` set).
     """
-    timer = _Deadline(deadline or settings.OUTBOUND_DEADLINE_SECONDS)
+    timer = _Deadline(deadline)
     scheme, host, port, path = _target(url)
     addresses = _resolve(host, port, timer)
     if not _allow_private():

@@ -5,18 +5,23 @@ name from the project root (``tests.apikeys.alerts.conftest``); test modules imp
 conftest (pytest loads those itself).
 """
 
+import importlib
 import itertools
 import json
 import os
+import sys
 import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+import perceptis
 from accounts.audit import Actor
 from apikeys.keys.models import ApiKey, Permission
 
@@ -245,3 +250,26 @@ def openapi_error_codes(operation: dict, status: int) -> set[str]:
     assert response is not None, f"{operation['operationId']}: status {status} is not declared"
     schema = response["content"]["application/json"]["schema"]
     return set(schema["properties"]["error"]["properties"]["code"]["enum"])
+
+
+def _settings_modules() -> list[str]:
+    return [
+        n for n in sys.modules if n == "perceptis.settings" or n.startswith("perceptis.settings.")
+    ]
+
+
+def settings_loaded(**environ: str) -> ModuleType:
+    """Return the settings package as a process would load it with ``environ`` added.
+
+    A fresh copy, loaded beside the running one, which stays as it was: ``django.conf.settings``
+    is not changed, and neither is ``os.environ``.
+    """
+    running = {name: sys.modules.pop(name) for name in _settings_modules()}
+    try:
+        with mock.patch.dict(os.environ, environ):
+            return importlib.import_module("perceptis.settings")
+    finally:
+        for name in _settings_modules():
+            del sys.modules[name]
+        sys.modules.update(running)
+        perceptis.settings = running["perceptis.settings"]

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
-from perceptis.configuration import OUTBOUND_CLUSTER
+from perceptis.queues import OUTBOUND_CLUSTER
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ by name, whichever module their function lives in.
 
 from django.db import migrations
 
-from perceptis.configuration import OUTBOUND_CLUSTER
+from perceptis.queues import OUTBOUND_CLUSTER
 
 ALERT_SCHEDULES = ["Evaluate alert rules", "Deliver due alerts"]
 

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from accounts.middleware import AUTH_STARTED_KEY
 from accounts.models import AuditEvent, Membership
-from perceptis.configuration import front_door
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, settings_loaded
 
 
 @pytest.fixture
@@ -67,19 +66,10 @@ def test_the_session_ends_after_its_absolute_lifetime_however_active(owner):
 
 
 def test_secure_cookies_get_the_host_prefix():
-    common = {
-        "idle_seconds": 1,
-        "absolute_seconds": 1,
-        "reauthentication_seconds": 1,
-        "failures_per_account": 5,
-        "failures_per_ip": 20,
-        "failure_window_seconds": 900,
-        "trusted_proxy_count": 0,
-    }
-    secure = front_door(secure_cookies=True, **common)
-    assert secure["SESSION_COOKIE_NAME"] == "__Host-sessionid"
-    assert secure["CSRF_COOKIE_NAME"] == "__Host-csrftoken"
-    assert front_door(secure_cookies=False, **common)["SESSION_COOKIE_NAME"] == "sessionid"
+    secure = settings_loaded(SESSION_COOKIE_SECURE="True")
+    assert secure.SESSION_COOKIE_NAME == "__Host-sessionid"
+    assert secure.CSRF_COOKIE_NAME == "__Host-csrftoken"
+    assert settings_loaded(SESSION_COOKIE_SECURE="False").SESSION_COOKIE_NAME == "sessionid"
     # __Host- cookies need Path=/ and no Domain, which is what Django sends by default.
     assert settings.SESSION_COOKIE_PATH == "/" and settings.SESSION_COOKIE_DOMAIN is None
 

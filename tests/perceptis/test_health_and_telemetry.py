@@ -4,17 +4,16 @@ import json
 import logging
 from unittest import mock
 
-import environ
 import pytest
 from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
 
 from apikeys.keys import format as keys
-from perceptis import configuration
 from perceptis.logformat import JsonLinesFormatter
 from perceptis.middleware import RedactApiKeysFilter, RequestIdLogFilter
 from perceptis.redaction import redact_event
+from tests.helpers import settings_loaded
 
 
 def test_healthz_touches_nothing(db, client, django_assert_num_queries):
@@ -97,19 +96,13 @@ def test_json_logs_are_one_object_a_line_with_the_request_id_and_no_key():
 
 
 def test_log_format_json_selects_the_json_formatter():
-    env = environ.Env()
-    with mock.patch.dict("os.environ", {"LOG_FORMAT": "json"}):
-        built = configuration.edge_settings(env, allow_private_alias=False)
-    assert built["LOGGING"]["handlers"]["console"]["formatter"] == "json"
+    built = settings_loaded(LOG_FORMAT="json")
+    assert built.LOGGING["handlers"]["console"]["formatter"] == "json"
 
 
 def test_sentry_dsn_starts_sentry_with_key_redaction():
-    env = environ.Env()
-    with (
-        mock.patch.dict("os.environ", {"SENTRY_DSN": "https://public@sentry.example/1"}),
-        mock.patch("sentry_sdk.init") as init,
-    ):
-        configuration.edge_settings(env, allow_private_alias=False)
+    with mock.patch("sentry_sdk.init") as init:
+        settings_loaded(SENTRY_DSN="https://public@sentry.example/1")
     kwargs = init.call_args.kwargs
     assert kwargs["before_send"] is redact_event
     assert kwargs["send_default_pii"] is False

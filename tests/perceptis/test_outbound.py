@@ -63,8 +63,10 @@ def _private_refused(settings):
     settings.APIKEYS_ALERT_ALLOW_PRIVATE_URLS = False
 
 
-def _post(url, **kwargs):
-    return outbound.post(url, body=b"{}", headers={"Content-Type": "application/json"}, **kwargs)
+def _post(url, *, deadline=10.0):
+    return outbound.post(
+        url, body=b"{}", headers={"Content-Type": "application/json"}, deadline=deadline
+    )
 
 
 def test_a_rebinding_resolver_never_gets_the_client_to_loopback(receiver, monkeypatch):

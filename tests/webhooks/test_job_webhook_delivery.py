@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from jobs.models import Job
 from jobs.services import job_cancel, job_run
-from perceptis.configuration import OUTBOUND_CLUSTER
+from perceptis.queues import OUTBOUND_CLUSTER
 from tests.helpers import SYSTEM, FakeServer
 from webhooks.delivery import webhooks_deliver_due
 from webhooks.models import WebhookDelivery

@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts.models import Organization
 from jobs.tasks import purge_old_data
-from perceptis.configuration import OUTBOUND_CLUSTER
+from perceptis.queues import OUTBOUND_CLUSTER
 from tests.helpers import SYSTEM
 from webhooks.delivery import _claim, webhook_deliver, webhooks_deliver_due
 from webhooks.events import event_publish

@@ -11,7 +11,7 @@ from django.db import connection
 
 from jobs.models import Job
 from jobs.services import job_submit
-from perceptis.configuration import OUTBOUND_CLUSTER
+from perceptis.queues import OUTBOUND_CLUSTER
 from tests.helpers import SYSTEM, requires_postgres
 from tests.jobs.test_worker_and_reconciler import _database_url
 from tests.processes import qcluster, wait_for

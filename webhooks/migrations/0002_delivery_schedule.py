@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from perceptis.configuration import OUTBOUND_CLUSTER
+from perceptis.queues import OUTBOUND_CLUSTER
 from perceptis.schedules import schedules_ensure, schedules_remove
 
 SCHEDULES = [("Deliver due webhooks", "webhooks.tasks.deliver_due_webhooks", 1)]

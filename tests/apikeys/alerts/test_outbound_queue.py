@@ -17,8 +17,8 @@ from apikeys.alerts.models import AlertDelivery
 from apikeys.alerts.services import alertrule_create
 from jobs.models import Job
 from jobs.services import job_submit
-from perceptis.configuration import OUTBOUND_CLUSTER
 from perceptis.errors import InvalidRequest
+from perceptis.queues import OUTBOUND_CLUSTER
 from tests.helpers import SYSTEM
 from tests.jobs.test_worker_and_reconciler import _database_url
 from tests.processes import qcluster, wait_for

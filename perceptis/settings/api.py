@@ -1,4 +1,21 @@
-"""drf-spectacular's settings (``SPECTACULAR_SETTINGS``): read by ``perceptis.settings``."""
+"""The API: Django REST framework and the OpenAPI schema (drf-spectacular)."""
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apikeys.keys.authentication.ApiKeyAuthentication"],
+    # The request pipeline, in order (apikeys.keys.pipeline): every API view gets all of it.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "apikeys.keys.pipeline.KeyAccess",
+        "apikeys.keys.pipeline.HasKeyPermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["apikeys.keys.pipeline.KeyRateLimit"],
+    "DEFAULT_PARSER_CLASSES": ["perceptis.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "perceptis.errors.api_exception_handler",
+    # Errors, headers, tags and links of every operation from one place (perceptis.openapi).
+    "DEFAULT_SCHEMA_CLASS": "perceptis.openapi.schema.ApiAutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Perceptis API",

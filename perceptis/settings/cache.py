@@ -1,0 +1,41 @@
+"""The cache, Redis or local memory, and how the request path uses Redis.
+
+See the README's "Redis on the request path".
+"""
+
+from perceptis.settings.base import env
+
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="perceptis")
+# Bounds every connect and reply: a hung Redis costs a request at most this, once per
+# APIKEYS_REDIS_BREAKER_SECONDS.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.25)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+                "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Verified key records cached in Redis, read in the call that counts the request
+# (apikeys.keys.keycache), trusted at most this many seconds should an invalidation be lost.
+APIKEYS_KEY_CACHE = env.bool("APIKEYS_KEY_CACHE", default=bool(REDIS_URL))
+APIKEYS_KEY_CACHE_SECONDS = env.int("APIKEYS_KEY_CACHE_SECONDS", default=10)
+# After a Redis failure, how long each process counts on its own before trying Redis again.
+APIKEYS_REDIS_BREAKER_SECONDS = env.float("APIKEYS_REDIS_BREAKER_SECONDS", default=5.0)
+# The web processes gunicorn starts (gunicorn.conf.py reads the same variable).
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
+# The web processes that share each limit while counting alone: each allows its share, the
+# limit divided by this, rounded down.
+APIKEYS_WEB_PROCESSES = env.int("APIKEYS_WEB_PROCESSES", default=WEB_CONCURRENCY)
+# How long a finished job's status body stays cached (0: off).
+JOBS_READ_MODEL_SECONDS = env.int("JOBS_READ_MODEL_SECONDS", default=3600)
