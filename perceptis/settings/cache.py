@@ -10,21 +10,18 @@ CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="perceptis")
 # Bounds every connect and reply: a hung Redis costs a request at most this, once per
 # APIKEYS_REDIS_BREAKER_SECONDS.
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.25)
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
-                "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
-            },
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+_REDIS_CACHE = {
+    "BACKEND": "django_redis.cache.RedisCache",
+    "LOCATION": REDIS_URL,
+    "KEY_PREFIX": CACHE_KEY_PREFIX,
+    "OPTIONS": {
+        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+        "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+    },
+}
+_LOCAL_MEMORY_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+CACHES = {"default": _REDIS_CACHE if REDIS_URL else _LOCAL_MEMORY_CACHE}
 
 # Verified key records cached in Redis, read in the call that counts the request
 # (apikeys.keys.keycache), trusted at most this many seconds should an invalidation be lost.
