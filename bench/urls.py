@@ -6,14 +6,19 @@ changed, under ``/api/`` like the product's, so that the same middleware treats 
 
 from django.urls import include, path
 
+from bench.authentication import ORM_LOOKUP_AUTHENTICATION
 from bench.variants import VARIANTS
-from bench.views import NoAuthStatusView, TokenStatusView, orm_status_view
+from bench.views import NoAuthStatusView, TokenStatusView
+from jobs.api import StatusView
 
 urlpatterns = [
     path("bench/none/status/<str:job_id>", NoAuthStatusView.as_view()),
     path("bench/token/status/<str:job_id>", TokenStatusView.as_view()),
     *(
-        path(v.path.lstrip("/").replace("{job_id}", "<str:job_id>"), orm_status_view(v.database))
+        path(
+            v.path.lstrip("/").replace("{job_id}", "<str:job_id>"),
+            StatusView.as_view(authentication_classes=[ORM_LOOKUP_AUTHENTICATION[v.database]]),
+        )
         for v in VARIANTS
         if v.database
     ),

@@ -45,11 +45,3 @@ class PingView(APIView):
 
     def get(self, request):
         return Response({"ok": True})
-
-
-def orm_status_view(database: str):
-    """Return the product's status view with the key looked up by the plain ORM on ``database``."""
-    from bench.authentication import orm_authentication
-    from jobs.api import StatusView
-
-    return StatusView.as_view(authentication_classes=[orm_authentication(database)])

@@ -171,47 +171,46 @@ class KeyDetailView(_KeyView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# The status changes share one view: (service, summary, the endpoint's own refusals).
-_STATUS_CHANGES = {
-    "revoke": (
-        services.apikey_revoke,
-        "Revoke a key for good (a key may revoke itself)",
-        _CHANGE_ERRORS,
-    ),
-    "disable": (
-        services.apikey_disable,
-        "Disable a key until it is enabled again",
-        (*_CHANGE_ERRORS, KeyRevoked),
-    ),
-    "enable": (
-        services.apikey_enable,
-        "Enable a disabled key",
-        (*_CHANGE_ERRORS, KeyRevoked),
-    ),
-}
+def _status_change_schema(operation_id: str, summary: str):
+    """Return the schema of a status change: no body; the answer is the key as it is now."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=f"{summary}. Answer the key as it is now.",
+        parameters=[KEY_ID_PARAMETER],
+        request=None,
+        responses={200: KeySerializer},
+    )
 
 
-def status_view(change: str) -> type[APIView]:
-    """Return the view of ``POST /api/v1/keys/{key_id}/<change>`` (revoke, disable, enable)."""
-    service, summary, refusals = _STATUS_CHANGES[change]
+class KeyRevokeView(_KeyView):
+    errors = _CHANGE_ERRORS
 
-    class KeyStatusView(_KeyView):
-        errors = refusals
+    @_status_change_schema("keys_revoke", "Revoke a key for good (a key may revoke itself)")
+    def post(self, request, key_id: str):
+        key = self.get_key(request, key_id)
+        key = services.apikey_revoke(key=key, actor=Actor.for_request(request))
+        return Response(KeySerializer(key).data)
 
-        @extend_schema(
-            operation_id=f"keys_{change}",
-            summary=summary,
-            description=f"{summary}. Answer the key as it is now.",
-            parameters=[KEY_ID_PARAMETER],
-            request=None,
-            responses={200: KeySerializer},
-        )
-        def post(self, request, key_id: str):
-            key = service(key=self.get_key(request, key_id), actor=Actor.for_request(request))
-            return Response(KeySerializer(key).data)
 
-    KeyStatusView.__name__ = KeyStatusView.__qualname__ = f"Key{change.title()}View"
-    return KeyStatusView
+class KeyDisableView(_KeyView):
+    errors = (*_CHANGE_ERRORS, KeyRevoked)
+
+    @_status_change_schema("keys_disable", "Disable a key until it is enabled again")
+    def post(self, request, key_id: str):
+        key = self.get_key(request, key_id)
+        key = services.apikey_disable(key=key, actor=Actor.for_request(request))
+        return Response(KeySerializer(key).data)
+
+
+class KeyEnableView(_KeyView):
+    errors = (*_CHANGE_ERRORS, KeyRevoked)
+
+    @_status_change_schema("keys_enable", "Enable a disabled key")
+    def post(self, request, key_id: str):
+        key = self.get_key(request, key_id)
+        key = services.apikey_enable(key=key, actor=Actor.for_request(request))
+        return Response(KeySerializer(key).data)
 
 
 class KeyRotateView(_KeyView):

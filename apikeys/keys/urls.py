@@ -7,21 +7,9 @@ from apikeys.keys import api, views
 api_patterns = [
     path("keys", api.KeyListView.as_view(), name="api-keys"),
     path("keys/<str:key_id>", api.KeyDetailView.as_view(), name="api-key"),
-    path(
-        "keys/<str:key_id>/revoke",
-        api.status_view("revoke").as_view(),
-        name="api-key-revoke",
-    ),
-    path(
-        "keys/<str:key_id>/disable",
-        api.status_view("disable").as_view(),
-        name="api-key-disable",
-    ),
-    path(
-        "keys/<str:key_id>/enable",
-        api.status_view("enable").as_view(),
-        name="api-key-enable",
-    ),
+    path("keys/<str:key_id>/revoke", api.KeyRevokeView.as_view(), name="api-key-revoke"),
+    path("keys/<str:key_id>/disable", api.KeyDisableView.as_view(), name="api-key-disable"),
+    path("keys/<str:key_id>/enable", api.KeyEnableView.as_view(), name="api-key-enable"),
     path("keys/<str:key_id>/rotate", api.KeyRotateView.as_view(), name="api-key-rotate"),
 ]
 

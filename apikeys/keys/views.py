@@ -215,26 +215,35 @@ def key_rename(request, key_id):
     return _detail(request, key, rename_form=form, status=400)
 
 
-def _status_action(service, done: str):
-    @require_POST
-    @manager_required
-    def view(request, key_id):
-        key = key_or_404(request, key_id)
-        try:
-            service(key=key, actor=Actor.for_request(request))
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, done.format(name=key.name))
-        return redirect("developer-key", key_id=key.key_id)
-
-    return view
+def _status_change(request, key_id, *, service, done: str):
+    """Apply ``service`` to the key; say ``done`` or the refusal, on the key's page."""
+    key = key_or_404(request, key_id)
+    try:
+        service(key=key, actor=Actor.for_request(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done.format(name=key.name))
+    return redirect("developer-key", key_id=key.key_id)
 
 
-key_disable = _status_action(
-    services.apikey_disable, "“{name}” is disabled: its requests get 401 until you enable it."
-)
-key_enable = _status_action(services.apikey_enable, "“{name}” is enabled again.")
+@require_POST
+@manager_required
+def key_disable(request, key_id):
+    return _status_change(
+        request,
+        key_id,
+        service=services.apikey_disable,
+        done="“{name}” is disabled: its requests get 401 until you enable it.",
+    )
+
+
+@require_POST
+@manager_required
+def key_enable(request, key_id):
+    return _status_change(
+        request, key_id, service=services.apikey_enable, done="“{name}” is enabled again."
+    )
 
 
 @require_http_methods(["GET", "POST"])
