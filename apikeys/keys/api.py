@@ -8,7 +8,7 @@ exceed the plan's key limit or key creations per day, and may revoke itself.
 """
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +23,7 @@ from apikeys.keys.errors import (
     KeyNotRevoked,
     KeyRevoked,
 )
-from apikeys.keys.models import Permission
+from apikeys.keys.models import ApiKey, Permission
 from apikeys.keys.serializers import (
     KeyChangeSerializer,
     KeyCreateSerializer,
@@ -183,34 +183,43 @@ def _status_change_schema(operation_id: str, summary: str):
     )
 
 
-class KeyRevokeView(_KeyView):
+class _KeyStatusView(_KeyView):
+    """``POST /api/v1/keys/{key_id}/<change>``: the subclass's ``change``; answer the key."""
+
+    def change(self, *, key: ApiKey, actor: Actor) -> ApiKey:
+        raise NotImplementedError
+
+    def post(self, request, key_id: str):
+        key = self.change(key=self.get_key(request, key_id), actor=Actor.for_request(request))
+        return Response(KeySerializer(key).data)
+
+
+@extend_schema_view(
+    post=_status_change_schema("keys_revoke", "Revoke a key for good (a key may revoke itself)")
+)
+class KeyRevokeView(_KeyStatusView):
     errors = _CHANGE_ERRORS
 
-    @_status_change_schema("keys_revoke", "Revoke a key for good (a key may revoke itself)")
-    def post(self, request, key_id: str):
-        key = self.get_key(request, key_id)
-        key = services.apikey_revoke(key=key, actor=Actor.for_request(request))
-        return Response(KeySerializer(key).data)
+    def change(self, *, key: ApiKey, actor: Actor) -> ApiKey:
+        return services.apikey_revoke(key=key, actor=actor)
 
 
-class KeyDisableView(_KeyView):
+@extend_schema_view(
+    post=_status_change_schema("keys_disable", "Disable a key until it is enabled again")
+)
+class KeyDisableView(_KeyStatusView):
     errors = (*_CHANGE_ERRORS, KeyRevoked)
 
-    @_status_change_schema("keys_disable", "Disable a key until it is enabled again")
-    def post(self, request, key_id: str):
-        key = self.get_key(request, key_id)
-        key = services.apikey_disable(key=key, actor=Actor.for_request(request))
-        return Response(KeySerializer(key).data)
+    def change(self, *, key: ApiKey, actor: Actor) -> ApiKey:
+        return services.apikey_disable(key=key, actor=actor)
 
 
-class KeyEnableView(_KeyView):
+@extend_schema_view(post=_status_change_schema("keys_enable", "Enable a disabled key"))
+class KeyEnableView(_KeyStatusView):
     errors = (*_CHANGE_ERRORS, KeyRevoked)
 
-    @_status_change_schema("keys_enable", "Enable a disabled key")
-    def post(self, request, key_id: str):
-        key = self.get_key(request, key_id)
-        key = services.apikey_enable(key=key, actor=Actor.for_request(request))
-        return Response(KeySerializer(key).data)
+    def change(self, *, key: ApiKey, actor: Actor) -> ApiKey:
+        return services.apikey_enable(key=key, actor=actor)
 
 
 class KeyRotateView(_KeyView):
