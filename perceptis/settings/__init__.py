@@ -6,10 +6,11 @@ and django-q2's ORM broker. Production sets ``DATABASE_URL`` (PostgreSQL), ``RED
 
 Each setting is one plain assignment in the module of its concern, so that
 ``grep -rn "^NAME =" perceptis/settings/`` finds it. A variable of the environment is read
-once, into the setting of its own name (``NAME = env.int("NAME", default=...)``), and the
-settings built from several (``CACHES``, ``LOGGING``, ``Q_CLUSTER``) follow it; only
-``DATABASE_URL`` goes straight into ``DATABASES`` (it holds the password). A module takes what
-it needs from those above it by name:
+once, into the setting of its own name (``NAME = env.int("NAME", default=...)``); only
+``DATABASE_URL`` goes straight into ``DATABASES`` (it holds the password). Settings built from
+others (``CACHES``, ``LOGGING``, ``Q_CLUSTER``) are built once, at start: a test that wants
+another cache changes ``CACHES``, not ``REDIS_TIMEOUT_SECONDS``. A module takes what it needs
+from the others by name:
 
 - ``base``: the environment, ``DEBUG``, apps, the one ``MIDDLEWARE`` list, templates, static
   files, email;
