@@ -11,6 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
+from hypothesis.internal.conjecture import providers
 from schemathesis import GenerationMode
 
 from accounts.models import Plan
@@ -26,6 +27,17 @@ HYPOTHESIS = hypothesis_settings(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_constants_from_the_project(monkeypatch):
+    # Hypothesis also draws strings and numbers it finds in the project's own modules (those
+    # loaded so far), so a derandomized run would change with any edit anywhere in the tree and
+    # with the test order. Without them a run depends only on the schema and the answers.
+    monkeypatch.setattr(providers, "_get_local_constants", providers.Constants)
+    providers.CONSTANTS_CACHE.cache.clear()
+    yield
+    providers.CONSTANTS_CACHE.cache.clear()
 
 
 def _config(key: str) -> schemathesis.Config:
