@@ -216,7 +216,7 @@ def edge_settings(env, allow_private_alias: bool) -> dict:
             json_lines=env.str("LOG_FORMAT", default="plain").lower() == "json",
         ),
         # Answers a CSRF failure under /api/ as JSON; pages keep Django's page.
-        "CSRF_FAILURE_VIEW": "perceptis.errors.csrf_failure",
+        "CSRF_FAILURE_VIEW": "perceptis.error_views.csrf_failure",
         "OUTBOUND_ALLOW_PRIVATE_ADDRESSES": env.bool(
             "OUTBOUND_ALLOW_PRIVATE_ADDRESSES", default=allow_private_alias
         ),
