@@ -5,7 +5,7 @@ from django.utils.text import slugify
 
 from accounts.audit import Actor, audit_record
 from accounts.errors import PlanNotFound, TwoFactorNotSetUp
-from accounts.models import Membership, Organization, Plan, User
+from accounts.models import Organization, Plan, User
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_name
 
@@ -68,12 +68,14 @@ def user_create(
     email: str,
     password: str,
     actor: Actor,
-    organization: Organization | None = None,
-    role: str = Membership.Role.MEMBER,
     is_staff: bool = False,
     group_names: list[str] | tuple = (),
 ) -> User:
-    """Create a user, optionally a member of ``organization`` with ``role``."""
+    """Create a user, a member of no organization.
+
+    ``accounts.members.services.membership_create`` makes them a member; an invitation makes
+    its new account a member itself.
+    """
     from django.contrib.auth.models import Group
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
@@ -86,8 +88,6 @@ def user_create(
         raise InvalidRequest(f"{email!r} is not a valid email address.") from None
     if User.objects.filter(email=email).exists():
         raise InvalidRequest(f"A user with the email {email} already exists.")
-    if role not in Membership.Role.values:
-        raise InvalidRequest(f"Unknown role {role!r}.")
     user = User(email=email, is_staff=is_staff)
     try:
         validate_password(password, user)
@@ -103,35 +103,10 @@ def user_create(
     user.save()
     if groups:
         user.groups.set(groups)
-    if organization is not None:
-        membership_add(user=user, organization=organization, role=role, actor=actor)
     audit_record(
-        actor=actor,
-        action="user.created",
-        organization=organization,
-        target=user,
-        target_label=email,
+        actor=actor, action="user.created", organization=None, target=user, target_label=email
     )
     return user
-
-
-@transaction.atomic
-def membership_add(
-    *, user: User, organization: Organization, role: str, actor: Actor
-) -> Membership:
-    """Add ``user`` to ``organization`` with ``role`` (or change the role they have)."""
-    membership, _ = Membership.objects.update_or_create(
-        user=user, organization=organization, defaults={"role": role}
-    )
-    audit_record(
-        actor=actor,
-        action="membership.set",
-        organization=organization,
-        target=membership,
-        target_label=f"{user.email} as {role}",
-        metadata={"role": role},
-    )
-    return membership
 
 
 @transaction.atomic

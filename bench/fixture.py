@@ -15,6 +15,7 @@ def make_fixture() -> Fixture:
     from rest_framework.authtoken.models import Token
 
     from accounts.audit import Actor
+    from accounts.members.services import membership_create
     from accounts.models import Membership, Plan
     from accounts.services import user_create
     from apikeys.keys.services import apikey_create
@@ -33,13 +34,8 @@ def make_fixture() -> Fixture:
         result={"text": "A lighthouse stands on the rocks as the light fades."},
         credits_charged=1,
     )
-    user = user_create(
-        email="bench@example.com",
-        password="bench-password-not-secret",
-        organization=org,
-        role=Membership.Role.ADMIN,
-        actor=actor,
-    )
+    user = user_create(email="bench@example.com", password="bench-password-not-secret", actor=actor)
+    membership_create(user=user, organization=org, role=Membership.Role.ADMIN, actor=actor)
     token = Token.objects.create(user=user)
     return Fixture(job_id=job.job_id, api_key=plaintext, token=token.key)
 

@@ -37,8 +37,8 @@ from jobs.serializers import (
 )
 from jobs.services import job_cancel, job_get_for_key, job_submit
 from jobs.services.submission import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
-from perceptis.errors import json_body
 from perceptis.pagination import NextCursorPagination
+from perceptis.parsers import json_body
 
 JOB_ID_PARAMETER = OpenApiParameter(
     "job_id",

@@ -15,7 +15,8 @@ from urllib.parse import unquote
 
 from django.http import HttpResponse
 
-from perceptis.errors import LengthRequired, is_api_path, json_error_response
+from perceptis.error_views import is_api_path, json_error_response
+from perceptis.errors import LengthRequired
 from perceptis.redaction import has_controls
 
 

@@ -5,15 +5,15 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from perceptis import health, metrics
-from perceptis.errors import api_not_found
+from perceptis.error_views import api_not_found
 
-handler400 = "perceptis.errors.handler400"
-handler403 = "perceptis.errors.handler403"
+handler400 = "perceptis.error_views.handler400"
+handler403 = "perceptis.error_views.handler403"
 # /admin/login/ is allauth's sign-in: the same failure limits, audit and two-factor.
 admin.site.login = secure_admin_login(admin.site.login)
 
-handler404 = "perceptis.errors.handler404"
-handler500 = "perceptis.errors.handler500"
+handler404 = "perceptis.error_views.handler404"
+handler500 = "perceptis.error_views.handler500"
 
 schema_view = SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[])
 

@@ -8,6 +8,7 @@ from django.db import connections
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
+from accounts.members.services import membership_create
 from accounts.models import Membership, Organization, User
 from accounts.services import user_create
 from apikeys.keys import ratelimit
@@ -93,14 +94,15 @@ def make_user(db):
     def make(
         organization=None, *, role=Membership.Role.ADMIN, email=None, password=PASSWORD, **extra
     ):
-        return user_create(
+        user = user_create(
             email=email or f"user{next(counter)}@example.com",
             password=password,
-            organization=organization,
-            role=role,
             actor=SYSTEM,
             **extra,
         )
+        if organization is not None:
+            membership_create(user=user, organization=organization, role=role, actor=SYSTEM)
+        return user
 
     return make
 

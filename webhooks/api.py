@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from accounts.audit import Actor
 from apikeys.keys.models import Permission
-from perceptis.errors import json_body
 from perceptis.pagination import NextCursorPagination
+from perceptis.parsers import json_body
 from webhooks import selectors, services
 from webhooks.errors import WebhookLimitReached, WebhookNotFound
 from webhooks.serializers import (

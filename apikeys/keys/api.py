@@ -33,8 +33,8 @@ from apikeys.keys.serializers import (
     KeySerializer,
     KeyWithSecretSerializer,
 )
-from perceptis.errors import json_body
 from perceptis.pagination import NextCursorPagination
+from perceptis.parsers import json_body
 
 KEY_ID_PARAMETER = OpenApiParameter(
     "key_id",

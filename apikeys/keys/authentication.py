@@ -15,6 +15,7 @@ from rest_framework.authentication import BaseAuthentication
 from apikeys.keys import format as keys
 from apikeys.keys import keycache, lookup, ratelimit
 from apikeys.keys.errors import (
+    WWW_AUTHENTICATE,
     ApiKeyExpired,
     ApiKeyInactive,
     ApiKeyRevoked,
@@ -23,10 +24,10 @@ from apikeys.keys.errors import (
     TooManyFailedAttempts,
 )
 from apikeys.keys.models import ApiKey, KeySecret
-from apikeys.keys.pipeline import WWW_AUTHENTICATE, RequestState, attach_state, refuse_key
+from apikeys.keys.pipeline import RequestState, attach_state
 from apikeys.keys.services import apikey_record_use
 from perceptis.clientip import client_ip
-from perceptis.errors import ApiError
+from perceptis.errors import DomainError
 
 
 def bearer_token(request) -> str | None:
@@ -85,19 +86,19 @@ class ApiKeyAuthentication(BaseAuthentication):
         ip = client_ip(request)
         retry_after = ratelimit.failed_auth_retry_after(ip)
         if retry_after is not None:
-            raise ApiError(TooManyFailedAttempts(), headers={"Retry-After": str(retry_after)})
+            raise TooManyFailedAttempts(retry_after=retry_after)
         try:
             return self._check(credential, request, ip)
-        except ApiError as refused:
+        except DomainError as refused:
             if refused.status_code == 401:
                 ratelimit.failed_auth_record(ip)
             raise
 
     def _check(self, credential: str, request, ip: str | None):
         if not credential:
-            raise refuse_key(InvalidApiKey, "The Authorization header has no key after 'Bearer'.")
+            raise InvalidApiKey("The Authorization header has no key after 'Bearer'.")
         if keys.parse(credential) is None:
-            raise refuse_key(InvalidApiKey)
+            raise InvalidApiKey()
         secret_hash = keys.hash_key(credential)
         moment = ratelimit.now()
         window, day = int(moment // 60), int(moment // 86400)
@@ -125,13 +126,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         if secret is None:
             looked_up = lookup.lookup(credential, secret_hash)
             if looked_up is None:
-                raise refuse_key(InvalidApiKey)
+                raise InvalidApiKey()
             secret = looked_up[1]
         key = secret.key
         now = timezone.now()
         try:
             self._refuse_unusable(key, secret, now)
-        except ApiError:
+        except DomainError:
             if counts is not None and counts.minute > 0:
                 ratelimit.refund(key, counts, now=moment)
             raise
@@ -155,18 +156,17 @@ class ApiKeyAuthentication(BaseAuthentication):
     @staticmethod
     def _refuse_unusable(key: ApiKey, secret: KeySecret, now) -> None:
         if not secret.is_current(now):
-            raise refuse_key(InvalidApiKey, "This secret was replaced when the key was rotated.")
+            raise InvalidApiKey("This secret was replaced when the key was rotated.")
         if key.status == ApiKey.Status.REVOKED or key.deleted_at is not None:
-            raise refuse_key(ApiKeyRevoked)
+            raise ApiKeyRevoked()
         if key.status == ApiKey.Status.INACTIVE:
-            raise refuse_key(ApiKeyInactive)
+            raise ApiKeyInactive()
         if key.is_expired(now):
-            raise refuse_key(ApiKeyExpired)
+            raise ApiKeyExpired()
         if key.environment != settings.PERCEPTIS_ENVIRONMENT:
-            raise refuse_key(
-                EnvironmentMismatch,
+            raise EnvironmentMismatch(
                 f"This is a {key.environment} key; this API serves "
-                f"{settings.PERCEPTIS_ENVIRONMENT}.",
+                f"{settings.PERCEPTIS_ENVIRONMENT}."
             )
 
     def authenticate_header(self, request):

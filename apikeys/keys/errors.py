@@ -2,43 +2,46 @@
 
 from rest_framework import status
 
-from accounts.audit import audit_record
-from perceptis.errors import DomainError, PermissionRefused
+from perceptis.errors import DomainError
+
+# Every 401 names the scheme a client should answer with, as RFC 6750 asks.
+WWW_AUTHENTICATE = 'Bearer realm="perceptis"'
 
 
-class MissingApiKey(DomainError):
-    code = "missing_api_key"
+class KeyRefused(DomainError):
+    """A missing or unusable key (401), with ``WWW-Authenticate``."""
+
     status_code = status.HTTP_401_UNAUTHORIZED
+    headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
+
+
+class MissingApiKey(KeyRefused):
+    code = "missing_api_key"
     default_message = "Send an API key in the Authorization header: 'Bearer <key>'."
 
 
-class InvalidApiKey(DomainError):
+class InvalidApiKey(KeyRefused):
     code = "invalid_api_key"
-    status_code = status.HTTP_401_UNAUTHORIZED
     default_message = "The API key is not valid."
 
 
-class ApiKeyRevoked(DomainError):
+class ApiKeyRevoked(KeyRefused):
     code = "api_key_revoked"
-    status_code = status.HTTP_401_UNAUTHORIZED
     default_message = "This API key has been revoked."
 
 
-class ApiKeyInactive(DomainError):
+class ApiKeyInactive(KeyRefused):
     code = "api_key_inactive"
-    status_code = status.HTTP_401_UNAUTHORIZED
     default_message = "This API key is disabled. An organization admin can enable it again."
 
 
-class ApiKeyExpired(DomainError):
+class ApiKeyExpired(KeyRefused):
     code = "api_key_expired"
-    status_code = status.HTTP_401_UNAUTHORIZED
     default_message = "This API key has expired."
 
 
-class EnvironmentMismatch(DomainError):
+class EnvironmentMismatch(KeyRefused):
     code = "environment_mismatch"
-    status_code = status.HTTP_401_UNAUTHORIZED
     default_message = "This API key belongs to another environment."
 
 
@@ -55,9 +58,6 @@ class PlanNotEligible(DomainError):
         "API access needs a Business or Enterprise plan; this organization's plan does not "
         "include it."
     )
-
-
-InsufficientPermissions = PermissionRefused
 
 
 class RateLimited(DomainError):
@@ -110,30 +110,8 @@ class KeyCreationLimitReached(DomainError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_message = "The organization has created as many keys today as its plan allows."
 
-    def __init__(self, message: str | None = None, *, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class ExceedsOwnPrivileges(DomainError):
     code = "exceeds_own_privileges"
     status_code = status.HTTP_403_FORBIDDEN
     default_message = "This API key cannot create or change a key more powerful than itself."
-
-    def __init__(self, message=None, *, fields, actor, organization, target, action):
-        super().__init__(message, fields=fields)
-        self.actor = actor
-        self.organization = organization
-        self.target = target
-        self.action = action
-
-    def record(self) -> None:
-        """Write the refusal's audit row (outside the transaction that was rolled back)."""
-        audit_record(
-            actor=self.actor,
-            action="api_key.privileges_exceeded",
-            organization=self.organization,
-            target=self.target,
-            target_label="" if self.target is not None else "(new key)",
-            metadata={"attempted": self.action, "fields": list(self.fields)},
-        )

@@ -26,23 +26,16 @@ from rest_framework.throttling import BaseThrottle
 from apikeys.keys import ratelimit
 from apikeys.keys.errors import (
     DailyQuotaExceeded,
-    InsufficientPermissions,
     IpNotAllowed,
     MissingApiKey,
     PlanNotEligible,
     RateLimited,
 )
 from apikeys.keys.models import ApiKey
-from perceptis.errors import ApiError
+from perceptis.errors import PermissionRefused
 
 # ``required_permission`` of an endpoint any valid key may call.
 ANY_KEY = "*"
-WWW_AUTHENTICATE = 'Bearer realm="perceptis"'
-
-
-def refuse_key(error_class, message: str | None = None) -> ApiError:
-    """Return the 401 for a missing or unusable key, with ``WWW-Authenticate`` as RFC 6750 asks."""
-    return ApiError(error_class(message), headers={"WWW-Authenticate": WWW_AUTHENTICATE})
 
 
 @dataclass
@@ -50,7 +43,8 @@ class RequestState:
     """What the pipeline learned about an API request: the key, client IP and limit state.
 
     ``counts`` are what the authentication's Redis call counted (None if it counted nothing),
-    ``read_model`` the cached answer it fetched for the view, ``at`` when it counted.
+    ``read_model`` the cached answer it fetched for the view, ``at`` when it counted;
+    ``limited`` is set when the limiter refused the request.
     """
 
     key: ApiKey
@@ -59,6 +53,7 @@ class RequestState:
     counts: ratelimit.Counts | None = None
     read_model: object | None = None
     at: float | None = None
+    limited: bool = False
 
     @property
     def organization(self):
@@ -84,16 +79,14 @@ class KeyAccess(BasePermission):
     def has_permission(self, request, view):
         state = request_state(request)
         if state is None:
-            raise refuse_key(MissingApiKey)
+            raise MissingApiKey()
         if not state.key.ip_allowed(state.client_ip):
-            raise ApiError(IpNotAllowed())
+            raise IpNotAllowed()
         plan = state.key.organization.plan
         if not plan.api_access:
-            raise ApiError(
-                PlanNotEligible(
-                    f"API access needs a Business or Enterprise plan; this organization is on "
-                    f"the {plan.name} plan."
-                )
+            raise PlanNotEligible(
+                f"API access needs a Business or Enterprise plan; this organization is on the "
+                f"{plan.name} plan."
             )
         return True
 
@@ -105,7 +98,7 @@ class HasKeyPermission(BasePermission):
     method with none is refused: forgetting to name a permission must not open an endpoint.
     """
 
-    errors = (InsufficientPermissions,)
+    errors = (PermissionRefused,)
 
     def has_permission(self, request, view):
         state = request_state(request)
@@ -117,12 +110,10 @@ class HasKeyPermission(BasePermission):
         if required == ANY_KEY:
             return True
         if required is None or not state.key.has_permission(required):
-            raise ApiError(
-                InsufficientPermissions(
-                    f"This API key needs the {required} permission."
-                    if required
-                    else "This endpoint is not open to API keys."
-                )
+            raise PermissionRefused(
+                f"This API key needs the {required} permission."
+                if required
+                else "This endpoint is not open to API keys."
             )
         return True
 
@@ -138,9 +129,10 @@ class KeyRateLimit(BaseThrottle):
             return True
         try:
             state.rate_limit = ratelimit.hit(state.key, now=state.at, counts=state.counts)
-        except ratelimit.OverLimit as over:
-            state.rate_limit = over.state
-            raise ApiError(over.error, headers={"Retry-After": str(over.retry_after)}) from None
+        except (RateLimited, DailyQuotaExceeded):
+            # Counted, and refused with its own RateLimit-* headers: nothing to take back.
+            state.limited = True
+            raise
         return True
 
 
@@ -149,7 +141,7 @@ class RateLimitHeadersMiddleware:
 
     Requests refused before the limiter judged them (IP, plan, permission) are not counted:
     what the authentication's Redis call counted for them is taken back, and the headers show
-    the current window.
+    the current window. The limiter's own refusals carry their headers.
     """
 
     def __init__(self, get_response):
@@ -158,7 +150,7 @@ class RateLimitHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         state = getattr(request, "api_state", None)
-        if state is not None:
+        if state is not None and not state.limited:
             limit = state.rate_limit
             if limit is None:
                 counts = state.counts

@@ -19,7 +19,8 @@ spend_limit        if the acting key has one, one no higher, with the same perio
 A key may always revoke itself. People (Developer Settings, admin) and operators' commands act
 as themselves and are not bound by this rule: every check here passes when ``actor.key`` is
 ``None``. A refusal is ``403 exceeds_own_privileges`` with ``fields`` naming each failing axis,
-and is audited although the change it refused is rolled back (see ``audit_refusals``).
+and is audited by the refusing service although the change it refused is rolled back (see
+``audit_refusals``).
 """
 
 import functools
@@ -28,8 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from accounts.audit import Actor
-from accounts.models import Organization
+from accounts.audit import Actor, audit_record
 from apikeys.keys.errors import ExceedsOwnPrivileges
 from apikeys.keys.models import ApiKey
 
@@ -146,27 +146,20 @@ def exceeded(acting: KeySettings, other: KeySettings) -> dict[str, str]:
     return out
 
 
-def _refuse(reasons: dict, message: str, **context) -> None:
+def _refuse(reasons: dict, message: str) -> None:
     if reasons:
         fields = {axis: [reasons[axis]] for axis in AXES if axis in reasons}
-        raise ExceedsOwnPrivileges(f"{message}: {', '.join(fields)}.", fields=fields, **context)
+        raise ExceedsOwnPrivileges(f"{message}: {', '.join(fields)}.", fields=fields)
 
 
-def check_create(
-    actor: Actor, *, organization: Organization, values: Mapping, plan_rate_limit: int
-) -> None:
+def check_create(actor: Actor, *, values: Mapping, plan_rate_limit: int) -> None:
     """Refuse when an acting key would create a key beyond itself; ``values`` are cleaned."""
     if actor.key is None:
         return
     acting = KeySettings.of_key(actor.key, plan_rate_limit=plan_rate_limit)
     proposed = KeySettings.from_values(values, plan_rate_limit=plan_rate_limit)
     _refuse(
-        exceeded(acting, proposed),
-        "This API key cannot create a key more powerful than itself",
-        actor=actor,
-        organization=organization,
-        target=None,
-        action="create",
+        exceeded(acting, proposed), "This API key cannot create a key more powerful than itself"
     )
 
 
@@ -187,10 +180,6 @@ def check_update(actor: Actor, *, key: ApiKey, changes: Mapping, plan_rate_limit
     _refuse(
         reasons,
         "This API key cannot change a key to or from more than it holds itself",
-        actor=actor,
-        organization=key.organization,
-        target=key,
-        action="update",
     )
 
 
@@ -210,26 +199,35 @@ def check_act_on(actor: Actor, *, key: ApiKey, action: str) -> None:
             KeySettings.of_key(key, plan_rate_limit=plan_rate_limit),
         ),
         f"This API key cannot {action} a key that holds more than it does",
-        actor=actor,
-        organization=key.organization,
-        target=key,
-        action=action,
     )
 
 
-def audit_refusals(service):
-    """Wrap a key service so that its privilege refusals are audited.
+def audit_refusals(action: str):
+    """Make a key service that performs ``action`` audit its privilege refusals.
 
-    The service's transaction is rolled back by the refusal, so the audit row is written after
-    it, in its own transaction (or the caller's, when the caller holds one open).
+    The service names the acting key (``actor``) and the target (``key``, or ``organization``
+    for a key it would create). A refusal rolls its transaction back, so the service writes the
+    refusal's audit row after it, in its own transaction (or the caller's, when the caller
+    holds one open), and raises it on.
     """
 
-    @functools.wraps(service)
-    def wrapper(*args, **kwargs):
-        try:
-            return service(*args, **kwargs)
-        except ExceedsOwnPrivileges as refused:
-            refused.record()
-            raise
+    def decorate(service):
+        @functools.wraps(service)
+        def audited(*, actor: Actor, **arguments):
+            try:
+                return service(actor=actor, **arguments)
+            except ExceedsOwnPrivileges as refused:
+                target = arguments.get("key")
+                audit_record(
+                    actor=actor,
+                    action="api_key.privileges_exceeded",
+                    organization=target.organization if target else arguments["organization"],
+                    target=target,
+                    target_label="" if target is not None else "(new key)",
+                    metadata={"attempted": action, "fields": list(refused.fields)},
+                )
+                raise
 
-    return wrapper
+        return audited
+
+    return decorate

@@ -56,16 +56,6 @@ class RateLimitState:
         return headers
 
 
-class OverLimit(Exception):
-    """A request over a limit: the error to answer, the limit state and when to retry."""
-
-    def __init__(self, error, state: RateLimitState, retry_after: int):
-        super().__init__(error.message)
-        self.error = error
-        self.state = state
-        self.retry_after = retry_after
-
-
 def _redis():
     """The django-redis client, or None for other caches (local memory)."""
     client = getattr(cache, "client", None)
@@ -134,7 +124,10 @@ def _count_local(key: ApiKey, window: int, day: int) -> Counts:
 
 
 def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) -> RateLimitState:
-    """Count one request for ``key`` and return the limit state; raise ``OverLimit`` past it.
+    """Count one request for ``key`` and return the limit state.
+
+    Past a limit, raise ``RateLimited`` or ``DailyQuotaExceeded`` with ``Retry-After`` and the
+    limit state's ``RateLimit-*`` headers.
 
     ``counts`` are what the authentication's script call already counted, if it did.
     """
@@ -161,18 +154,16 @@ def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) 
         local_counters.saw(_org_day_key(key.organization_id, day), counts.org_day)
     state = RateLimitState(limit, limit - counts.minute, reset, per_process)
     if counts.minute > limit:
-        raise OverLimit(RateLimited(), state, reset)
+        raise RateLimited(retry_after=reset, headers=state.headers())
     until_midnight = max(1, int(_DAY - now % _DAY))
     if counts.day > quota:
-        raise OverLimit(DailyQuotaExceeded(), state, until_midnight)
+        raise DailyQuotaExceeded(retry_after=until_midnight, headers=state.headers())
     if counts.org_day > org_quota:
-        raise OverLimit(
-            DailyQuotaExceeded(
-                f"The organization's test keys have used their {org_quota} requests for "
-                "today; the quota resets at 00:00 UTC."
-            ),
-            state,
-            until_midnight,
+        raise DailyQuotaExceeded(
+            f"The organization's test keys have used their {org_quota} requests for "
+            "today; the quota resets at 00:00 UTC.",
+            retry_after=until_midnight,
+            headers=state.headers(),
         )
     return state
 

@@ -10,7 +10,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.keys.pipeline.KeyRateLimit"],
     "DEFAULT_PARSER_CLASSES": ["perceptis.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "perceptis.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "perceptis.exception_handler.api_exception_handler",
     # Errors, headers, tags and links of every operation from one place (perceptis.openapi).
     "DEFAULT_SCHEMA_CLASS": "perceptis.openapi.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,

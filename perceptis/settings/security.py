@@ -43,7 +43,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "__Host-sessionid" if SESSION_COOKIE_SECURE else "sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken" if SESSION_COOKIE_SECURE else "csrftoken"
 # Answers a CSRF failure under /api/ as JSON; pages keep Django's page.
-CSRF_FAILURE_VIEW = "perceptis.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "perceptis.error_views.csrf_failure"
 
 # The Content-Security-Policy of every page (django-csp).
 CONTENT_SECURITY_POLICY = {

@@ -203,11 +203,11 @@ def test_a_removed_member_is_refused_on_their_next_request(web, signed_in, org, 
 def test_a_removed_member_with_another_organization_is_refused_once_then_moves(
     web, signed_in, org, member, make_org
 ):
-    from accounts.services import membership_add
+    from accounts.members.services import membership_create
     from tests.helpers import SYSTEM
 
     other = make_org(name="Zed Other")
-    membership_add(user=member, organization=other, role=Role.MEMBER, actor=SYSTEM)
+    membership_create(user=member, organization=other, role=Role.MEMBER, actor=SYSTEM)
     theirs = signed_in(member)
     assert org.name in theirs.get("/settings/developer/").content.decode()
     web.post(MEMBERS + f"{mship(member, org).pk}/remove/")

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from accounts.members.services import membership_create
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
-from accounts.services import membership_add
 from perceptis import settings as project_settings
 from tests.helpers import PASSWORD, SYSTEM
 
@@ -97,7 +97,7 @@ def test_password_change_takes_the_new_password(client, owner):
 @pytest.fixture
 def two_orgs(make_org, owner, org, make_key):
     other = make_org(name="Zeta Labs")
-    membership_add(user=owner, organization=other, role=Membership.Role.MEMBER, actor=SYSTEM)
+    membership_create(user=owner, organization=other, role=Membership.Role.MEMBER, actor=SYSTEM)
     make_key(org, name="Key of the first org")
     make_key(other, name="Key of Zeta")
     return org, other

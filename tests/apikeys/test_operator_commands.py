@@ -143,7 +143,7 @@ def test_bootstrap_demo_makes_an_org_a_user_and_a_working_key(db, client_for, se
     org = Organization.objects.get(slug="demo")
     plaintext = next(w for w in out.split() if w.startswith("sk-live-per-"))
     assert credits_balance(organization=org) == 1000
-    assert User.objects.filter(email=DEMO_EMAIL).exists()
+    assert Membership.objects.get(user__email=DEMO_EMAIL, organization=org).role == "owner"
     assert generate(client_for, plaintext).status_code == 202
 
     again, _ = run("bootstrap_demo")

@@ -192,11 +192,11 @@ def test_a_key_cut_short_in_a_path_is_not_stored_in_the_request_log(manager):
 
 
 def test_handler500_logs_the_path_escaped_and_redacted(rf, caplog):
-    from perceptis.errors import handler500
+    from perceptis.error_views import handler500
 
     request = rf.get("/api/v1/x")
     request.path = "/api/v1/x\nFAKE LOG LINE sk-live-per-abcdefghijkl"
-    with caplog.at_level("ERROR", logger="perceptis.errors"):
+    with caplog.at_level("ERROR", logger="perceptis.error_views"):
         response = handler500(request)
     assert response.status_code == 500
     message = caplog.records[-1].getMessage()

@@ -1,6 +1,9 @@
 import json
 
+from django.db import transaction
+
 from accounts.audit import Actor
+from accounts.members.services import membership_create
 from accounts.models import Membership
 from accounts.selectors import organization_by_slug
 from accounts.services import user_create
@@ -33,15 +36,18 @@ class Command(OperatorCommand):
         if not options["org"] and not options["staff"]:
             raise CommandError("--org is required unless the user is --staff.")
         org = organization_by_slug(options["org"]) if options["org"] else None
-        user = user_create(
-            email=options["email"],
-            password=options["password"],
-            organization=org,
-            role=options["role"],
-            is_staff=options["staff"],
-            group_names=options["groups"],
-            actor=Actor.system("operator (create_user)"),
-        )
+        actor = Actor.system("operator (create_user)")
+        # A refused membership leaves no user behind.
+        with transaction.atomic():
+            user = user_create(
+                email=options["email"],
+                password=options["password"],
+                is_staff=options["staff"],
+                group_names=options["groups"],
+                actor=actor,
+            )
+            if org is not None:
+                membership_create(user=user, organization=org, role=options["role"], actor=actor)
         if options["json"]:
             payload = {
                 "email": user.email,

@@ -36,7 +36,7 @@ def _locked(key: ApiKey) -> ApiKey:
     return ApiKey.objects.select_for_update().select_related("organization__plan").get(pk=key.pk)
 
 
-@privileges.audit_refusals
+@privileges.audit_refusals("update")
 @transaction.atomic
 def apikey_update(
     *,
@@ -107,7 +107,7 @@ def _set_status(key: ApiKey, actor: Actor, status: str, action: str, **extra) ->
     return key
 
 
-@privileges.audit_refusals
+@privileges.audit_refusals("revoke")
 @transaction.atomic
 def apikey_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     """Revoke a key for good; its next request gets 401. Revoking twice changes nothing.
@@ -134,14 +134,14 @@ def _set_active(key: ApiKey, actor: Actor, *, active: bool, revoked_message: str
     return _set_status(key, actor, status, "api_key.enabled" if active else "api_key.disabled")
 
 
-@privileges.audit_refusals
+@privileges.audit_refusals("disable")
 @transaction.atomic
 def apikey_disable(*, key: ApiKey, actor: Actor) -> ApiKey:
     """Disable a key until it is enabled again; refused for revoked keys and stronger keys."""
     return _set_active(key, actor, active=False, revoked_message=KeyRevoked.default_message)
 
 
-@privileges.audit_refusals
+@privileges.audit_refusals("enable")
 @transaction.atomic
 def apikey_enable(*, key: ApiKey, actor: Actor) -> ApiKey:
     """Enable a disabled key; refused (409 ``key_revoked``) for revoked keys, 403 for stronger."""
@@ -153,7 +153,7 @@ def apikey_enable(*, key: ApiKey, actor: Actor) -> ApiKey:
     )
 
 
-@privileges.audit_refusals
+@privileges.audit_refusals("delete")
 @transaction.atomic
 def apikey_delete(*, key: ApiKey, actor: Actor) -> ApiKey:
     """Hide a revoked key from lists; its jobs, usage and audit history stay.
@@ -172,7 +172,7 @@ def apikey_delete(*, key: ApiKey, actor: Actor) -> ApiKey:
     return key
 
 
-@privileges.audit_refusals
+@privileges.audit_refusals("rotate")
 @transaction.atomic
 def apikey_rotate(
     *, key: ApiKey, actor: Actor, grace_period_seconds: int = 0

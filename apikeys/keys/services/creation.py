@@ -42,7 +42,7 @@ def store_secret(key: ApiKey, plaintext: str) -> None:
     )
 
 
-@privileges.audit_refusals
+@privileges.audit_refusals("create")
 @transaction.atomic
 def apikey_create(
     *,
@@ -90,9 +90,7 @@ def apikey_create(
         }
     )
     _check_key_limit(organization, cleaned["type"])
-    privileges.check_create(
-        actor, organization=organization, values=cleaned, plan_rate_limit=plan_limit
-    )
+    privileges.check_create(actor, values=cleaned, plan_rate_limit=plan_limit)
     check_creations_today(organization)
     plaintext = keys.generate(cleaned["type"])
     for _ in range(3):

@@ -1,6 +1,7 @@
 from django.conf import settings
 
 from accounts.audit import Actor
+from accounts.members.services import membership_create
 from accounts.models import Membership, Organization, User
 from accounts.services import user_create
 from apikeys.keys.models import Permission
@@ -48,13 +49,8 @@ class Command(OperatorCommand):
             actor=actor,
         )
         if not User.objects.filter(email=DEMO_EMAIL).exists():
-            user_create(
-                email=DEMO_EMAIL,
-                password=DEMO_PASSWORD,
-                organization=org,
-                role=Membership.Role.OWNER,
-                actor=actor,
-            )
+            user = user_create(email=DEMO_EMAIL, password=DEMO_PASSWORD, actor=actor)
+            membership_create(user=user, organization=org, role=Membership.Role.OWNER, actor=actor)
         # Every permission, so that the README's key-management and usage examples work with it.
         key, plaintext = apikey_create(
             organization=org,
