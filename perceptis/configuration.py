@@ -238,19 +238,21 @@ def edge_settings(env, allow_private_alias: bool) -> dict:
     return values
 
 
-# Seconds to wait after each failed attempt of a job webhook delivery: the Standard Webhooks
-# (Svix) schedule, about 28 hours in all; the delivery fails after the last one.
+# Seconds to wait after each failed attempt of an outbound delivery (job webhooks and alerts):
+# the Standard Webhooks (Svix) schedule, about 28 hours in all; the delivery fails after the last.
 WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
 
 
 def webhook_settings(env) -> dict:
-    """Return the job-webhook settings (``webhooks``), read from ``env``.
+    """Return the settings of webhooks and the outbound engine (``webhooks``), read from ``env``.
 
     ``WEBHOOKS_MAX_ENDPOINTS`` (20 per organization), ``WEBHOOKS_RETRY_SCHEDULE_SECONDS`` (the
     waits between attempts, above), ``WEBHOOKS_DEADLINE_SECONDS`` (10, one attempt, wall clock),
     ``WEBHOOKS_REQUIRE_HTTPS`` (on; off only for development receivers on http),
     ``WEBHOOKS_PREVIOUS_SECRET_HOURS`` (24: a rotated-out secret still signs this long) and
-    ``WEBHOOKS_RETENTION_DAYS`` (30: delivery records are purged past this age; 0 keeps them).
+    ``WEBHOOKS_RETENTION_DAYS`` (30: delivery records are purged past this age; 0 keeps them),
+    ``WEBHOOKS_DISPATCH_SECONDS`` (1: how often ``manage.py dispatch_outbound`` looks for due
+    webhook and alert deliveries).
     """
     return {
         "WEBHOOKS_MAX_ENDPOINTS": env.int("WEBHOOKS_MAX_ENDPOINTS", default=20),
@@ -262,6 +264,7 @@ def webhook_settings(env) -> dict:
         "WEBHOOKS_REQUIRE_HTTPS": env.bool("WEBHOOKS_REQUIRE_HTTPS", default=True),
         "WEBHOOKS_PREVIOUS_SECRET_HOURS": env.int("WEBHOOKS_PREVIOUS_SECRET_HOURS", default=24),
         "WEBHOOKS_RETENTION_DAYS": env.int("WEBHOOKS_RETENTION_DAYS", default=30),
+        "WEBHOOKS_DISPATCH_SECONDS": env.float("WEBHOOKS_DISPATCH_SECONDS", default=1.0),
     }
 
 

@@ -1,7 +1,7 @@
 """Helpers shared by test modules: import them with ``from tests.helpers import ...``.
 
 ``tests`` and each folder in it are packages, so every test module, conftest and helper has one
-name from the project root (``tests.apikeys.alerts.conftest``); test modules import helpers, never a
+name from the project root (``tests.alerts.conftest``); test modules import helpers, never a
 conftest (pytest loads those itself).
 """
 

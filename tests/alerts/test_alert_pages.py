@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Membership
-from apikeys.alerts.models import AlertDelivery, AlertRule
-from apikeys.alerts.services import alertrule_create
+from alerts.models import AlertDelivery, AlertRule
+from alerts.services import alertrule_create
 from tests.helpers import SYSTEM
 
 LIST = "/settings/developer/alerts/"

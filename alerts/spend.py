@@ -1,4 +1,4 @@
-"""Alert measures for spend, registered with the alert evaluation in ``JobsConfig.ready()``.
+"""Alert measures for spend, read from the figures of ``jobs`` and ``billing``.
 
 ``key_spend`` fires when a key (the rule's, or any of the organization's active keys with a
 limit above 0) has spent at least N % of its spend limit in its current period;
@@ -7,9 +7,8 @@ limit above 0) has spent at least N % of its spend limit in its current period;
 
 from django.utils import timezone
 
-from apikeys.alerts.evaluation import Measurement
-from apikeys.alerts.measures import measure_register
-from apikeys.alerts.models import AlertRule
+from alerts.measurement import Measurement
+from alerts.models import AlertRule
 from apikeys.keys.models import ApiKey
 from billing.models import CreditAccount
 from jobs.selectors import spend_by_key, spend_for_organization, spend_period_start
@@ -19,7 +18,7 @@ def _percent(spent: int, limit: int) -> float:
     return round(spent * 100 / limit, 2)
 
 
-def measure_key_spend(rule: AlertRule, *, now, window: str) -> Measurement:
+def measure_key_spend(rule: AlertRule, *, now) -> Measurement:
     keys = ApiKey.objects.filter(
         organization=rule.organization,
         status=ApiKey.Status.ACTIVE,
@@ -58,7 +57,7 @@ def measure_key_spend(rule: AlertRule, *, now, window: str) -> Measurement:
     )
 
 
-def measure_org_spend(rule: AlertRule, *, now, window: str) -> Measurement:
+def measure_org_spend(rule: AlertRule, *, now) -> Measurement:
     organization = rule.organization
     account = CreditAccount.objects.filter(organization=organization).first()
     limit = account.monthly_spend_limit if account else None
@@ -74,8 +73,3 @@ def measure_org_spend(rule: AlertRule, *, now, window: str) -> Measurement:
         f"({percent:g}%; alert at {rule.threshold:g}%).",
         {"spent": spent, "limit": limit},
     )
-
-
-def register() -> None:
-    measure_register(AlertRule.Metric.KEY_SPEND, measure_key_spend)
-    measure_register(AlertRule.Metric.ORG_SPEND, measure_org_spend)

@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.models import AuditEvent
-from apikeys.alerts.models import AlertRule
-from apikeys.alerts.services import alertrule_create, alertrule_delete, alertrule_update
+from alerts.models import AlertRule
+from alerts.services import alertrule_create, alertrule_delete, alertrule_update
 from perceptis.errors import InvalidRequest
 from tests.helpers import SYSTEM
 

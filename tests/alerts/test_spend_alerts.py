@@ -4,9 +4,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from apikeys.alerts.evaluation import alerts_evaluate
-from apikeys.alerts.models import AlertDelivery
-from apikeys.alerts.services import alertrule_create
+from alerts.evaluation import alerts_evaluate
+from alerts.models import AlertDelivery
+from alerts.services import alertrule_create
 from billing.services import credits_spend_limit_set
 from jobs.services import job_submit
 from perceptis.errors import InvalidRequest

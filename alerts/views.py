@@ -12,15 +12,17 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.audit import Actor
 from accounts.decorators import manager_required, member_required
-from apikeys.alerts.forms import AlertRuleForm
-from apikeys.alerts.models import AlertRule
-from apikeys.alerts.selectors import alertdelivery_recent, alertrule_get, alertrule_list
-from apikeys.alerts.services import (
+from alerts.forms import AlertRuleForm
+from alerts.models import AlertRule
+from alerts.selectors import alertdelivery_recent, alertrule_get, alertrule_list
+from alerts.services import (
     RULE_FIELDS,
     alertrule_create,
     alertrule_delete,
     alertrule_update,
 )
+from apikeys.keys.once import form_claim, form_token_for
+from apikeys.keys.services.form_tokens import Claim, form_token_done, form_token_release
 from perceptis.errors import InvalidRequest
 
 
@@ -54,24 +56,53 @@ def alert_list(request):
     )
 
 
+# The purposes of the one-time form tokens: a form that can show a signing secret acts once.
+CREATE, SECRET = "alert-create", "alert-secret"
+
+
+def _already_sent(request, pk: str):
+    """Answer a form sent a second time: nothing is done again, no secret is shown again."""
+    messages.warning(
+        request, "This form was already sent; nothing was changed again and no secret is shown."
+    )
+    if pk and alertrule_list(organization=request.organization).filter(pk=pk).exists():
+        return redirect("developer-alert-edit", pk=pk)
+    return redirect("developer-alerts")
+
+
 @manager_required
 @require_http_methods(["GET", "POST"])
 def alert_create(request):
     organization = request.organization
-    form = AlertRuleForm(request.POST or None, organization=organization)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "GET":
+        form = AlertRuleForm(
+            initial={"nonce": form_token_for(request, CREATE)}, organization=organization
+        )
+        return render(request, "developer/alerts/form.html", {"form": form, "rule": None})
+    form = AlertRuleForm(request.POST, organization=organization)
+    claim = form_claim(request, form, CREATE)
+    if claim and claim.outcome is Claim.USED:
+        return _already_sent(request, claim.key_id)
+    if claim and claim.outcome is Claim.CLAIMED:
         try:
             rule = alertrule_create(
-                organization=organization, actor=Actor.for_request(request), **form.cleaned_data
+                organization=organization, actor=Actor.for_request(request), **form.service_kwargs()
             )
         except InvalidRequest as exc:
+            form_token_release(nonce=claim.nonce)
             form.add_service_errors(exc)
         else:
+            form_token_done(nonce=claim.nonce, key_id=str(rule.pk))
             if rule.signing_secret:
                 return _show_signing_secret(request, rule)
             messages.success(request, f"Alert rule “{rule.name}” created.")
             return redirect("developer-alert-edit", pk=rule.pk)
-    return render(request, "developer/alerts/form.html", {"form": form, "rule": None})
+    return render(request, "developer/alerts/form.html", {"form": form, "rule": None}, )
+
+
+def _edit_page(request, form, rule: AlertRule, status=200):
+    context = {"form": form, "rule": rule, "deliveries": alertdelivery_recent(rule=rule)}
+    return render(request, "developer/alerts/form.html", context, status=status)
 
 
 @manager_required
@@ -79,30 +110,35 @@ def alert_create(request):
 def alert_edit(request, pk: int):
     organization = request.organization
     rule = alertrule_get(organization=organization, pk=pk)
-    initial = {f: getattr(rule, f) for f in RULE_FIELDS}
-    initial["api_key"] = rule.api_key.key_id if rule.api_key else ""
-    form = AlertRuleForm(request.POST or None, initial=initial, organization=organization)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "GET":
+        initial = {f: getattr(rule, f) for f in RULE_FIELDS}
+        initial["api_key"] = rule.api_key.key_id if rule.api_key else ""
+        initial["nonce"] = form_token_for(request, SECRET, str(rule.pk))
+        return _edit_page(request, AlertRuleForm(initial=initial, organization=organization), rule)
+    form = AlertRuleForm(request.POST, organization=organization)
+    claim = form_claim(request, form, SECRET, str(rule.pk))
+    if claim and claim.outcome is Claim.USED:
+        return _already_sent(request, str(rule.pk))
+    if claim and claim.outcome is Claim.CLAIMED:
         previous_secret = rule.signing_secret
         try:
             rule = alertrule_update(
                 rule=rule,
                 actor=Actor.for_request(request),
                 rotate_signing_secret=request.POST.get("rotate_signing_secret") == "on",
-                **form.cleaned_data,
+                adopt_standard_signature=request.POST.get("adopt_standard_signature") == "on",
+                **form.service_kwargs(),
             )
         except InvalidRequest as exc:
+            form_token_release(nonce=claim.nonce)
             form.add_service_errors(exc)
         else:
+            form_token_done(nonce=claim.nonce, key_id=str(rule.pk))
             if rule.signing_secret and rule.signing_secret != previous_secret:
                 return _show_signing_secret(request, rule)
             messages.success(request, f"Alert rule “{rule.name}” saved.")
             return redirect("developer-alerts")
-    return render(
-        request,
-        "developer/alerts/form.html",
-        {"form": form, "rule": rule, "deliveries": alertdelivery_recent(rule=rule)},
-    )
+    return _edit_page(request, form, rule, )
 
 
 @manager_required

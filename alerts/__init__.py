@@ -6,7 +6,10 @@ unique ``(rule, window_start)`` lets exactly one of several concurrent evaluator
 firing. Usage rules look at the running window and fire as soon as it crosses the threshold;
 ``key_expiring`` rules use one-day windows, so a warning repeats daily until the key is renewed.
 
-A delivery is claimed with a conditional UPDATE that counts the attempt and sets the time of
-the next one (exponential backoff), so a worker that dies mid-send leaves it due again, and two
-workers never send the same attempt. After ``APIKEYS_ALERT_MAX_ATTEMPTS`` it is ``failed``.
+A firing's ``AlertDelivery`` is an outbox row of the webhooks engine (``webhooks.delivery``):
+claimed, retried on ``WEBHOOKS_RETRY_SCHEDULE_SECONDS`` and recorded like a job webhook, one
+worker at a time per rule; ``alerts.channels`` sends one attempt by the rule's channel.
+
+The app sits above ``jobs`` and ``webhooks``: spend rules read ``jobs`` figures directly
+(``alerts.spend``).
 """

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from apikeys.alerts import views
+from alerts import views
 
 page_patterns = [
     path("", views.alert_list, name="developer-alerts"),

@@ -2,32 +2,24 @@
 
 import logging
 import secrets
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apikeys.alerts.delivery import alerts_deliver
-from apikeys.alerts.measures import registered_measure
-from apikeys.alerts.models import AlertDelivery, AlertRule
+from alerts.measurement import Measurement
+from alerts.models import AlertDelivery, AlertRule
+from alerts.spend import measure_key_spend, measure_org_spend
 from apikeys.keys.models import ApiKey
 from apikeys.usage.selectors import usage_summary
 from billing.selectors import credits_balance
+from webhooks.delivery import outbox_enqueue
 
 logger = logging.getLogger(__name__)
 
 Metric = AlertRule.Metric
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass
-class Measurement:
-    value: float
-    fired: bool
-    message: str
-    extra: dict = field(default_factory=dict)
 
 
 def window_bounds(rule: AlertRule, now: datetime) -> tuple[datetime, datetime]:
@@ -112,9 +104,10 @@ def measure(rule: AlertRule, *, now: datetime) -> Measurement:
             f"{listed}{more}.",
             {"keys": expiring},
         )
-    registered = registered_measure(rule.metric)
-    if registered is not None:
-        return registered(rule, now=now, window=window)
+    if rule.metric == Metric.KEY_SPEND:
+        return measure_key_spend(rule, now=now)
+    if rule.metric == Metric.ORG_SPEND:
+        return measure_org_spend(rule, now=now)
     raise ValueError(f"Unknown metric {rule.metric!r}")
 
 
@@ -140,13 +133,15 @@ def _payload(rule: AlertRule, m: Measurement, start: datetime, end: datetime, no
 
 
 def alerts_evaluate(*, now: datetime | None = None) -> dict:
-    """Evaluate every enabled rule; record and attempt a delivery for each new firing.
+    """Evaluate every enabled rule; record a delivery for each new firing and queue it.
 
-    Return counts: ``evaluated``, ``fired`` (new firings) and ``delivered`` (on the first
-    attempt). A rule that already fired in its current window is not measured again.
+    Return counts: ``evaluated`` and ``fired`` (new firings). A rule that already fired in its
+    current window is not measured again. The deliveries are sent by the webhooks outbox
+    engine on an outbound worker, never by the evaluation.
     """
     now = now or timezone.now()
-    counts = {"evaluated": 0, "fired": 0, "delivered": 0}
+    counts = {"evaluated": 0, "fired": 0}
+    fired = []
     rules = AlertRule.objects.filter(enabled=True).select_related("organization", "api_key")
     for rule in rules.order_by("pk").iterator(chunk_size=200):
         start, end = window_bounds(rule, now)
@@ -175,6 +170,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> dict:
         except IntegrityError:
             continue  # Another evaluator recorded this window's firing first.
         counts["fired"] += 1
-        if alerts_deliver(delivery_id=delivery.pk, now=now) == AlertDelivery.Status.DELIVERED:
-            counts["delivered"] += 1
+        fired.append(delivery)
+    if fired:
+        transaction.on_commit(lambda: outbox_enqueue(fired))
     return counts

@@ -8,9 +8,9 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from apikeys.alerts.evaluation import alerts_evaluate, window_bounds
-from apikeys.alerts.models import AlertDelivery
-from apikeys.alerts.services import alertrule_create
+from alerts.evaluation import alerts_evaluate, window_bounds
+from alerts.models import AlertDelivery
+from alerts.services import alertrule_create
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_revoke
 from tests.helpers import SYSTEM, requires_postgres

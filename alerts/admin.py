@@ -4,8 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 
 from accounts.audit import Actor
-from apikeys.alerts.models import AlertDelivery, AlertRule
-from apikeys.alerts.services import (
+from alerts.models import AlertDelivery, AlertRule
+from alerts.services import (
     RULE_FIELDS,
     alertdelivery_retry,
     alertrule_clean,
@@ -53,7 +53,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
     search_fields = ("name", "organization__name", "organization__slug")
     list_select_related = ("organization", "api_key")
     raw_id_fields = ("organization", "api_key")
-    readonly_fields = ("signing_secret_set", "created_by", "created_at")
+    readonly_fields = ("signing_secret_set", "legacy_signature", "created_by", "created_at")
 
     @admin.display(description="Signing secret")
     def signing_secret_set(self, obj):
@@ -95,6 +95,7 @@ class AlertDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "window_start",
         "status",
         "attempts",
+        "last_response_status",
         "next_attempt_at",
         "delivered_at",
         "fired_at",
@@ -110,13 +111,15 @@ class AlertDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.rule.organization
 
     def has_retry_permission(self, request):
-        return request.user.has_perm("apikeys.change_alertdelivery")
+        return request.user.has_perm("alerts.change_alertdelivery")
 
     @admin.action(description="Retry delivery now", permissions=["retry"])
     def retry_now(self, request, queryset):
-        outcomes = {}
+        # Queued for an outbound worker: a web request never waits for a receiver.
+        queued = 0
         for delivery in queryset.select_related("rule__organization"):
             delivery = alertdelivery_retry(delivery=delivery, actor=Actor.for_request(request))
-            outcomes[delivery.status] = outcomes.get(delivery.status, 0) + 1
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
-        self.message_user(request, f"Retried: {summary}.", messages.INFO)
+            queued += delivery.status == AlertDelivery.Status.PENDING
+        self.message_user(
+            request, f"Queued {queued} of {len(queryset)} for delivery.", messages.INFO
+        )

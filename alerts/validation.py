@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from accounts.models import Organization
-from apikeys.alerts.models import AlertRule
+from alerts.models import AlertRule
 from apikeys.keys.models import ApiKey
 from perceptis import outbound
 

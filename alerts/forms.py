@@ -2,12 +2,15 @@
 
 from django import forms
 
-from apikeys.alerts.models import AlertRule
+from alerts.models import AlertRule
+from apikeys.keys.forms import OnceFormMixin
 from apikeys.keys.selectors import apikey_list
 from perceptis.forms import ServiceErrorsMixin
 
 
-class AlertRuleForm(ServiceErrorsMixin, forms.Form):
+class AlertRuleForm(ServiceErrorsMixin, OnceFormMixin):
+    """A rule's fields, sent once (``nonce``): a resubmitted form does not act again."""
+
     name = forms.CharField(label="Name", max_length=100)
     metric = forms.ChoiceField(label="Alert when", choices=AlertRule.Metric.choices)
     threshold = forms.FloatField(
@@ -35,3 +38,7 @@ class AlertRuleForm(ServiceErrorsMixin, forms.Form):
         self.fields["api_key"].choices = [("", "All keys")] + [
             (k.key_id, f"{k.name} ({k.key_id})") for k in keys
         ]
+
+    def service_kwargs(self) -> dict:
+        """Return the rule's fields for the services (without the form's token)."""
+        return {k: v for k, v in self.cleaned_data.items() if k != "nonce"}

@@ -1,4 +1,8 @@
-"""Organization alert rules and the record of each firing and its delivery."""
+"""Organization alert rules and the record of each firing and its delivery.
+
+The tables keep the names they had when alerts lived in ``apikeys`` (``db_table``): the move
+was of code and model state only, no row was copied.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -7,6 +11,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from apikeys.keys.models import ApiKey
 from perceptis.crypto import EncryptedCharField
+from webhooks.models import Outbox
 
 
 class AlertRule(models.Model):
@@ -37,9 +42,14 @@ class AlertRule(models.Model):
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     destination = models.CharField(max_length=500, help_text="Email address or URL")
-    # Signs webhook deliveries (HMAC-SHA256); shown to the organization once, when it is made
-    # or replaced, so it can verify them. Stored encrypted (the deliveries need it back).
+    # Signs webhook deliveries (Standard Webhooks, ``whsec_`` and 32 bytes); shown to the
+    # organization once, when it is made or replaced, so it can verify them. Stored encrypted
+    # (the deliveries need it back).
     signing_secret = EncryptedCharField(max_length=255, blank=True)
+    # Deprecated: sign with the older ``Perceptis-Signature: t=…,v1=…`` scheme instead. On for
+    # the rules made before Standard Webhooks signatures (so their receivers keep verifying),
+    # off for new ones; switching to Standard Webhooks replaces the secret.
+    legacy_signature = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -47,19 +57,18 @@ class AlertRule(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "apikeys_alertrule"
         ordering = ["organization", "name"]
 
     def __str__(self):
         return self.name
 
 
-class AlertDelivery(models.Model):
-    """One firing of a rule for one window, and the state of its delivery."""
+class AlertDelivery(Outbox):
+    """One firing of a rule for one window, and the state of its delivery (``Outbox``)."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+    destination_field = "rule"
+    sender = "alerts.channels.alert_send"
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="deliveries")
     # The window this firing belongs to: a rule fires at most once per window.
@@ -68,14 +77,11 @@ class AlertDelivery(models.Model):
     message = models.CharField(max_length=500)
     # What is sent, fixed when the rule fires, so every retry delivers the same document.
     payload = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     fired_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "apikeys_alertdelivery"
         verbose_name_plural = "alert deliveries"
         ordering = ["-fired_at"]
         constraints = [
@@ -83,7 +89,9 @@ class AlertDelivery(models.Model):
                 fields=["rule", "window_start"], name="one_firing_per_rule_window"
             )
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="apikeys_ale_status_a525cc_idx")
+        ]
 
     def __str__(self):
         return f"{self.rule} at {self.fired_at:%Y-%m-%d %H:%M}"

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from apikeys.alerts.models import AlertDelivery, AlertRule
-from apikeys.alerts.services import alertrule_create
+from alerts.models import AlertDelivery, AlertRule
+from alerts.services import alertrule_create
 from tests.helpers import SYSTEM, enable_totp
 
 

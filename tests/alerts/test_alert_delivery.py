@@ -11,10 +11,10 @@ import pytest
 from django.core import mail
 from django.db import connection
 
-from apikeys.alerts.delivery import alerts_deliver_due
-from apikeys.alerts.evaluation import alerts_evaluate
-from apikeys.alerts.models import AlertDelivery
-from apikeys.alerts.services import alertdelivery_retry, alertrule_create
+from alerts.delivery import alerts_deliver_due
+from alerts.evaluation import alerts_evaluate
+from alerts.models import AlertDelivery
+from alerts.services import alertdelivery_retry, alertrule_create
 from tests.helpers import SYSTEM, requires_postgres
 
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
@@ -205,7 +205,7 @@ def test_unreachable_receiver_ends_failed_after_max_attempts(org, busy_key, sett
 
 
 def test_backoff_is_capped(org, busy_key, settings):
-    from apikeys.alerts.delivery import retry_delay
+    from alerts.delivery import retry_delay
 
     settings.APIKEYS_ALERT_RETRY_BASE_SECONDS = 60
     settings.APIKEYS_ALERT_RETRY_MAX_SECONDS = 600

@@ -4,7 +4,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from accounts.models import Organization
-from apikeys.alerts.models import AlertDelivery, AlertRule
+from alerts.models import AlertDelivery, AlertRule
 
 
 def alertrule_list(*, organization: Organization):

@@ -13,8 +13,8 @@ from django_q import scheduler as q_scheduler
 from django_q.conf import Conf
 from django_q.models import Schedule
 
-from apikeys.alerts.models import AlertDelivery
-from apikeys.alerts.services import alertrule_create
+from alerts.models import AlertDelivery
+from alerts.services import alertrule_create
 from jobs.models import Job
 from jobs.services import job_submit
 from perceptis.configuration import OUTBOUND_CLUSTER
@@ -48,11 +48,11 @@ def test_an_organization_has_at_most_50_alert_rules(org, make_org):
 
 def test_the_alert_schedules_run_on_the_outbound_cluster(db):
     clusters = dict(
-        Schedule.objects.filter(func__startswith="apikeys.alerts.").values_list("func", "cluster")
+        Schedule.objects.filter(func__startswith="alerts.").values_list("func", "cluster")
     )
     assert clusters == {
-        "apikeys.alerts.tasks.evaluate_alerts": OUTBOUND_CLUSTER,
-        "apikeys.alerts.tasks.deliver_alerts": OUTBOUND_CLUSTER,
+        "alerts.tasks.evaluate_alerts": OUTBOUND_CLUSTER,
+        "alerts.tasks.deliver_alerts": OUTBOUND_CLUSTER,
     }
     assert OUTBOUND_CLUSTER in django_settings.Q_CLUSTER["ALT_CLUSTERS"]
 

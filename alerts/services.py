@@ -4,17 +4,13 @@ Each function takes the ``actor`` who caused the change and writes the audit row
 transaction. Invalid input is refused with ``InvalidRequest`` carrying every field's error.
 """
 
-import secrets
-
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
-from apikeys.alerts.delivery import alerts_deliver
-from apikeys.alerts.limits import alertrule_check_limit
-from apikeys.alerts.models import AlertDelivery, AlertRule
-from apikeys.alerts.validation import (
+from alerts.limits import alertrule_check_limit
+from alerts.models import AlertDelivery, AlertRule
+from alerts.validation import (
     clean_api_key,
     clean_destination,
     clean_threshold,
@@ -23,17 +19,14 @@ from apikeys.alerts.validation import (
 from apikeys.keys.models import ApiKey
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_choice, clean_fields, clean_name
+from webhooks.delivery import delivery_requeue
+from webhooks.services import new_signing_secret
 
 Metric = AlertRule.Metric
 Channel = AlertRule.Channel
 
 # Fields whose values are not written to the audit log: a Slack URL is itself a credential.
 _SECRET_FIELDS = {"destination", "signing_secret"}
-
-
-def new_signing_secret() -> str:
-    """Return a fresh webhook signing secret (256 bits)."""
-    return "whsec_" + secrets.token_hex(24)
 
 
 def alertrule_clean(*, organization: Organization, **fields) -> dict:
@@ -132,12 +125,19 @@ RULE_FIELDS = (
 
 @transaction.atomic
 def alertrule_update(
-    *, rule: AlertRule, actor: Actor, rotate_signing_secret: bool = False, **changes
+    *,
+    rule: AlertRule,
+    actor: Actor,
+    rotate_signing_secret: bool = False,
+    adopt_standard_signature: bool = False,
+    **changes,
 ) -> AlertRule:
     """Change a rule; only the fields given change (see ``alertrule_create`` for them).
 
-    A rule that becomes a webhook rule gets a signing secret; ``rotate_signing_secret`` replaces
-    it. Past deliveries are kept.
+    A rule that becomes a webhook rule gets a signing secret (Standard Webhooks);
+    ``rotate_signing_secret`` replaces it. ``adopt_standard_signature`` moves a rule off the
+    deprecated ``Perceptis-Signature`` scheme, with a new secret; there is no way back. Past
+    deliveries are kept.
     """
     unknown = sorted(set(changes) - set(RULE_FIELDS))
     if unknown:
@@ -153,7 +153,13 @@ def alertrule_update(
         if old != value:
             diff[field] = {"from": _audit_value(field, old), "to": _audit_value(field, value)}
             setattr(rule, field, value)
-    if rule.channel == Channel.WEBHOOK and (rotate_signing_secret or not rule.signing_secret):
+    adopt = adopt_standard_signature and rule.legacy_signature
+    if adopt or (rule.legacy_signature and not rule.signing_secret):
+        rule.legacy_signature = False
+        diff["legacy_signature"] = {"from": True, "to": False}
+    if rule.channel == Channel.WEBHOOK and (
+        rotate_signing_secret or adopt or not rule.signing_secret
+    ):
         rule.signing_secret = new_signing_secret()
         diff["signing_secret"] = {"from": "(changed)", "to": "(changed)"}
     elif rule.channel != Channel.WEBHOOK and rule.signing_secret:
@@ -183,27 +189,20 @@ def alertrule_delete(*, rule: AlertRule, actor: Actor) -> None:
     rule.delete()
 
 
+@transaction.atomic
 def alertdelivery_retry(*, delivery: AlertDelivery, actor: Actor, now=None) -> AlertDelivery:
-    """Make a delivery due now and attempt it once more; return it with its new status.
+    """Make a delivery due now and queue it for an outbound worker; return it.
 
-    A delivered alert is left alone. A failed one gets one more attempt (it is failed again if
-    that attempt fails, since it already used its attempts).
+    Nothing is sent here (admin calls this inside a web request). A succeeded alert is left
+    alone; a failed one gets one more attempt (failed again if that attempt fails).
     """
-    now = now or timezone.now()
-    with transaction.atomic():
-        moved = AlertDelivery.objects.filter(
-            pk=delivery.pk,
-            status__in=[AlertDelivery.Status.PENDING, AlertDelivery.Status.FAILED],
-        ).update(status=AlertDelivery.Status.PENDING, next_attempt_at=now)
-        if moved:
-            audit_record(
-                actor=actor,
-                action="alert_delivery.retried",
-                organization=delivery.rule.organization,
-                target=delivery.rule,
-                metadata={"delivery": delivery.pk},
-            )
-    if moved:
-        alerts_deliver(delivery_id=delivery.pk, now=now)
+    if delivery_requeue(delivery=delivery, now=now):
+        audit_record(
+            actor=actor,
+            action="alert_delivery.retried",
+            organization=delivery.rule.organization,
+            target=delivery.rule,
+            metadata={"delivery": delivery.pk},
+        )
     delivery.refresh_from_db()
     return delivery

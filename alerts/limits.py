@@ -3,7 +3,7 @@
 from django.conf import settings
 
 from accounts.models import Organization
-from apikeys.alerts.models import AlertRule
+from alerts.models import AlertRule
 from perceptis.errors import InvalidRequest
 
 
