@@ -53,6 +53,16 @@ class Receiver:
         return json.loads(self.requests[index]["body"])
 
 
+class BrokenEmailBackend:
+    """An email backend whose server refuses the connection."""
+
+    def __init__(self, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("mail server down")
+
+
 @pytest.fixture(autouse=True)
 def _private_receivers_allowed(settings):
     # The receivers here listen on 127.0.0.1; the refusal itself is tested with it turned off.

@@ -1,5 +1,7 @@
-"""Firings reach email, a signed webhook or Slack, retried with backoff until they land."""
+"""Firings reach email, a signed webhook or Slack through the webhooks outbox engine, retried
+on its schedule until they land."""
 
+import base64
 import hashlib
 import hmac
 import json
@@ -10,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core import mail
 from django.db import connection
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from alerts.delivery import alerts_deliver_due
 from alerts.evaluation import alerts_evaluate
-from alerts.models import AlertDelivery
+from alerts.models import AlertDelivery, AlertRule
 from alerts.services import alertdelivery_retry, alertrule_create
 from tests.helpers import SYSTEM, requires_postgres
+from webhooks.delivery import webhooks_deliver_due
 
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
 HOUR = NOW.replace(minute=0)
@@ -27,6 +31,11 @@ def busy_key(org, make_key, add_usage):
     key, plaintext = make_key(org)
     add_usage(key, HOUR, requests=25, errors=5)
     return key, plaintext
+
+
+@pytest.fixture(autouse=True)
+def _schedule(settings):
+    settings.WEBHOOKS_RETRY_SCHEDULE_SECONDS = [5, 5, 60]
 
 
 def requests_rule(org, channel, destination, **extra):
@@ -43,8 +52,25 @@ def requests_rule(org, channel, destination, **extra):
     )
 
 
-def verify_signature(request: dict, secret: str) -> int:
-    """Check the request as a receiver would; return the signed timestamp."""
+def fire_and_deliver():
+    """Evaluate the rules as of ``NOW`` and let the engine send what is due."""
+    alerts_evaluate(now=NOW)
+    return deliver_due()
+
+
+def deliver_due(after: float = 0):
+    """Run the outbox sweep as if ``after`` seconds had passed."""
+    return webhooks_deliver_due(now=timezone.now() + timedelta(seconds=after))
+
+
+def verify_standard(request: dict, secret: str) -> dict:
+    """Check the request as a Standard Webhooks receiver would; return the document."""
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    return Webhook(secret).verify(request["body"], headers)
+
+
+def verify_legacy(request: dict, secret: str) -> int:
+    """Check the deprecated ``Perceptis-Signature``; return the signed timestamp."""
     headers = {k.lower(): v for k, v in request["headers"].items()}
     parts = dict(item.split("=", 1) for item in headers["perceptis-signature"].split(","))
     assert parts["t"] == headers["perceptis-timestamp"]
@@ -55,57 +81,70 @@ def verify_signature(request: dict, secret: str) -> int:
     return int(parts["t"])
 
 
-def test_webhook_failing_twice_is_retried_with_backoff_and_delivered(org, busy_key, receiver):
+def test_webhook_failing_twice_is_retried_on_the_schedule_and_delivered(org, busy_key, receiver):
     key, _ = busy_key
     receiver.statuses = [500, 500, 200]
     rule = requests_rule(org, "webhook", receiver.url, api_key=key)
 
-    alerts_evaluate(now=NOW)  # fires and makes the first attempt
+    fire_and_deliver()
     delivery = AlertDelivery.objects.get(rule=rule)
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert delivery.last_error == "The receiver answered HTTP 500."
-    assert delivery.next_attempt_at == NOW + timedelta(minutes=1)
+    assert delivery.last_response_status == 500
 
-    assert alerts_deliver_due(now=NOW + timedelta(seconds=59))["pending"] == 0
+    assert deliver_due(after=4)["pending"] == 0
     assert len(receiver.requests) == 1  # not due yet
 
-    second = NOW + timedelta(minutes=1)
-    alerts_deliver_due(now=second)
+    deliver_due(after=6)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 2)
-    assert delivery.next_attempt_at == second + timedelta(minutes=2)  # the backoff doubles
-
-    alerts_deliver_due(now=second + timedelta(seconds=119))
-    assert len(receiver.requests) == 2
-
-    third = second + timedelta(minutes=2)
-    alerts_deliver_due(now=third)
+    deliver_due(after=12)
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempts) == ("delivered", 3)
-    assert delivery.delivered_at == third
+    assert (delivery.status, delivery.attempts) == ("succeeded", 3)
+    assert delivery.delivered_at is not None
     assert delivery.last_error == ""
     assert delivery.next_attempt_at is None
 
-    # Each attempt is signed with the rule's secret and the time it was sent.
-    sent_at = [verify_signature(r, rule.signing_secret) for r in receiver.requests]
-    assert sent_at == [int(t.timestamp()) for t in (NOW, second, third)]
-    with pytest.raises(AssertionError):
-        verify_signature(receiver.requests[2], "whsec_" + "0" * 48)
+    # Each attempt is a Standard Webhooks message under the rule's secret, with one id.
+    documents = [verify_standard(r, rule.signing_secret) for r in receiver.requests]
+    assert len({json.dumps(d, sort_keys=True) for d in documents}) == 1
+    assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 1
+    with pytest.raises(WebhookVerificationError):
+        verify_standard(receiver.requests[2], "whsec_" + base64.b64encode(b"0" * 32).decode())
     tampered = {**receiver.requests[2], "body": receiver.requests[2]["body"].replace(b"25", b"26")}
-    with pytest.raises(AssertionError):
-        verify_signature(tampered, rule.signing_secret)
-    # Every retry delivers the same document.
-    assert len({r["body"] for r in receiver.requests}) == 1
+    with pytest.raises(WebhookVerificationError):
+        verify_standard(tampered, rule.signing_secret)
 
-    alerts_deliver_due(now=third + timedelta(hours=1))
+    deliver_due(after=3600)
     assert len(receiver.requests) == 3
+
+
+def test_a_new_webhook_rule_gets_a_32_byte_standard_webhooks_secret(org):
+    rule = requests_rule(org, "webhook", "https://hooks.example.com/alerts")
+
+    assert rule.legacy_signature is False
+    assert rule.signing_secret.startswith("whsec_")
+    assert len(base64.b64decode(rule.signing_secret.removeprefix("whsec_"))) == 32
+
+
+def test_a_rule_on_the_deprecated_scheme_signs_perceptis_signature(org, busy_key, receiver):
+    rule = requests_rule(org, "webhook", receiver.url)
+    AlertRule.objects.filter(pk=rule.pk).update(legacy_signature=True)
+
+    fire_and_deliver()
+
+    (request,) = receiver.requests
+    assert verify_legacy(request, rule.signing_secret)
+    assert "webhook-signature" not in {k.lower() for k in request["headers"]}
+    with pytest.raises(AssertionError):
+        verify_legacy(request, "whsec_" + "0" * 48)
 
 
 def test_webhook_body_describes_the_firing(org, busy_key, receiver):
     key, _ = busy_key
     rule = requests_rule(org, "webhook", receiver.url, api_key=key)
 
-    alerts_evaluate(now=NOW)
+    fire_and_deliver()
 
     body = receiver.json(0)
     assert body["rule"] == {"id": rule.pk, "name": "Traffic spike"}
@@ -121,7 +160,7 @@ def test_webhook_body_describes_the_firing(org, busy_key, receiver):
     assert body["api_key"] == key.key_id
     headers = receiver.requests[0]["headers"]
     assert headers["Content-Type"] == "application/json"
-    assert headers["Perceptis-Delivery"] == body["id"]
+    assert headers["webhook-id"] == body["id"]
 
 
 def test_no_key_plaintext_reaches_any_channel(org, busy_key, receiver):
@@ -139,7 +178,7 @@ def test_no_key_plaintext_reaches_any_channel(org, busy_key, receiver):
         api_key=key,
     )
 
-    alerts_evaluate(now=NOW)
+    fire_and_deliver()
 
     sent = receiver.requests[0]["body"].decode() + json.dumps(receiver.requests[0]["headers"])
     sent += mail.outbox[0].body + mail.outbox[0].subject
@@ -154,20 +193,20 @@ def test_no_key_plaintext_reaches_any_channel(org, busy_key, receiver):
 def test_slack_gets_a_text_payload(org, busy_key, receiver):
     rule = requests_rule(org, "slack", receiver.url)
 
-    alerts_evaluate(now=NOW)
+    fire_and_deliver()
 
     body = receiver.json(0)
     assert list(body) == ["text"]
     assert "Traffic spike" in body["text"]
     assert "25 requests" in body["text"]
     assert "Perceptis-Signature" not in receiver.requests[0]["headers"]
-    assert AlertDelivery.objects.get(rule=rule).status == "delivered"
+    assert AlertDelivery.objects.get(rule=rule).status == "succeeded"
 
 
 def test_email_goes_to_the_rule_address(org, busy_key):
     rule = requests_rule(org, "email", "oncall@example.com")
 
-    alerts_evaluate(now=NOW)
+    fire_and_deliver()
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -175,7 +214,7 @@ def test_email_goes_to_the_rule_address(org, busy_key):
     assert "Traffic spike" in message.subject
     assert "25 requests" in message.body
     delivery = AlertDelivery.objects.get(rule=rule)
-    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+    assert (delivery.status, delivery.attempts) == ("succeeded", 1)
 
 
 def _closed_port() -> int:
@@ -184,39 +223,36 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_unreachable_receiver_ends_failed_after_max_attempts(org, busy_key, settings):
-    settings.APIKEYS_ALERT_MAX_ATTEMPTS = 4
+def test_unreachable_receiver_ends_failed_after_the_last_attempt(org, busy_key, settings):
     port = _closed_port()
     settings.OUTBOUND_ALLOWED_PORTS = [80, 443, port]
     rule = requests_rule(org, "webhook", f"http://127.0.0.1:{port}/hook")
 
-    alerts_evaluate(now=NOW)
-    moment = NOW
-    for _ in range(10):
-        moment += timedelta(hours=2)
-        alerts_deliver_due(now=moment)
+    fire_and_deliver()
+    for n in range(1, 10):
+        deliver_due(after=n * 120)
 
     delivery = AlertDelivery.objects.get(rule=rule)
     assert delivery.status == "failed"
-    assert delivery.attempts == 4
+    assert delivery.attempts == 4  # the first and one for each of the three waits
     assert delivery.last_error.startswith("Could not connect")
     assert delivery.next_attempt_at is None
     assert delivery.delivered_at is None
 
 
-def test_backoff_is_capped(org, busy_key, settings):
-    from alerts.delivery import retry_delay
+def test_an_email_that_cannot_be_sent_is_retried_by_the_same_engine(org, busy_key, settings):
+    settings.EMAIL_BACKEND = "tests.alerts.conftest.BrokenEmailBackend"
+    rule = requests_rule(org, "email", "oncall@example.com")
 
-    settings.APIKEYS_ALERT_RETRY_BASE_SECONDS = 60
-    settings.APIKEYS_ALERT_RETRY_MAX_SECONDS = 600
-    assert [retry_delay(n).total_seconds() for n in range(1, 7)] == [
-        60,
-        120,
-        240,
-        480,
-        600,
-        600,
-    ]
+    fire_and_deliver()
+
+    delivery = AlertDelivery.objects.get(rule=rule)
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.last_error == "Email not sent: ConnectionRefusedError"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    deliver_due(after=6)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("succeeded", 2)
 
 
 def test_redirects_are_not_followed(org, busy_key, receiver):
@@ -224,7 +260,7 @@ def test_redirects_are_not_followed(org, busy_key, receiver):
     receiver.redirect_to = "http://169.254.169.254/latest/meta-data/"
     rule = requests_rule(org, "webhook", receiver.url)
 
-    alerts_evaluate(now=NOW)
+    fire_and_deliver()
 
     delivery = AlertDelivery.objects.get(rule=rule)
     assert delivery.status == "pending"
@@ -238,7 +274,7 @@ def test_private_addresses_are_refused_outside_development(org, busy_key, receiv
     rule = requests_rule(org, "webhook", receiver.url)
     settings.APIKEYS_ALERT_ALLOW_PRIVATE_URLS = False
 
-    alerts_evaluate(now=NOW)
+    fire_and_deliver()
 
     delivery = AlertDelivery.objects.get(rule=rule)
     assert delivery.status == "pending"
@@ -246,18 +282,35 @@ def test_private_addresses_are_refused_outside_development(org, busy_key, receiv
     assert receiver.requests == []
 
 
-def test_retry_now_gives_a_failed_delivery_one_more_attempt(org, busy_key, receiver, settings):
-    settings.APIKEYS_ALERT_MAX_ATTEMPTS = 1
+def test_retry_now_queues_a_failed_delivery_for_one_more_attempt(org, busy_key, receiver, settings):
+    settings.WEBHOOKS_RETRY_SCHEDULE_SECONDS = []
     receiver.statuses = [503, 200]
     rule = requests_rule(org, "webhook", receiver.url)
-    alerts_evaluate(now=NOW)
+    fire_and_deliver()
     delivery = AlertDelivery.objects.get(rule=rule)
     assert delivery.status == "failed"
 
-    delivery = alertdelivery_retry(delivery=delivery, actor=SYSTEM, now=NOW + timedelta(days=1))
+    delivery = alertdelivery_retry(delivery=delivery, actor=SYSTEM)
 
-    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    # Queued, not sent: the caller (admin, in a web request) never waits for a receiver.
+    assert (delivery.status, delivery.attempts) == ("pending", 0)
+    assert len(receiver.requests) == 1
+    deliver_due()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("succeeded", 1)
     assert len(receiver.requests) == 2
+
+
+def test_retry_now_leaves_a_succeeded_delivery_alone(org, busy_key, receiver):
+    rule = requests_rule(org, "webhook", receiver.url)
+    fire_and_deliver()
+    delivery = AlertDelivery.objects.get(rule=rule)
+
+    delivery = alertdelivery_retry(delivery=delivery, actor=SYSTEM)
+    deliver_due()
+
+    assert (delivery.status, delivery.attempts) == ("succeeded", 1)
+    assert len(receiver.requests) == 1
 
 
 @requires_postgres
@@ -272,7 +325,7 @@ def test_concurrent_deliverers_send_each_attempt_once(org, busy_key, receiver):
             value=25,
             message="25 requests",
             payload={"id": f"alert_{n}"},
-            next_attempt_at=NOW,
+            next_attempt_at=timezone.now(),
         )
         for n in range(5)
     ]
@@ -281,7 +334,7 @@ def test_concurrent_deliverers_send_each_attempt_once(org, busy_key, receiver):
     def deliver():
         try:
             barrier.wait()
-            alerts_deliver_due(now=NOW)
+            webhooks_deliver_due()
         finally:
             connection.close()
 
@@ -291,7 +344,7 @@ def test_concurrent_deliverers_send_each_attempt_once(org, busy_key, receiver):
     for thread in threads:
         thread.join()
 
-    assert sorted(r["headers"]["Perceptis-Delivery"] for r in receiver.requests) == sorted(
+    assert sorted(r["headers"]["webhook-id"] for r in receiver.requests) == sorted(
         d.payload["id"] for d in deliveries
     )
-    assert set(AlertDelivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
+    assert set(AlertDelivery.objects.values_list("status", "attempts")) == {("succeeded", 1)}
