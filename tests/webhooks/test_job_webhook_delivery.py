@@ -19,7 +19,7 @@ from perceptis.configuration import OUTBOUND_CLUSTER
 from tests.helpers import SYSTEM, FakeServer
 from webhooks.delivery import webhooks_deliver_due
 from webhooks.models import WebhookDelivery
-from webhooks.tasks import deliver_webhook
+from webhooks.tasks import deliver_to_destination
 
 ALL_EVENTS = ["job.succeeded", "job.failed", "job.canceled"]
 
@@ -43,13 +43,16 @@ def run(job_id, capture) -> str:
 
 
 def run_outbound_queue() -> int:
-    """Do what an outbound-cluster worker does with the queued delivery tasks; return how many."""
-    messages = list(OrmQ.objects.filter(key=OUTBOUND_CLUSTER))
-    for message in messages:
-        assert message.task["func"] == "webhooks.tasks.deliver_webhook"
-        deliver_webhook(*message.task["args"])
+    """Do what an outbound-cluster worker does with the queued tasks; return attempts made.
+
+    The queue holds one task per endpoint: its worker sends that endpoint's due deliveries.
+    """
+    attempts = 0
+    for message in list(OrmQ.objects.filter(key=OUTBOUND_CLUSTER)):
+        assert message.task["func"] == "webhooks.tasks.deliver_to_destination"
+        attempts += sum(deliver_to_destination(*message.task["args"]).values())
         message.delete()
-    return len(messages)
+    return attempts
 
 
 def verify(secret: str, request: dict) -> dict:
