@@ -245,3 +245,22 @@ def openapi_error_codes(operation: dict, status: int) -> set[str]:
     assert response is not None, f"{operation['operationId']}: status {status} is not declared"
     schema = response["content"]["application/json"]["schema"]
     return set(schema["properties"]["error"]["properties"]["code"]["enum"])
+
+
+def run_outbound_queue() -> int:
+    """Do what an outbound-cluster worker does with the queued tasks; return attempts made.
+
+    The queue holds one task per destination (an endpoint, an alert rule): its worker sends
+    that destination's due deliveries.
+    """
+    from django_q.models import OrmQ
+
+    from perceptis.configuration import OUTBOUND_CLUSTER
+    from webhooks.tasks import deliver_to_destination
+
+    attempts = 0
+    for message in list(OrmQ.objects.filter(key=OUTBOUND_CLUSTER)):
+        assert message.task["func"] == "webhooks.tasks.deliver_to_destination"
+        attempts += sum(deliver_to_destination(*message.task["args"]).values())
+        message.delete()
+    return attempts

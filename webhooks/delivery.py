@@ -152,7 +152,9 @@ def _attempt(model: type[Outbox], delivery: Outbox) -> Attempt:
     try:
         return import_string(model.sender)(delivery)
     except Exception as exc:
-        logger.exception("%s %s failed unexpectedly", model._meta.verbose_name, delivery.pk)
+        logger.exception(
+            "%s %s failed unexpectedly", model._meta.verbose_name.capitalize(), delivery
+        )
         return Attempt(error=f"Unexpected error: {type(exc).__name__}")
 
 
@@ -189,9 +191,8 @@ def delivery_attempt(delivery: Outbox, *, now: datetime | None = None) -> str | 
     if not outcome.error:
         fence.update(status=Status.SUCCEEDED, delivered_at=finished, next_attempt_at=None, **record)
         return Status.SUCCEEDED
-    logger.warning(
-        "%s %s attempt %d failed: %s", model._meta.verbose_name, delivery.pk, attempt, outcome.error
-    )
+    what = model._meta.verbose_name.capitalize()
+    logger.warning("%s %s attempt %d failed: %s", what, delivery, attempt, outcome.error)
     delay = None if outcome.give_up else retry_delay(attempt)
     if delay is None:
         fence.update(status=Status.FAILED, next_attempt_at=None, **record)

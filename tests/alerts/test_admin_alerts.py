@@ -4,11 +4,14 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from accounts.models import AuditEvent
 from alerts.models import AlertDelivery, AlertRule
 from alerts.services import alertrule_create
+from perceptis.configuration import OUTBOUND_CLUSTER
 from tests.helpers import SYSTEM, enable_totp
+from webhooks.tasks import deliver_to_destination
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def admin_client(client, django_user_model):
 
 def test_rule_added_in_admin_goes_through_the_service(admin_client, org):
     response = admin_client.post(
-        "/admin/apikeys/alertrule/add/",
+        "/admin/alerts/alertrule/add/",
         {
             "organization": org.pk,
             "name": "Low credits",
@@ -42,7 +45,7 @@ def test_rule_added_in_admin_goes_through_the_service(admin_client, org):
 
 def test_admin_form_shows_service_validation_errors(admin_client, org):
     response = admin_client.post(
-        "/admin/apikeys/alertrule/add/",
+        "/admin/alerts/alertrule/add/",
         {
             "organization": org.pk,
             "name": "Bad",
@@ -80,9 +83,9 @@ def test_admin_edit_and_delete_are_audited(admin_client, org):
         "enabled": "on",
     }
 
-    admin_client.post(f"/admin/apikeys/alertrule/{rule.pk}/change/", data)
+    admin_client.post(f"/admin/alerts/alertrule/{rule.pk}/change/", data)
     rule.refresh_from_db()
-    admin_client.post(f"/admin/apikeys/alertrule/{rule.pk}/delete/", {"post": "yes"})
+    admin_client.post(f"/admin/alerts/alertrule/{rule.pk}/delete/", {"post": "yes"})
 
     assert rule.threshold == 20
     assert not AlertRule.objects.exists()
@@ -90,7 +93,9 @@ def test_admin_edit_and_delete_are_audited(admin_client, org):
     assert {"alert_rule.updated", "alert_rule.deleted"} <= actions
 
 
-def test_deliveries_are_read_only_with_a_retry_action(admin_client, org, receiver):
+def test_deliveries_are_read_only_and_retry_now_queues_them(
+    admin_client, org, receiver, django_capture_on_commit_callbacks
+):
     rule = alertrule_create(
         organization=org,
         actor=SYSTEM,
@@ -110,19 +115,28 @@ def test_deliveries_are_read_only_with_a_retry_action(admin_client, org, receive
         last_error="The receiver answered HTTP 500.",
     )
 
-    assert admin_client.get("/admin/apikeys/alertdelivery/").status_code == 200
-    assert admin_client.get("/admin/apikeys/alertdelivery/add/").status_code == 403
+    assert admin_client.get("/admin/alerts/alertdelivery/").status_code == 200
+    assert admin_client.get("/admin/alerts/alertdelivery/add/").status_code == 403
     change = admin_client.post(
-        f"/admin/apikeys/alertdelivery/{delivery.pk}/change/", {"status": "delivered"}
+        f"/admin/alerts/alertdelivery/{delivery.pk}/change/", {"status": "delivered"}
     )
     assert change.status_code == 403
 
-    admin_client.post(
-        "/admin/apikeys/alertdelivery/",
-        {"action": "retry_now", "_selected_action": [delivery.pk]},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/admin/alerts/alertdelivery/",
+            {"action": "retry_now", "_selected_action": [delivery.pk]},
+        )
 
+    # Queued for an outbound worker, not sent inside the web request.
     delivery.refresh_from_db()
-    assert delivery.status == "delivered"
-    assert receiver.json(0)["text"].endswith("12 requests")
+    assert delivery.status == "pending"
+    assert receiver.requests == []
+    (message,) = OrmQ.objects.filter(key=OUTBOUND_CLUSTER)
+    assert message.task["func"] == "webhooks.tasks.deliver_to_destination"
     assert AuditEvent.objects.filter(action="alert_delivery.retried").exists()
+
+    deliver_to_destination(*message.task["args"])
+    delivery.refresh_from_db()
+    assert delivery.status == "succeeded"
+    assert receiver.json(0)["text"].endswith("12 requests")

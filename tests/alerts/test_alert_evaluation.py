@@ -13,7 +13,8 @@ from alerts.models import AlertDelivery
 from alerts.services import alertrule_create
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_revoke
-from tests.helpers import SYSTEM, requires_postgres
+from tests.helpers import SYSTEM, requires_postgres, run_outbound_queue
+from webhooks.delivery import webhooks_deliver_due
 
 # 10:20 UTC: an hourly window runs 10:00-11:00, a 6-hour one 06:00-12:00.
 NOW = datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
@@ -59,6 +60,7 @@ def test_usage_rule_fires_over_threshold_and_not_at_or_under(metric, org, key, a
     stays = rule_for(org, metric, quiet)
 
     alerts_evaluate(now=NOW)
+    webhooks_deliver_due()
 
     assert AlertDelivery.objects.filter(rule=fires).count() == 1
     assert not AlertDelivery.objects.filter(rule=stays).exists()
@@ -172,6 +174,7 @@ def test_rule_fires_once_per_window(org, key, add_usage):
 
     alerts_evaluate(now=NOW)
     alerts_evaluate(now=NOW + timedelta(minutes=30))
+    webhooks_deliver_due()
 
     assert AlertDelivery.objects.filter(rule=rule).count() == 1
     assert len(mail.outbox) == 1
@@ -217,4 +220,5 @@ def test_concurrent_evaluators_record_one_firing(org, key, add_usage):
 
     assert errors == []
     assert AlertDelivery.objects.filter(rule=rule).count() == 1
+    assert run_outbound_queue() == 1  # the firing was queued once, after its commit
     assert len(mail.outbox) == 1

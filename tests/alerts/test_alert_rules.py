@@ -1,5 +1,7 @@
 """Alert rule services: validation with field errors, signing secrets, audit rows."""
 
+import base64
+
 import pytest
 
 from accounts.models import AuditEvent
@@ -26,7 +28,7 @@ def test_webhook_rule_gets_a_signing_secret_and_an_audit_row(org):
     rule = create(org)
 
     assert rule.signing_secret.startswith("whsec_")
-    assert len(rule.signing_secret) == 54
+    assert len(base64.b64decode(rule.signing_secret.removeprefix("whsec_"))) == 32
     event = AuditEvent.objects.get(action="alert_rule.created")
     assert event.organization == org
     assert event.target_id == str(rule.pk)

@@ -50,10 +50,10 @@ def test_the_alert_schedules_run_on_the_outbound_cluster(db):
     clusters = dict(
         Schedule.objects.filter(func__startswith="alerts.").values_list("func", "cluster")
     )
-    assert clusters == {
-        "alerts.tasks.evaluate_alerts": OUTBOUND_CLUSTER,
-        "alerts.tasks.deliver_alerts": OUTBOUND_CLUSTER,
-    }
+    assert clusters == {"alerts.tasks.evaluate_alerts": OUTBOUND_CLUSTER}
+    # Alert deliveries are swept with every other outbox delivery, on the same cluster.
+    sweep = Schedule.objects.get(func="webhooks.tasks.deliver_due_webhooks")
+    assert sweep.cluster == OUTBOUND_CLUSTER
     assert OUTBOUND_CLUSTER in django_settings.Q_CLUSTER["ALT_CLUSTERS"]
 
 
@@ -114,7 +114,7 @@ def test_a_slow_receiver_does_not_delay_a_generation_job(make_org, make_key, set
         "LOG_LEVEL": "WARNING",
         "OUTBOUND_ALLOW_PRIVATE_ADDRESSES": "True",
         "OUTBOUND_ALLOWED_PORTS": f"80,443,{receiver.port}",
-        "APIKEYS_ALERT_TIMEOUT_SECONDS": "25",
+        "WEBHOOKS_DEADLINE_SECONDS": "25",
     }
     with (
         qcluster(env) as worker,

@@ -11,6 +11,7 @@ from billing.services import credits_spend_limit_set
 from jobs.services import job_submit
 from perceptis.errors import InvalidRequest
 from tests.helpers import SYSTEM
+from webhooks.delivery import webhooks_deliver_due
 
 FIVE = {"model": "gpt-4o", "max_tokens": 1000}  # reserves 5 credits for prompt "p"
 
@@ -40,6 +41,7 @@ def test_key_spend_rule_fires_at_n_percent_of_the_keys_limit(org, make_key):
     above = rule_for(org, "key_spend", 51)
 
     alerts_evaluate(now=timezone.now())
+    webhooks_deliver_due()
 
     assert fired(at_half) and not fired(above)
     delivery = AlertDelivery.objects.get(rule=at_half)
