@@ -47,6 +47,13 @@ FORM = {
 }
 
 
+def send(client, url: str, data: dict, *, via: str | None = None):
+    """Open the form at ``via`` (default ``url``) as a browser does, then post ``data`` with
+    the form's one-time token."""
+    page = client.get(via or url)
+    return client.post(url, {**data, "nonce": page.context["form"]["nonce"].value()})
+
+
 def test_list_url_is_named_developer_alerts():
     assert reverse("developer-alerts") == LIST
 
@@ -60,7 +67,9 @@ def test_signed_out_visitor_is_sent_to_login(client):
 
 def test_owner_creates_a_rule_and_sees_its_signing_secret(owner_client, org, make_key):
     key, _ = make_key(org, name="Checkout")
-    response = owner_client.post(reverse("developer-alert-create"), {**FORM, "api_key": key.key_id})
+    response = send(
+        owner_client, reverse("developer-alert-create"), {**FORM, "api_key": key.key_id}
+    )
 
     rule = AlertRule.objects.get(organization=org)
     # Shown once, as the answer to the POST, like a new key; never again.
@@ -75,9 +84,7 @@ def test_owner_creates_a_rule_and_sees_its_signing_secret(owner_client, org, mak
 
 
 def test_invalid_form_shows_the_error_next_to_its_field(owner_client, org):
-    response = owner_client.post(
-        reverse("developer-alert-create"), {**FORM, "destination": "not a url"}
-    )
+    response = send(owner_client, reverse("developer-alert-create"), {**FORM, "destination": "x"})
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -98,7 +105,7 @@ def test_owner_edits_a_rule(owner_client, org):
     data = {**FORM, "name": "Renamed", "channel": "slack", "destination": rule.destination}
     data.update(metric="requests", threshold="250")
 
-    response = owner_client.post(reverse("developer-alert-edit", args=[rule.pk]), data)
+    response = send(owner_client, reverse("developer-alert-edit", args=[rule.pk]), data)
 
     assert response.status_code == 302
     rule.refresh_from_db()
@@ -172,17 +179,89 @@ def test_post_without_csrf_token_is_refused(org, make_user):
 
 
 def test_replacing_the_signing_secret_shows_the_new_one_once(owner_client, org):
-    owner_client.post(reverse("developer-alert-create"), FORM)
+    send(owner_client, reverse("developer-alert-create"), FORM)
     rule = AlertRule.objects.get(organization=org)
     first = rule.signing_secret
     url = reverse("developer-alert-edit", args=[rule.pk])
-    response = owner_client.post(url, {**FORM, "rotate_signing_secret": "on"})
+    response = send(owner_client, url, {**FORM, "rotate_signing_secret": "on"})
     rule.refresh_from_db()
     assert rule.signing_secret != first
     assert rule.signing_secret in response.content.decode()
     assert "no-store" in response["Cache-Control"]
-    response = owner_client.post(url, FORM)  # saving without replacing shows nothing
+    response = send(owner_client, url, FORM)  # saving without replacing shows nothing
     assert response.status_code == 302
+
+
+def test_a_resubmitted_secret_form_does_not_replace_the_secret_again(owner_client, org):
+    rule = make_rule(org, channel="webhook", destination="https://hooks.example.com/p")
+    url = reverse("developer-alert-edit", args=[rule.pk])
+    nonce = owner_client.get(url).context["form"]["nonce"].value()
+    data = {**FORM, "rotate_signing_secret": "on", "nonce": nonce}
+
+    first = owner_client.post(url, data)
+    rule.refresh_from_db()
+    shown = rule.signing_secret
+    again = owner_client.post(url, data)  # reload, back button, double click
+
+    assert shown in first.content.decode()
+    assert again.status_code == 302
+    rule.refresh_from_db()
+    assert rule.signing_secret == shown
+    assert shown not in again.content.decode()
+    assert AuditEvent.objects.filter(action="alert_rule.updated").count() == 1
+
+
+def test_a_resubmitted_create_form_makes_one_rule(owner_client, org):
+    url = reverse("developer-alert-create")
+    nonce = owner_client.get(url).context["form"]["nonce"].value()
+
+    owner_client.post(url, {**FORM, "nonce": nonce})
+    again = owner_client.post(url, {**FORM, "nonce": nonce})
+
+    assert again.status_code == 302
+    assert AlertRule.objects.filter(organization=org).count() == 1
+
+
+def test_a_form_token_works_only_for_its_own_rule_and_person(owner_client, org, make_user):
+    from django.test import Client
+
+    mine = make_rule(org, channel="webhook", destination="https://hooks.example.com/a")
+    other = make_rule(
+        org, name="Other", channel="webhook", destination="https://hooks.example.com/b"
+    )
+    mine_url = reverse("developer-alert-edit", args=[mine.pk])
+    other_url = reverse("developer-alert-edit", args=[other.pk])
+    nonce = owner_client.get(mine_url).context["form"]["nonce"].value()
+    secret = other.signing_secret
+    data = {**FORM, "rotate_signing_secret": "on", "nonce": nonce}
+
+    carried = owner_client.post(other_url, data)  # a token for another rule's form
+    colleague = Client()
+    colleague.force_login(make_user(org, role=Membership.Role.ADMIN))
+    stolen = colleague.post(mine_url, data)  # another person's token
+    forged = owner_client.post(mine_url, {**data, "nonce": nonce[:-4] + "AAAA"})
+
+    for response in (carried, stolen, forged):
+        assert response.status_code == 200
+        assert "This form has expired; open it again." in response.content.decode()
+    other.refresh_from_db()
+    mine_before = mine.signing_secret
+    mine.refresh_from_db()
+    assert (other.signing_secret, mine.signing_secret) == (secret, mine_before)
+
+
+def test_a_rule_on_the_deprecated_signature_switches_to_standard_webhooks(owner_client, org):
+    rule = make_rule(org, channel="webhook", destination="https://hooks.example.com/p")
+    AlertRule.objects.filter(pk=rule.pk).update(legacy_signature=True)
+    url = reverse("developer-alert-edit", args=[rule.pk])
+    assert "Perceptis-Signature" in owner_client.get(url).content.decode()
+
+    response = send(owner_client, url, {**FORM, "adopt_standard_signature": "on"})
+
+    rule.refresh_from_db()
+    assert rule.legacy_signature is False
+    assert rule.signing_secret in response.content.decode()
+    assert "Standard Webhooks" in response.content.decode()
 
 
 def test_the_signing_secret_is_encrypted_at_rest(org):
