@@ -12,7 +12,7 @@ import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 from webhooks.delivery import outbox_dispatch_due
 
@@ -23,20 +23,21 @@ class Command(BaseCommand):
     help = "Queue due webhook and alert deliveries on the outbound cluster, every few seconds."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="Look once, then exit.")
+        parser.add_argument("--ticks", type=int, default=0, help="Look this often, then exit.")
 
-    def handle(self, *args, once=False, **options):
+    def handle(self, *args, ticks=0, **options):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        looked = 0
         while not stop.is_set():
-            close_old_connections()
+            close_old_connections()  # drops a connection an earlier tick found broken
             try:
                 outbox_dispatch_due()
             except Exception:
                 # A dropped database connection or a broker outage: try again next tick.
                 logger.exception("Dispatching due outbound deliveries failed")
-                connection.close()
-            if once:
+            looked += 1
+            if looked == ticks:
                 break
             stop.wait(settings.WEBHOOKS_DISPATCH_SECONDS)
