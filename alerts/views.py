@@ -97,7 +97,7 @@ def alert_create(request):
                 return _show_signing_secret(request, rule)
             messages.success(request, f"Alert rule “{rule.name}” created.")
             return redirect("developer-alert-edit", pk=rule.pk)
-    return render(request, "developer/alerts/form.html", {"form": form, "rule": None}, )
+    return render(request, "developer/alerts/form.html", {"form": form, "rule": None})
 
 
 def _edit_page(request, form, rule: AlertRule, status=200):
@@ -138,7 +138,7 @@ def alert_edit(request, pk: int):
                 return _show_signing_secret(request, rule)
             messages.success(request, f"Alert rule “{rule.name}” saved.")
             return redirect("developer-alerts")
-    return _edit_page(request, form, rule, )
+    return _edit_page(request, form, rule)
 
 
 @manager_required

@@ -264,3 +264,43 @@ def run_outbound_queue() -> int:
         attempts += sum(deliver_to_destination(*message.task["args"]).values())
         message.delete()
     return attempts
+
+
+class HoldingReceiver:
+    """A webhook receiver on 127.0.0.1: holds each POST ``hold`` seconds, then answers the next
+    of ``statuses`` (the last repeats). Notes when each request arrived (monotonic clock)."""
+
+    def __init__(self, hold: float = 0, statuses=(200,)):
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.arrivals: list[float] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                index = len(receiver.arrivals)
+                receiver.arrivals.append(time.monotonic())
+                receiver.started.set()
+                time.sleep(hold)
+                self.send_response(statuses[min(index, len(statuses) - 1)])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                receiver.finished.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def count(self) -> int:
+        return len(self.arrivals)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,9 +1,7 @@
 """Alert deliveries run on their own django-q2 cluster, so a slow receiver never delays a job;
 and an organization has a bounded number of rules."""
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import pytest
@@ -19,7 +17,7 @@ from jobs.models import Job
 from jobs.services import job_submit
 from perceptis.configuration import OUTBOUND_CLUSTER
 from perceptis.errors import InvalidRequest
-from tests.helpers import SYSTEM
+from tests.helpers import SYSTEM, HoldingReceiver
 from tests.jobs.test_worker_and_reconciler import _database_url
 from tests.processes import qcluster, wait_for
 
@@ -57,31 +55,6 @@ def test_the_alert_schedules_run_on_the_outbound_cluster(db):
     assert OUTBOUND_CLUSTER in django_settings.Q_CLUSTER["ALT_CLUSTERS"]
 
 
-class SlowReceiver:
-    """Holds every POST for ``hold`` seconds before answering 200."""
-
-    def __init__(self, hold: float):
-        self.started = threading.Event()
-        self.finished = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                receiver.started.set()
-                time.sleep(hold)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                receiver.finished.set()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def _run_schedules_as(cluster_name: str) -> None:
     # What each cluster's scheduler does every 30 s, now: enqueue its own due schedules.
     with mock.patch.object(Conf, "CLUSTER_NAME", cluster_name):
@@ -92,7 +65,7 @@ def _run_schedules_as(cluster_name: str) -> None:
 def test_a_slow_receiver_does_not_delay_a_generation_job(make_org, make_key, settings):
     org = make_org(credits=10)
     key, _ = make_key(org)
-    receiver = SlowReceiver(hold=20)
+    receiver = HoldingReceiver(hold=20)
     settings.OUTBOUND_ALLOWED_PORTS = [80, 443, receiver.port]
     rule = _rule(org, 1, destination=f"http://127.0.0.1:{receiver.port}/hook")
     AlertDelivery.objects.create(
@@ -131,5 +104,4 @@ def test_a_slow_receiver_does_not_delay_a_generation_job(make_org, make_key, set
         )
         assert not receiver.finished.is_set()
         assert time.monotonic() - started < 15
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    receiver.close()

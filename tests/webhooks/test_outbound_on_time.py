@@ -8,9 +8,7 @@ endpoint's first attempt starts within 2 s (the hanging endpoint holds one worke
 """
 
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
@@ -19,7 +17,7 @@ from django.utils import timezone
 from alerts.models import AlertDelivery
 from alerts.services import alertrule_create
 from perceptis.configuration import OUTBOUND_CLUSTER
-from tests.helpers import SYSTEM
+from tests.helpers import SYSTEM, HoldingReceiver
 from tests.jobs.test_worker_and_reconciler import _database_url
 from tests.processes import Program, qcluster, wait_for
 from webhooks.delivery import outbox_enqueue
@@ -27,38 +25,6 @@ from webhooks.events import event_publish
 from webhooks.services import webhookendpoint_create
 
 TRANSACTIONAL = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-class TimedReceiver:
-    """Answer POSTs with ``statuses`` in turn (the last repeats), after ``hold`` seconds each;
-    note the monotonic time each one arrived."""
-
-    def __init__(self, statuses=(200,), hold: float = 0):
-        self.arrivals: list[float] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                index = len(receiver.arrivals)
-                receiver.arrivals.append(time.monotonic())
-                time.sleep(hold)
-                self.send_response(statuses[min(index, len(statuses) - 1)])
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _programs(ports, **extra):
@@ -128,7 +94,7 @@ def test_a_receiver_failing_twice_gets_its_third_attempt_within_15_seconds(
     org = make_org()
     settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
     settings.WEBHOOKS_REQUIRE_HTTPS = False
-    warm, receiver = TimedReceiver(), TimedReceiver(statuses=(500, 500, 200))
+    warm, receiver = HoldingReceiver(), HoldingReceiver(statuses=(500, 500, 200))
     ports = [warm.port, receiver.port]
     settings.OUTBOUND_ALLOWED_PORTS = [80, 443, *ports]
     outbound, dispatcher = _programs(ports)
@@ -158,7 +124,7 @@ def test_a_receiver_failing_twice_gets_its_third_attempt_within_15_seconds(
 @TRANSACTIONAL
 def test_a_hanging_receiver_delays_only_its_own_endpoint(make_org, settings):
     org = make_org()
-    warm, hanging, healthy = TimedReceiver(), TimedReceiver(hold=30), TimedReceiver()
+    warm, hanging, healthy = HoldingReceiver(), HoldingReceiver(hold=30), HoldingReceiver()
     ports = [warm.port, hanging.port, healthy.port]
     settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
     settings.WEBHOOKS_REQUIRE_HTTPS = False
