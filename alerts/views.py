@@ -70,6 +70,21 @@ def _already_sent(request, pk: str):
     return redirect("developer-alerts")
 
 
+def _save_once(claim, form, save) -> AlertRule | None:
+    """Run ``save()`` for a form whose token this submission claimed; return the rule.
+
+    A refusal gives the token back (the corrected form can be sent) and shows the errors.
+    """
+    try:
+        rule = save()
+    except InvalidRequest as exc:
+        form_token_release(nonce=claim.nonce)
+        form.add_service_errors(exc)
+        return None
+    form_token_done(nonce=claim.nonce, key_id=str(rule.pk))
+    return rule
+
+
 @manager_required
 @require_http_methods(["GET", "POST"])
 def alert_create(request):
@@ -84,17 +99,16 @@ def alert_create(request):
     if claim and claim.outcome is Claim.USED:
         return _already_sent(request, claim.key_id)
     if claim and claim.outcome is Claim.CLAIMED:
-        try:
-            rule = alertrule_create(
+        rule = _save_once(
+            claim,
+            form,
+            lambda: alertrule_create(
                 organization=organization, actor=Actor.for_request(request), **form.service_kwargs()
-            )
-        except InvalidRequest as exc:
-            form_token_release(nonce=claim.nonce)
-            form.add_service_errors(exc)
-        else:
-            form_token_done(nonce=claim.nonce, key_id=str(rule.pk))
-            if rule.signing_secret:
-                return _show_signing_secret(request, rule)
+            ),
+        )
+        if rule and rule.signing_secret:
+            return _show_signing_secret(request, rule)
+        if rule:
             messages.success(request, f"Alert rule “{rule.name}” created.")
             return redirect("developer-alert-edit", pk=rule.pk)
     return render(request, "developer/alerts/form.html", {"form": form, "rule": None})
@@ -121,22 +135,21 @@ def alert_edit(request, pk: int):
         return _already_sent(request, str(rule.pk))
     if claim and claim.outcome is Claim.CLAIMED:
         previous_secret = rule.signing_secret
-        try:
-            rule = alertrule_update(
+        saved = _save_once(
+            claim,
+            form,
+            lambda: alertrule_update(
                 rule=rule,
                 actor=Actor.for_request(request),
                 rotate_signing_secret=request.POST.get("rotate_signing_secret") == "on",
                 adopt_standard_signature=request.POST.get("adopt_standard_signature") == "on",
                 **form.service_kwargs(),
-            )
-        except InvalidRequest as exc:
-            form_token_release(nonce=claim.nonce)
-            form.add_service_errors(exc)
-        else:
-            form_token_done(nonce=claim.nonce, key_id=str(rule.pk))
-            if rule.signing_secret and rule.signing_secret != previous_secret:
-                return _show_signing_secret(request, rule)
-            messages.success(request, f"Alert rule “{rule.name}” saved.")
+            ),
+        )
+        if saved and saved.signing_secret and saved.signing_secret != previous_secret:
+            return _show_signing_secret(request, saved)
+        if saved:
+            messages.success(request, f"Alert rule “{saved.name}” saved.")
             return redirect("developer-alerts")
     return _edit_page(request, form, rule)
 
