@@ -1,7 +1,6 @@
 """Django's admin autodiscovery loads this module: it registers each concern's admin."""
 
-from apikeys.alerts import admin as alerts_admin
 from apikeys.keys import admin as keys_admin
 from apikeys.usage import admin as usage_admin
 
-__all__ = ["alerts_admin", "keys_admin", "usage_admin"]
+__all__ = ["keys_admin", "usage_admin"]

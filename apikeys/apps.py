@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class ApikeysConfig(AppConfig):
-    """Keys and the request pipeline (``keys/``), usage (``usage/``), alerts (``alerts/``)."""
+    """Keys and the request pipeline (``keys/``) and usage (``usage/``)."""
 
     name = "apikeys"
     verbose_name = "API keys"

@@ -3,13 +3,10 @@
 Code imports a model from its concern (``apikeys.keys.models``), not from this module.
 """
 
-from apikeys.alerts.models import AlertDelivery, AlertRule
 from apikeys.keys.models import ApiKey, FormToken, KeySecret
 from apikeys.usage.models import RequestLog, UsageHourly
 
 __all__ = [
-    "AlertDelivery",
-    "AlertRule",
     "ApiKey",
     "FormToken",
     "KeySecret",

@@ -13,7 +13,7 @@ A customer's URL must not be turned on us, so every request:
 - goes only to ``OUTBOUND_ALLOWED_PORTS`` (80 and 443), so it cannot probe other services;
 - follows no redirect (a 3xx is a failure);
 - has one wall-clock deadline for everything, resolution, connection, TLS, headers and body,
-  which each caller names (``WEBHOOKS_DEADLINE_SECONDS``, ``APIKEYS_ALERT_TIMEOUT_SECONDS``): a
+  which each caller names (``WEBHOOKS_DEADLINE_SECONDS`` for webhooks and alerts): a
   receiver that drips a byte a second is cut off;
 - reports failures in words a customer may see, without internal detail: every connection
   failure reads the same, so answers do not tell open ports, hosts or errors apart.

@@ -33,7 +33,7 @@ urlpatterns = [
     # Each concern mounts its API under /api/v1/ and its pages under /settings/developer/.
     path("", include("apikeys.keys.urls")),
     path("", include("apikeys.usage.urls")),
-    path("", include("apikeys.alerts.urls")),
+    path("", include("alerts.urls")),
     path("", include("webhooks.urls")),
     path("", include("jobs.urls")),
     path("", include("accounts.members.urls")),

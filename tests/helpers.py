@@ -1,7 +1,7 @@
 """Helpers shared by test modules: import them with ``from tests.helpers import ...``.
 
 ``tests`` and each folder in it are packages, so every test module, conftest and helper has one
-name from the project root (``tests.apikeys.alerts.conftest``); test modules import helpers, never a
+name from the project root (``tests.alerts.conftest``); test modules import helpers, never a
 conftest (pytest loads those itself).
 """
 
@@ -273,3 +273,62 @@ def settings_loaded(**environ: str) -> ModuleType:
             del sys.modules[name]
         sys.modules.update(running)
         perceptis.settings = running["perceptis.settings"]
+
+
+def run_outbound_queue() -> int:
+    """Do what an outbound-cluster worker does with the queued tasks; return attempts made.
+
+    The queue holds one task per destination (an endpoint, an alert rule): its worker sends
+    that destination's due deliveries.
+    """
+    from django_q.models import OrmQ
+
+    from perceptis.queues import OUTBOUND_CLUSTER
+    from webhooks.tasks import deliver_to_destination
+
+    attempts = 0
+    for message in list(OrmQ.objects.filter(key=OUTBOUND_CLUSTER)):
+        assert message.task["func"] == "webhooks.tasks.deliver_to_destination"
+        attempts += sum(deliver_to_destination(*message.task["args"]).values())
+        message.delete()
+    return attempts
+
+
+class HoldingReceiver:
+    """A webhook receiver on 127.0.0.1: holds each POST ``hold`` seconds, then answers the next
+    of ``statuses`` (the last repeats). Notes when each request arrived (monotonic clock)."""
+
+    def __init__(self, hold: float = 0, statuses=(200,)):
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.arrivals: list[float] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                index = len(receiver.arrivals)
+                receiver.arrivals.append(time.monotonic())
+                receiver.started.set()
+                time.sleep(hold)
+                self.send_response(statuses[min(index, len(statuses) - 1)])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                receiver.finished.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def count(self) -> int:
+        return len(self.arrivals)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

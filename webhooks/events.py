@@ -3,21 +3,19 @@
 ``event_publish`` only inserts rows, in the caller's transaction: one delivery per enabled
 endpoint of the environment that subscribes to the event. So a delivery exists if and only if
 the change it reports committed, and the caller (a job's terminal transition) is never delayed
-by a receiver. After commit each delivery's first attempt is queued on the outbound cluster;
-if that message is lost, the sweep (``webhooks.delivery.webhooks_deliver_due``) sends it.
+by a receiver. After commit each endpoint's deliveries are queued on the outbound cluster
+(``webhooks.delivery.outbox_enqueue``); if that message is lost, the dispatcher or the sweep
+sends them.
 """
 
-import logging
 from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
-from perceptis.queues import OUTBOUND_CLUSTER
+from webhooks.delivery import outbox_enqueue
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-
-logger = logging.getLogger(__name__)
 
 
 def _iso(moment: datetime) -> str:
@@ -45,22 +43,5 @@ def event_publish(
         if type in endpoint.events
     ]
     if deliveries:
-        ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: _enqueue(ids))
+        transaction.on_commit(lambda: outbox_enqueue(deliveries))
     return deliveries
-
-
-def _enqueue(delivery_ids: list[int]) -> None:
-    from django_q.tasks import async_task
-
-    for delivery_id in delivery_ids:
-        try:
-            async_task(
-                "webhooks.tasks.deliver_webhook",
-                delivery_id,
-                cluster=OUTBOUND_CLUSTER,
-                group="webhooks",
-            )
-        except Exception:
-            # The change has committed and the row is due: the sweep delivers it.
-            logger.warning("Webhook delivery %s not queued; the sweep sends it", delivery_id)

@@ -1,10 +1,14 @@
-"""Webhook endpoints an organization registers, and one delivery row per event and endpoint.
+"""Webhook endpoints an organization registers, one delivery row per event and endpoint, and
+the outbox state every outbound delivery shares.
 
 A delivery row is the outbox: it is written in the transaction of the change it reports, so it
 exists if and only if that change committed; the queue and the sweep only trigger its attempts.
+Any app's delivery model that subclasses ``Outbox`` is sent by the one engine,
+``webhooks.delivery`` (alert deliveries are; this app does not know them).
 """
 
 import secrets
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -69,21 +73,22 @@ class WebhookEndpoint(models.Model):
         return [self.secret]
 
 
-class WebhookDelivery(models.Model):
-    """One event for one endpoint: the message, fixed when it is made, and its attempts."""
+class Outbox(models.Model):
+    """The state of one outbound message and its attempts, moved only by ``webhooks.delivery``.
+
+    A subclass names the foreign key of its destination (``destination_field``: at most one
+    attempt at a time goes to one destination) and the function that sends one attempt
+    (``sender``, a dotted path to ``send(delivery) -> webhooks.delivery.Attempt``).
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
-    # The ``webhook-id`` header: the same on every attempt, so receivers can drop duplicates.
-    public_id = models.CharField("Message ID", max_length=40, unique=True, default=new_message_id)
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
-    )
-    event_type = models.CharField(max_length=40)
-    payload = models.JSONField()
+    destination_field: ClassVar[str]
+    sender: ClassVar[str]
+
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -92,8 +97,26 @@ class WebhookDelivery(models.Model):
     last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # What went wrong, in words safe to show the organization; no response body is kept.
     last_error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class WebhookDelivery(Outbox):
+    """One event for one endpoint: the message, fixed when it is made, and its attempts."""
+
+    destination_field = "endpoint"
+    sender = "webhooks.delivery.webhook_send"
+
+    # The ``webhook-id`` header: the same on every attempt, so receivers can drop duplicates.
+    public_id = models.CharField("Message ID", max_length=40, unique=True, default=new_message_id)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name_plural = "webhook deliveries"
@@ -106,3 +129,18 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return self.public_id
+
+
+class DestinationLease(models.Model):
+    """Who may send to a destination now: one outbound worker per endpoint or alert rule.
+
+    ``destination`` is ``"<model label>:<destination id>"``. A row whose ``expires_at`` has
+    passed is free; a worker that dies leaves its lease to expire, not to block for ever.
+    """
+
+    destination = models.CharField(max_length=100, unique=True)
+    token = models.CharField(max_length=32)
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.destination

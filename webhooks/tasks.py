@@ -1,10 +1,16 @@
-"""django-q2 task entry points of webhooks (outbound cluster). They only call the real work."""
+"""django-q2 task entry points of the outbound engine (outbound cluster). They only call it."""
 
-from webhooks.delivery import webhook_deliver, webhooks_deliver_due
+from django.apps import apps
+
+from webhooks.delivery import destination_deliver, webhooks_deliver_due
+from webhooks.models import Outbox
 
 
-def deliver_webhook(delivery_id: int):
-    return webhook_deliver(delivery_id=delivery_id)
+def deliver_to_destination(model_label: str, destination_id, token: str):
+    model = apps.get_model(model_label)
+    if not issubclass(model, Outbox):
+        raise ValueError(f"{model_label} is not an outbox")
+    return destination_deliver(model=model, destination_id=destination_id, token=token)
 
 
 def deliver_due_webhooks():

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.audit import Actor
 from accounts.decorators import manager_required, member_required, recent_authentication_required
-from apikeys.keys import forms, selectors, services
+from apikeys.keys import selectors, services
 from apikeys.keys.errors import KeyNotFound
 from apikeys.keys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm
 from apikeys.keys.models import ApiKey
+from apikeys.keys.once import form_claim, form_token_for
 from apikeys.keys.services.form_tokens import Claim
 from perceptis.errors import DomainError
 from perceptis.pagination import paginate
@@ -108,40 +109,6 @@ def _show_secret(request, *, key: ApiKey, plaintext: str, rotated: bool, grace=N
 CREATE, ROTATE = "key-create", "key-rotate"  # the purposes of the one-time form tokens
 
 
-def _form_token(request, purpose: str, target: str = "") -> str:
-    return services.form_token_issue(
-        user=request.user, organization=request.organization, purpose=purpose, target=target
-    )
-
-
-def _fresh_token(request, form, purpose: str, target: str) -> None:
-    form.data = form.data.copy()
-    form.data["nonce"] = _form_token(request, purpose, target)
-
-
-def _claim(request, form, purpose: str, target: str = ""):
-    """Claim the token of a valid form; return None for an invalid form.
-
-    An unusable token (missing, expired, forged, another user's, organization's or key's) is a
-    form error, and the form is sent back with a fresh token so that it can be sent again.
-    """
-    if not form.is_valid():
-        if "nonce" in form.errors:
-            _fresh_token(request, form, purpose, target)
-        return None
-    claim = services.form_token_claim(
-        token=form.cleaned_data["nonce"],
-        user=request.user,
-        organization=request.organization,
-        purpose=purpose,
-        target=target,
-    )
-    if claim.outcome is Claim.INVALID:
-        form.add_error("nonce", forms.NONCE_EXPIRED)
-        _fresh_token(request, form, purpose, target)
-    return claim
-
-
 def _already_shown(request, key_id: str):
     key = None
     if key_id:
@@ -159,7 +126,7 @@ def key_create(request):
     org_plan = request.organization.plan
     if request.method == "POST":
         form = KeyCreateForm(request.POST, plan=org_plan)
-        claim = _claim(request, form, CREATE)
+        claim = form_claim(request, form, CREATE)
         if claim and claim.outcome is Claim.USED:
             return _already_shown(request, claim.key_id)
         if claim and claim.outcome is Claim.CLAIMED:
@@ -176,7 +143,7 @@ def key_create(request):
                 services.form_token_done(nonce=claim.nonce, key_id=key.key_id)
                 return _show_secret(request, key=key, plaintext=plaintext, rotated=False)
     else:
-        form = KeyCreateForm(initial={"nonce": _form_token(request, CREATE)}, plan=org_plan)
+        form = KeyCreateForm(initial={"nonce": form_token_for(request, CREATE)}, plan=org_plan)
     status = 400 if form.is_bound else 200
     return render(request, "developer/key_create.html", {"form": form, "plan": plan}, status=status)
 
@@ -279,7 +246,7 @@ def key_rotate(request, key_id):
     key = key_or_404(request, key_id)
     if request.method == "POST":
         form = KeyRotateForm(request.POST)
-        claim = _claim(request, form, ROTATE, key.key_id)
+        claim = form_claim(request, form, ROTATE, key.key_id)
         if claim and claim.outcome is Claim.USED:
             return _already_shown(request, claim.key_id)
         if claim and claim.outcome is Claim.CLAIMED:
@@ -299,6 +266,6 @@ def key_rotate(request, key_id):
                 )
         status = 400
     else:
-        form = KeyRotateForm(initial={"nonce": _form_token(request, ROTATE, key.key_id)})
+        form = KeyRotateForm(initial={"nonce": form_token_for(request, ROTATE, key.key_id)})
         status = 200
     return render(request, "developer/key_rotate.html", {"key": key, "form": form}, status=status)

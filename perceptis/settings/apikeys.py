@@ -40,11 +40,7 @@ APIKEYS_PURGE_BATCH_SIZE = env.int("APIKEYS_PURGE_BATCH_SIZE", default=1000)
 
 # Alert rules per organization.
 APIKEYS_ALERT_MAX_RULES = env.int("APIKEYS_ALERT_MAX_RULES", default=50)
-# Alert delivery: attempts before a delivery is marked failed, and the retry backoff
-# (base * 2^(attempt-1), capped), and the wall-clock deadline of one webhook or Slack POST.
-APIKEYS_ALERT_MAX_ATTEMPTS = env.int("APIKEYS_ALERT_MAX_ATTEMPTS", default=8)
-APIKEYS_ALERT_RETRY_BASE_SECONDS = env.int("APIKEYS_ALERT_RETRY_BASE_SECONDS", default=60)
-APIKEYS_ALERT_RETRY_MAX_SECONDS = env.int("APIKEYS_ALERT_RETRY_MAX_SECONDS", default=3600)
-APIKEYS_ALERT_TIMEOUT_SECONDS = env.float("APIKEYS_ALERT_TIMEOUT_SECONDS", default=10.0)
+# Alert deliveries are retried and timed like webhooks (WEBHOOKS_RETRY_SCHEDULE_SECONDS,
+# WEBHOOKS_DEADLINE_SECONDS): one outbound engine.
 # The older name of OUTBOUND_ALLOW_PRIVATE_ADDRESSES (outbound.py), kept as an alias; default off.
 APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=False)

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "billing",
     "webhooks",
     "jobs",
+    "alerts",
     # The front door: sign-in (django-allauth), two-factor, sessions and headers (django-csp).
     # After the project's apps: of two apps with a template or a command of one name, the
     # earlier wins, and that is ours.

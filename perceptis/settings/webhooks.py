@@ -20,3 +20,5 @@ WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=True)
 WEBHOOKS_PREVIOUS_SECRET_HOURS = env.int("WEBHOOKS_PREVIOUS_SECRET_HOURS", default=24)
 # Finished deliveries are purged past this age (0 keeps them).
 WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
+# How often `manage.py dispatch_outbound` looks for due webhook and alert deliveries.
+WEBHOOKS_DISPATCH_SECONDS = env.float("WEBHOOKS_DISPATCH_SECONDS", default=1.0)

@@ -28,8 +28,8 @@ SUPPORT_PERMISSIONS = {
     # Read only, as the README says: the request log, hourly usage, alert rules and deliveries.
     "apikeys.view_requestlog",
     "apikeys.view_usagehourly",
-    "apikeys.view_alertrule",
-    "apikeys.view_alertdelivery",
+    "alerts.view_alertrule",
+    "alerts.view_alertdelivery",
     # Read only: webhook endpoints (never their secrets) and their deliveries.
     "webhooks.view_webhookendpoint",
     "webhooks.view_webhookdelivery",
@@ -44,8 +44,8 @@ SUPPORT_PAGES = [
     "/admin/billing/ledgerentry/",
     "/admin/apikeys/requestlog/",
     "/admin/apikeys/usagehourly/",
-    "/admin/apikeys/alertrule/",
-    "/admin/apikeys/alertdelivery/",
+    "/admin/alerts/alertrule/",
+    "/admin/alerts/alertdelivery/",
     "/admin/webhooks/webhookendpoint/",
     "/admin/webhooks/webhookdelivery/",
 ]
@@ -88,7 +88,7 @@ def test_support_group_has_exactly_the_support_permissions(db):
 
 
 def test_support_reads_alert_rules_but_changes_none(support, everything):
-    assert support.get("/admin/apikeys/alertrule/add/").status_code == 403
+    assert support.get("/admin/alerts/alertrule/add/").status_code == 403
 
 
 def test_support_opens_every_support_page(support, everything):

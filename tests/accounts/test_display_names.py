@@ -4,7 +4,7 @@ characters, which would make one name look like another."""
 import pytest
 
 from accounts.services import organization_create
-from apikeys.alerts.services import alertrule_create
+from alerts.services import alertrule_create
 from apikeys.keys.services import apikey_create
 from perceptis.errors import InvalidRequest
 from tests.helpers import SYSTEM

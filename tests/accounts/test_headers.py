@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Membership
-from apikeys.alerts.services import alertrule_create
+from alerts.services import alertrule_create
 from jobs.services import job_submit
 from tests.helpers import SYSTEM, enable_totp, mark_recently_authenticated
 

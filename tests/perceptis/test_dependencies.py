@@ -17,10 +17,10 @@ LAYERS = [
     "billing",
     "apikeys.keys",
     "apikeys.usage",
-    "apikeys.alerts",
     "apikeys",  # the app's own modules: models, admin, apps, management commands
     "webhooks",
     "jobs",
+    "alerts",
 ]
 
 

@@ -25,7 +25,7 @@ def test_schedules_follow_their_tasks_to_the_new_modules():
 
     after = dict(Schedule.objects.values_list("name", "func"))
     assert after["Purge old usage, request logs and jobs"] == "jobs.tasks.purge_old_data"
-    assert after["Evaluate alert rules"] == "apikeys.alerts.tasks.evaluate_alerts"
+    assert after["Evaluate alert rules"] == "alerts.tasks.evaluate_alerts"
     # Every schedule names a function the worker can import.
     for func in after.values():
         assert callable(import_string(func)), func

@@ -10,16 +10,13 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
-from django_q.models import OrmQ
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from jobs.models import Job
 from jobs.services import job_cancel, job_run
-from perceptis.queues import OUTBOUND_CLUSTER
-from tests.helpers import SYSTEM, FakeServer
+from tests.helpers import SYSTEM, FakeServer, run_outbound_queue
 from webhooks.delivery import webhooks_deliver_due
 from webhooks.models import WebhookDelivery
-from webhooks.tasks import deliver_webhook
 
 ALL_EVENTS = ["job.succeeded", "job.failed", "job.canceled"]
 
@@ -40,16 +37,6 @@ def run(job_id, capture) -> str:
     """Run the job as the worker does and let its transaction's on-commit hooks fire."""
     with capture(execute=True):
         return job_run(job_id=job_id)
-
-
-def run_outbound_queue() -> int:
-    """Do what an outbound-cluster worker does with the queued delivery tasks; return how many."""
-    messages = list(OrmQ.objects.filter(key=OUTBOUND_CLUSTER))
-    for message in messages:
-        assert message.task["func"] == "webhooks.tasks.deliver_webhook"
-        deliver_webhook(*message.task["args"])
-        message.delete()
-    return len(messages)
 
 
 def verify(secret: str, request: dict) -> dict:

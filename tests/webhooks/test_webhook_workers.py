@@ -3,8 +3,6 @@ outbound cluster while generation jobs keep finishing; and concurrent workers on
 send one attempt once."""
 
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connection
@@ -12,7 +10,7 @@ from django.db import connection
 from jobs.models import Job
 from jobs.services import job_submit
 from perceptis.queues import OUTBOUND_CLUSTER
-from tests.helpers import SYSTEM, requires_postgres
+from tests.helpers import SYSTEM, HoldingReceiver, requires_postgres
 from tests.jobs.test_worker_and_reconciler import _database_url
 from tests.processes import qcluster, wait_for
 from webhooks.delivery import webhook_deliver
@@ -21,39 +19,6 @@ from webhooks.models import WebhookDelivery
 from webhooks.services import webhookendpoint_create
 
 TRANSACTIONAL = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-class HoldingReceiver:
-    """Holds every POST for ``hold`` seconds before answering 200; counts what it got."""
-
-    def __init__(self, hold: float):
-        self.started = threading.Event()
-        self.finished = threading.Event()
-        self.count = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                receiver.count += 1
-                receiver.started.set()
-                time.sleep(hold)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                receiver.finished.set()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _endpoint(org, url):

@@ -149,8 +149,8 @@ def test_zero_job_retention_keeps_every_job(key, now, settings):
 def test_alert_and_purge_tasks_are_scheduled(db):
     schedules = dict(Schedule.objects.values_list("func", "minutes"))
 
-    assert schedules["apikeys.alerts.tasks.evaluate_alerts"] == 1
-    assert schedules["apikeys.alerts.tasks.deliver_alerts"] == 1
+    assert schedules["alerts.tasks.evaluate_alerts"] == 1
+    assert schedules["webhooks.tasks.deliver_due_webhooks"] == 1  # alert deliveries too
     assert schedules["jobs.tasks.purge_old_data"] == 60
 
 
