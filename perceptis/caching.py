@@ -15,6 +15,8 @@ def cache_settings(env, redis_url: str) -> dict:
     - ``APIKEYS_WEB_PROCESSES`` (``WEB_CONCURRENCY``, 2): the web processes that share each limit
       while counting alone; each allows its share, the limit divided by this, rounded down.
     - ``JOBS_READ_MODEL_SECONDS`` (3600): how long a finished job's status body stays cached.
+    - ``JOBS_READ_MODEL_LIVE_SECONDS`` (30, Redis only): how long the body of a job that can
+      still change stays cached; it bounds how long a write lost to a Redis outage shows.
     """
     timeout = env.float("REDIS_TIMEOUT_SECONDS", default=0.25)
     if redis_url:
@@ -41,4 +43,5 @@ def cache_settings(env, redis_url: str) -> dict:
             "APIKEYS_WEB_PROCESSES", default=env.int("WEB_CONCURRENCY", default=2)
         ),
         "JOBS_READ_MODEL_SECONDS": env.int("JOBS_READ_MODEL_SECONDS", default=3600),
+        "JOBS_READ_MODEL_LIVE_SECONDS": env.int("JOBS_READ_MODEL_LIVE_SECONDS", default=30),
     }
