@@ -8,10 +8,14 @@ class Fixture:
     job_id: str
     api_key: str
     token: str
+    running_job_id: str = ""
 
 
 def make_fixture() -> Fixture:
-    """Create an organization with a live key, a finished job and a DRF token for a member."""
+    from django.utils import timezone
+
+    """Create an organization with a live key, a finished and a running job, and a DRF token
+    for a member."""
     from rest_framework.authtoken.models import Token
 
     from accounts.audit import Actor
@@ -33,6 +37,10 @@ def make_fixture() -> Fixture:
         result={"text": "A lighthouse stands on the rocks as the light fades."},
         credits_charged=1,
     )
+    running = job_submit(key=key, prompt="A harbour at dawn", options={}).job
+    Job.objects.filter(pk=running.pk).update(
+        status=Job.Status.RUNNING, attempts=1, started_at=timezone.now()
+    )
     user = user_create(
         email="bench@example.com",
         password="bench-password-not-secret",
@@ -41,7 +49,9 @@ def make_fixture() -> Fixture:
         actor=actor,
     )
     token = Token.objects.create(user=user)
-    return Fixture(job_id=job.job_id, api_key=plaintext, token=token.key)
+    return Fixture(
+        job_id=job.job_id, api_key=plaintext, token=token.key, running_job_id=running.job_id
+    )
 
 
 @dataclass
