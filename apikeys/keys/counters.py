@@ -33,6 +33,13 @@ def incr(name: str, ttl: int) -> int:
         return cache.incr(name)  # another process created it in between
 
 
+def get(name: str) -> int:
+    """Return the counter ``name`` (0 when there is none)."""
+    redis = redis_or_none()
+    value = cache.get(name) if redis is None else redis.get(prefix() + name)
+    return int(value or 0)
+
+
 def refund(key_pk: int, organization_pk: int, counts: Counts, *, window: int, day: int) -> None:
     """Take back what ``counts`` counted, for a request refused before the limiter."""
     names = []

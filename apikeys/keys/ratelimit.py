@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 
 from apikeys.keys import counters
 from apikeys.keys import redis_contract as contract
@@ -166,12 +165,8 @@ def peek(key: ApiKey, *, now: float | None = None, counts: Counts | None = None)
     if redis_breaker.is_open:
         limit = share(limit)
         return RateLimitState(limit, limit - local_counters.get(name), reset, True)
-    try:
-        count = cache.get(name) or 0
-    except Exception as error:
-        redis_breaker.failed(error)
-        count = 0
-    return RateLimitState(limit, limit - int(count), reset)
+    count = shared_call(counters.get, name) or 0
+    return RateLimitState(limit, limit - count, reset)
 
 
 # --- Failed authentication, per client address ------------------------------------------------

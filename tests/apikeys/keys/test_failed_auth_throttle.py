@@ -146,7 +146,7 @@ def test_with_the_cache_down_each_process_counts_failures_at_its_share(settings,
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 4
     settings.APIKEYS_WEB_PROCESSES = 2
     with (
-        mock.patch.object(ratelimit.cache, "get", side_effect=ConnectionError("down")),
+        mock.patch.object(counters, "get", side_effect=ConnectionError("down")),
         mock.patch.object(counters, "incr", side_effect=ConnectionError("down")),
     ):
         for _ in range(2):
