@@ -25,6 +25,7 @@ def make_fixture() -> Fixture:
     from billing.services import organization_open
     from jobs.models import Job
     from jobs.services import job_submit
+    from jobs.status import job_status_store
 
     actor = Actor.system("bench")
     org = organization_open(name="Bench", plan_code="business", credits=1000, actor=actor)
@@ -36,11 +37,15 @@ def make_fixture() -> Fixture:
         status=Job.Status.SUCCEEDED,
         result={"text": "A lighthouse stands on the rocks as the light fades."},
         credits_charged=1,
+        finished_at=timezone.now(),
     )
     running = job_submit(key=key, prompt="A harbour at dawn", options={}).job
     Job.objects.filter(pk=running.pk).update(
         status=Job.Status.RUNNING, attempts=1, started_at=timezone.now()
     )
+    # Moved by UPDATE, not by the services' transitions: store their read models as those would.
+    for moved in Job.objects.filter(pk__in=[job.pk, running.pk]):
+        job_status_store(moved)
     user = user_create(
         email="bench@example.com",
         password="bench-password-not-secret",
