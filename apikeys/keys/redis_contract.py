@@ -59,8 +59,10 @@ DAY = Name("rl:d:{key}:{day}")
 ORGANIZATION_DAY = Name("rl:od:{organization}:{day}")
 # Failed key checks per client address and minute.
 FAILED_AUTH = Name("rl:af:{ip}:{window}")
-# A view's cached answer for one key (a job's status body): a hash of version and data.
-READ_MODEL = Name("ak:x:{key}:{name}")
+# A view's cached answer for one key (a job's status body): a hash of version and data. (Not
+# ``ak:x:``, where earlier releases kept unversioned strings: a rolling deploy must never read
+# a key of another type.)
+READ_MODEL = Name("ak:rm:{key}:{name}")
 
 
 @dataclass(frozen=True)
