@@ -14,6 +14,7 @@ import logging
 
 from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apikeys.keys import counters
@@ -25,10 +26,10 @@ logger = logging.getLogger(__name__)
 redis_breaker = state.breaker
 local_counters = state.counters
 
-# What an unreachable, hung or restarting Redis raises (``ClusterDownError`` and the like are
-# subclasses of ``ConnectionError``; ``BusyLoadingError`` too). ``OSError``: a socket error
-# that escaped redis-py's wrapping.
-OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+# What an unreachable, hung, restarting or failing-over Redis raises: connection errors (a
+# server still loading its data is one, ``BusyLoadingError``), timeouts, a replica that was
+# written to while it took over (``ReadOnlyError``), and socket errors that escaped redis-py.
+OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 
 def share(limit: int) -> int:

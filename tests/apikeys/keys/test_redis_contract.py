@@ -13,7 +13,7 @@ from unittest import mock
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apikeys.keys import keycache, lookup
@@ -188,7 +188,13 @@ def test_script_arguments_are_named_once():
 
 
 @pytest.mark.parametrize(
-    "error", [RedisConnectionError("refused"), RedisTimeoutError("timed out"), OSError("reset")]
+    "error",
+    [
+        RedisConnectionError("refused"),
+        RedisTimeoutError("timed out"),
+        ReadOnlyError("READONLY You can't write against a read only replica."),
+        OSError("reset"),
+    ],
 )
 def test_connection_and_timeout_errors_are_an_outage(error):
     def call():
