@@ -1,11 +1,11 @@
-"""The verified key record and the request counters in Redis, read and counted in one call.
+"""The verified key records in Redis, read (and the request counted) in one call.
 
 With ``REDIS_URL`` (and ``APIKEYS_KEY_CACHE`` on, the default there), an authenticated request
 makes one Redis round trip and no key query: a Lua script reads the key's cached record (key,
 organization, plan and secret state, keyed by the secret's hash), checks it against the
 versions of its key, organization and the plans, counts the request against the per-minute
-limit and the test-key quotas, and returns a finished job's cached status body if the view
-asked for one. A miss or a stale record reads the database as before, then stores the record
+limit and the test-key quotas, and returns the read model the view asked for (a job's status
+body, ``jobs.status``). A miss or a stale record reads the database as before, then stores the record
 and counts in a second call.
 
 Freshness. Saving or deleting a key, one of its secrets, its organization or any plan sets
@@ -19,9 +19,9 @@ bounded by the record's lifetime, ``APIKEYS_KEY_CACHE_SECONDS``.
 
 Without Redis (the embedded default) there is no record cache: each request reads the key from
 the database, which every process shares, so the same guarantees hold with several processes.
-Redis failures are the caller's to handle (``ratelimit`` falls back, see there). Key names,
-arguments and the scripts' source are in ``redis_contract``; the counters a refused request
-gives back are ``counters``'; read models are ``readmodels``'.
+Redis failures are the caller's to handle (``fallback.shared_call``). Key names, arguments and
+the scripts' source are in ``redis_contract``; taking back a refused request's counts is in
+``counters``; storing read models in ``readmodels``.
 """
 
 import pickle
