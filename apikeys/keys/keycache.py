@@ -5,8 +5,8 @@ makes one Redis round trip and no key query: a Lua script reads the key's cached
 organization, plan and secret state, keyed by the secret's hash), checks it against the
 versions of its key, organization and the plans, counts the request against the per-minute
 limit and the test-key quotas, and returns the read model the view asked for (a job's status
-body, ``jobs.status``). A miss or a stale record reads the database as before, then stores the record
-and counts in a second call.
+body, ``jobs.status``). A miss or a stale record reads the database as before, then stores
+the record and counts in a second call.
 
 Freshness. Saving or deleting a key, one of its secrets, its organization or any plan sets
 that object's version to Redis's clock on commit (``invalidate``); a record whose versions
