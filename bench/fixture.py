@@ -8,10 +8,14 @@ class Fixture:
     job_id: str
     api_key: str
     token: str
+    running_job_id: str = ""
 
 
 def make_fixture() -> Fixture:
-    """Create an organization with a live key, a finished job and a DRF token for a member."""
+    from django.utils import timezone
+
+    """Create an organization with a live key, a finished and a running job, and a DRF token
+    for a member."""
     from rest_framework.authtoken.models import Token
 
     from accounts.audit import Actor
@@ -22,6 +26,7 @@ def make_fixture() -> Fixture:
     from billing.services import organization_open
     from jobs.models import Job
     from jobs.services import job_submit
+    from jobs.status import job_status_store
 
     actor = Actor.system("bench")
     org = organization_open(name="Bench", plan_code="business", credits=1000, actor=actor)
@@ -33,11 +38,21 @@ def make_fixture() -> Fixture:
         status=Job.Status.SUCCEEDED,
         result={"text": "A lighthouse stands on the rocks as the light fades."},
         credits_charged=1,
+        finished_at=timezone.now(),
     )
+    running = job_submit(key=key, prompt="A harbour at dawn", options={}).job
+    Job.objects.filter(pk=running.pk).update(
+        status=Job.Status.RUNNING, attempts=1, started_at=timezone.now()
+    )
+    # Moved by UPDATE, not by the services' transitions: store their read models as those would.
+    for moved in Job.objects.filter(pk__in=[job.pk, running.pk]):
+        job_status_store(moved)
     user = user_create(email="bench@example.com", password="bench-password-not-secret", actor=actor)
     membership_create(user=user, organization=org, role=Membership.Role.ADMIN, actor=actor)
     token = Token.objects.create(user=user)
-    return Fixture(job_id=job.job_id, api_key=plaintext, token=token.key)
+    return Fixture(
+        job_id=job.job_id, api_key=plaintext, token=token.key, running_job_id=running.job_id
+    )
 
 
 @dataclass

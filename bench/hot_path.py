@@ -61,11 +61,23 @@ class Driver:
         from django.core.handlers.wsgi import WSGIHandler
 
         self.app = WSGIHandler()
-        self.environs = {}
+        self.environs_of = {
+            "finished": self._environs(fixture, fixture.job_id),
+            "running": self._environs(fixture, fixture.running_job_id),
+        }
+        self.environs = self.environs_of["finished"]
+
+    def poll(self, job: str) -> None:
+        """Poll the ``finished`` or the ``running`` job from now on."""
+        self.environs = self.environs_of[job]
+
+    @staticmethod
+    def _environs(fixture: Fixture, job_id: str) -> dict:
+        environs = {}
         for variant in VARIANTS:
             environ = {
                 "REQUEST_METHOD": "GET",
-                "PATH_INFO": variant.path.format(job_id=fixture.job_id),
+                "PATH_INFO": variant.path.format(job_id=job_id),
                 "QUERY_STRING": "",
                 "SCRIPT_NAME": "",
                 "SERVER_NAME": "testserver",
@@ -86,7 +98,8 @@ class Driver:
                 environ["HTTP_AUTHORIZATION"] = f"Token {fixture.token}"
             elif variant.credential == "key":
                 environ["HTTP_AUTHORIZATION"] = f"Bearer {fixture.api_key}"
-            self.environs[variant.name] = environ
+            environs[variant.name] = environ
+        return environs
 
     def request(self, variant: str) -> tuple[str, dict, bytes]:
         """Send one request; return the status line, the headers and the body."""
@@ -139,6 +152,7 @@ def check(driver: Driver) -> dict[tuple[str, str], int]:
     queries = {}
     for config in CONFIGS:
         bodies = {}
+        driver.poll(config.job)
         with override_settings(**config.settings):
             for variant in VARIANTS:
                 driver.request(variant.name)  # the first request may write the key's last use
@@ -177,6 +191,7 @@ def measure(driver: Driver, requests: int, repeat: int) -> dict:
     names = [v.name for v in VARIANTS]
     timings = {(c.name, v.name): [] for c in CONFIGS for v in VARIANTS}
     for config in CONFIGS:  # warm up
+        driver.poll(config.job)
         with override_settings(**config.settings):
             driver.time_rounds(names, max(1, min(requests, 100)), {n: [] for n in names})
     for round_ in range(repeat):
@@ -184,6 +199,7 @@ def measure(driver: Driver, requests: int, repeat: int) -> dict:
         for block, start in enumerate(range(0, requests, BLOCK)):
             shift = (round_ + block) % len(CONFIGS)
             for config in CONFIGS[shift:] + CONFIGS[:shift]:
+                driver.poll(config.job)
                 with override_settings(**config.settings):
                     turn = (round_ + block) % len(names)
                     driver.time_rounds(

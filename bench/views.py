@@ -9,8 +9,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs.api import job_status_body
 from jobs.models import Job
+from jobs.status import job_status_body
 
 
 def _find_job(job_id: str) -> Job:

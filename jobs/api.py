@@ -1,14 +1,13 @@
 """The jobs API: generate, status, the key's job list, cancel, and the models it may use."""
 
-from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.audit import Actor
-from apikeys.keys import keycache, ratelimit
+from apikeys.keys import keycache, readmodels
+from apikeys.keys.fallback import shared_call
 from apikeys.keys.models import Permission
 from apikeys.keys.pipeline import ANY_KEY, request_state
 from billing.errors import (
@@ -24,7 +23,6 @@ from jobs.errors import (
     JobNotFound,
     TooManyJobsInFlight,
 )
-from jobs.models import Job
 from jobs.selectors import jobs_list
 from jobs.serializers import (
     GenerateRequestSerializer,
@@ -37,6 +35,7 @@ from jobs.serializers import (
 )
 from jobs.services import job_cancel, job_get_for_key, job_submit
 from jobs.services.submission import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN
+from jobs.status import job_status_body, job_status_store, read_model_name
 from perceptis.pagination import NextCursorPagination
 from perceptis.parsers import json_body
 
@@ -46,42 +45,6 @@ JOB_ID_PARAMETER = OpenApiParameter(
     type=str,
     description="The job's id (`job_...`), from the generate response or the job list.",
 )
-
-
-def _iso_datetime(value) -> str | None:
-    # As DRF's DateTimeField renders it: in the current time zone, UTC written as "Z".
-    if value is None:
-        return None
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-# A job in these states never changes again (support retries only failed jobs), so its status
-# body may be served from the read model, per key, in every process.
-FINAL = (Job.Status.SUCCEEDED, Job.Status.CANCELED)
-
-
-def job_status_body(job: Job) -> dict:
-    """Return the status response body of ``job``: ``JobSerializer``'s output, built directly.
-
-    Status is the most frequent request; building the body by hand costs a fraction of
-    instantiating the serializer and its fields on every poll.
-    """
-    return {
-        "job_id": job.job_id,
-        "status": job.status,
-        "created_at": _iso_datetime(job.created_at),
-        "started_at": _iso_datetime(job.started_at),
-        "finished_at": _iso_datetime(job.finished_at),
-        "result": job.result,
-        "error": job.error,
-        "model": job.model,
-        "usage": job.usage,
-        "credits_reserved": job.credits_reserved,
-        "credits_charged": job.credits_charged,
-        "test": job.test,
-        "cancel_requested": job.cancel_requested_at is not None,
-    }
 
 
 class GenerateView(APIView):
@@ -184,31 +147,22 @@ class StatusView(APIView):
     )
     def get(self, request, job_id: str):
         key = request.auth
-        name = self.read_model({"job_id": job_id})
+        name = read_model_name(job_id)
         body = request_state(request).read_model
         if body is None and name and not keycache.enabled():
-            body = ratelimit.shared_call(keycache.read_model_get, key.pk, name)
+            body = shared_call(readmodels.read_model_get, key.pk, name)
         if body is not None:
             return Response(body)
+        # A miss: the database answers, and the body read is stored (versioned, so a poll that
+        # read an older state than a transition's write does not replace it).
         job = job_get_for_key(key=key, job_id=job_id)
-        body = job_status_body(job)
-        if name and job.status in FINAL:
-            ratelimit.shared_call(
-                keycache.read_model_put,
-                key.pk,
-                name,
-                body,
-                seconds=settings.JOBS_READ_MODEL_SECONDS,
-            )
-        return Response(body)
+        job_status_store(job)
+        return Response(job_status_body(job))
 
     @staticmethod
     def read_model(kwargs) -> str:
-        """The cached status body a poll may be answered from (a job that will never change)."""
-        job_id = kwargs.get("job_id")
-        if not settings.JOBS_READ_MODEL_SECONDS or not Job.is_valid_id(job_id):
-            return ""
-        return f"job:{job_id}"
+        """The cached status body a poll may be answered from (``jobs.status``)."""
+        return read_model_name(kwargs.get("job_id"))
 
 
 class JobListView(APIView):

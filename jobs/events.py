@@ -6,6 +6,7 @@ whatever it records commits or rolls back with the status change.
 
 from apikeys.keys.models import ApiKey
 from jobs.models import Job
+from jobs.status import job_status_body
 from webhooks.events import event_publish
 
 EVENT_TYPES = {
@@ -23,9 +24,6 @@ def job_finished(job: Job) -> None:
     as ``GET /api/v1/status/{job_id}`` returns it. Only rows are written here; the deliveries
     run on the outbound cluster after commit, so no receiver can delay the job.
     """
-    # Circular otherwise: jobs.api imports the services, which import this module.
-    from jobs.api import job_status_body
-
     # The caller's instance may predate the UPDATE that finished the job: read what it wrote.
     job = Job.objects.select_related("organization").get(pk=job.pk)
     event_type = EVENT_TYPES.get(job.status)

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs.models import Job
+from jobs.status import job_status_body
 from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
 
 MAX_OPTIONS_BYTES = 16 * 1024
@@ -65,11 +66,13 @@ class JobResultSerializer(serializers.Serializer):
 
 @extend_schema_field(JobResultSerializer)
 class JobResultField(serializers.JSONField):
-    """The stored result as the engine returned it (the status body is built without a
-    serializer and must match this one); the schema describes it as ``JobResultSerializer``."""
+    """The stored result as the engine returned it; the schema describes it as
+    ``JobResultSerializer``."""
 
 
 class JobSerializer(serializers.ModelSerializer):
+    """The job's status body: its fields declare the schema, ``job_status_body`` renders it."""
+
     error = JobErrorSerializer(allow_null=True, read_only=True)
     result = JobResultField(
         allow_null=True, read_only=True, help_text="Null until the job has succeeded."
@@ -102,6 +105,9 @@ class JobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        return job_status_body(instance)
+
 
 class SubmittedJobSerializer(JobSerializer):
     status_url = serializers.SerializerMethodField()
@@ -112,6 +118,9 @@ class SubmittedJobSerializer(JobSerializer):
 
     def get_status_url(self, job) -> str:
         return reverse("api-status", args=[job.job_id])
+
+    def to_representation(self, instance):
+        return {**job_status_body(instance), "status_url": self.get_status_url(instance)}
 
 
 class ModelEntrySerializer(serializers.Serializer):

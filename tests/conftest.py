@@ -1,6 +1,9 @@
 """Shared factories and clients. Data comes from the services, as in production."""
 
 import os
+import shutil
+import socket
+import subprocess
 
 import pytest
 from django.core.cache import cache
@@ -23,6 +26,7 @@ from tests.helpers import (
     enable_totp,
     mark_recently_authenticated,
 )
+from tests.processes import free_port, wait_for
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -309,3 +313,43 @@ def pytest_collection_modifyitems(config, items):
             "@pytest.mark.django_db(transaction=True, serialized_rollback=True): "
             + ", ".join(offending)
         )
+
+
+@pytest.fixture
+def own_redis(settings):
+    """A redis-server of this test's own, the cache (and key cache) on it; ``stop()`` kills it."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("needs redis-server")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+    settings.APIKEYS_KEY_CACHE = True
+    wait_for(lambda: _answers(port), timeout=10, what="redis-server")
+
+    def stop():
+        server.terminate()
+        server.wait(timeout=10)
+
+    yield stop
+    if server.poll() is None:
+        stop()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False

@@ -121,3 +121,72 @@ class ClientProcess:
         self.process.join(10)
         if self.process.is_alive():
             self.process.kill()
+
+
+def _serve_phases(db_name, env, plaintext, path, per_phase, moment, ready, gates, results):
+    os.environ.update(env)
+    _setup(db_name)
+    import types
+
+    from django.db import connections
+    from django.test import Client
+
+    from apikeys.keys import ratelimit
+
+    # Every phase in one minute: the limiter's clock stands still.
+    ratelimit.time = types.SimpleNamespace(time=lambda: moment)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    ready.put(os.getpid())
+    out = []
+    for gate, count in zip(gates, per_phase, strict=True):
+        gate.wait(60)
+        out.append([client.get(path).status_code for _ in range(count)])
+        ready.put(os.getpid())
+    connections.close_all()
+    results.put(out)
+
+
+def serve_in_phases(
+    *,
+    db_name: str,
+    env: dict,
+    plaintext: str,
+    path: str,
+    per_phase: list[int],
+    processes: int,
+    moment: float,
+    between,
+):
+    """Send ``per_phase[i]`` requests from each process in phase i, all at the limiter time
+    ``moment``; ``between(i)`` runs after phase i (before phase i + 1) while they wait.
+
+    Return each process's status codes per phase. ``env`` is set in each process before
+    Django starts (``REDIS_URL`` and the like).
+    """
+    ctx = multiprocessing.get_context("spawn")
+    ready, results = ctx.Queue(), ctx.Queue()
+    gates = [ctx.Event() for _ in per_phase]
+    workers = [
+        ctx.Process(
+            target=_serve_phases,
+            args=(db_name, env, plaintext, path, per_phase, moment, ready, gates, results),
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        for phase, gate in enumerate(gates):
+            for _ in workers:
+                ready.get(timeout=60)
+            if phase:
+                between(phase - 1)
+            gate.set()
+        for _ in workers:
+            ready.get(timeout=60)
+        return [results.get(timeout=60) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()

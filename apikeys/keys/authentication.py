@@ -25,6 +25,7 @@ from apikeys.keys.errors import (
 )
 from apikeys.keys.models import ApiKey, KeySecret
 from apikeys.keys.pipeline import RequestState, attach_state
+from apikeys.keys.process_state import state
 from apikeys.keys.services import apikey_record_use
 from perceptis.clientip import client_ip
 from perceptis.errors import DomainError
@@ -46,18 +47,13 @@ def _read_model_name(request) -> str:
     return name(context.get("kwargs") or {}) or "" if name else ""
 
 
-# This process's last check of each key's last use, so a cached key costs no query a request.
-_use_checked: dict[str, float] = {}
-
-
 def _record_use(key: ApiKey, request, ip: str | None, now) -> None:
-    checked = _use_checked.get(key.key_id)
+    # This process's last check of each key's last use, so a cached key costs no query a request.
+    checked = state.use_recorded.get(key.key_id)
     moment = now.timestamp()
     if checked is not None and moment - checked < settings.APIKEYS_LAST_USED_INTERVAL_SECONDS:
         return
-    if len(_use_checked) > 100_000:
-        _use_checked.clear()
-    _use_checked[key.key_id] = moment
+    state.use_recorded[key.key_id] = moment
     apikey_record_use(key=key, ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", ""), now=now)
 
 
@@ -84,22 +80,30 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_credentials(self, credential: str, request):
         ip = client_ip(request)
+        well_formed = bool(credential) and keys.parse(credential) is not None
+        secret_hash = keys.hash_key(credential) if well_formed else None
         retry_after = ratelimit.failed_auth_retry_after(ip)
-        if retry_after is not None:
+        # A throttled address: guessing is refused before any lookup (a malformed key, or one
+        # that failed this minute); any other key is checked and served if it verifies.
+        if retry_after is not None and (
+            not well_formed or ratelimit.failed_auth_known(secret_hash)
+        ):
             raise TooManyFailedAttempts(retry_after=retry_after)
         try:
-            return self._check(credential, request, ip)
+            return self._check(credential, secret_hash, request, ip)
         except DomainError as refused:
-            if refused.status_code == 401:
-                ratelimit.failed_auth_record(ip)
+            if refused.status_code != 401:
+                raise
+            ratelimit.failed_auth_record(ip, secret_hash)
+            if retry_after is not None:
+                raise TooManyFailedAttempts(retry_after=retry_after) from None
             raise
 
-    def _check(self, credential: str, request, ip: str | None):
+    def _check(self, credential: str, secret_hash: str | None, request, ip: str | None):
         if not credential:
             raise InvalidApiKey("The Authorization header has no key after 'Bearer'.")
-        if keys.parse(credential) is None:
+        if secret_hash is None:
             raise InvalidApiKey()
-        secret_hash = keys.hash_key(credential)
         moment = ratelimit.now()
         window, day = int(moment // 60), int(moment // 86400)
         counting = settings.APIKEYS_RATE_LIMITS_ENABLED
@@ -108,6 +112,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             found = ratelimit.shared_call(
                 keycache.fetch,
                 secret_hash,
+                record_format=lookup.RECORD_FORMAT,
                 window=window,
                 day=day,
                 count=counting,

@@ -1,63 +1,35 @@
 """What the request path does while Redis is unavailable: a circuit breaker and counting alone.
 
-Every Redis call of the request path goes through ``shared_call``: after a failure the breaker
-(``redis_breaker``) skips Redis for ``APIKEYS_REDIS_BREAKER_SECONDS``, and each process counts
-on its own (``local_counters``) at its share of each limit: what is left of it as the process
-last saw Redis count, divided by ``APIKEYS_WEB_PROCESSES`` and rounded down.
+Every Redis call of the request path goes through ``shared_call``: after a connection error or
+a timeout the breaker (``redis_breaker``) skips Redis for ``APIKEYS_REDIS_BREAKER_SECONDS``,
+and each process counts on its own (``local_counters``) at its share of each limit: what is
+left of it as the process last saw Redis count, divided by ``APIKEYS_WEB_PROCESSES`` and
+rounded down. When Redis answers again, the first call adds what the process counted alone to
+Redis's counters before anything else, so the minute an outage ends in still allows a key no
+more than its limit. Any other error from Redis (a script that fails, a wrong type) is a bug,
+not an outage: it is logged as one and raised.
 """
 
-import threading
+import logging
 
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from perceptis.breaker import CircuitBreaker
+from apikeys.keys import counters
+from apikeys.keys.process_state import state
 
-# One per process, for every Redis call on the request path (key records and counters).
-redis_breaker = CircuitBreaker(
-    "Redis (key records and rate limits)",
-    cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
-)
+logger = logging.getLogger(__name__)
 
+# One per process (``process_state``), for every Redis call on the request path.
+redis_breaker = state.breaker
+local_counters = state.counters
 
-class _LocalCounters:
-    """This process's counters, used while Redis is unavailable; old windows are dropped."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-        self._seen: dict[str, int] = {}  # the last shared count of a day counter this process saw
-
-    def incr(self, name: str) -> int:
-        with self._lock:
-            if len(self._counts) > 50_000:
-                self._counts.clear()
-            count = self._counts[name] = self._counts.get(name, 0) + 1
-            return count
-
-    def get(self, name: str) -> int:
-        return self._counts.get(name, 0)
-
-    def decr(self, name: str) -> None:
-        with self._lock:
-            if self._counts.get(name, 0) > 0:
-                self._counts[name] -= 1
-
-    def saw(self, name: str, count: int) -> None:
-        if count > 0:
-            if len(self._seen) > 50_000:
-                self._seen.clear()
-            self._seen[name] = count
-
-    def seen(self, name: str) -> int:
-        return self._seen.get(name, 0)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._counts.clear()
-            self._seen.clear()
-
-
-local_counters = _LocalCounters()
+# What an unreachable, hung, restarting or failing-over Redis raises: connection errors (a
+# server still loading its data is one, ``BusyLoadingError``), timeouts, a replica that was
+# written to while it took over (``ReadOnlyError``), and socket errors that escaped redis-py.
+OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 
 def share(limit: int) -> int:
@@ -66,20 +38,41 @@ def share(limit: int) -> int:
 
 
 def remaining_share(name: str, quota: int) -> int:
-    # What is left of a window's limit as this process last saw Redis count it, shared among
-    # the processes. (Processes that saw less of it allow more: in the window an outage starts
-    # in, a key may get up to one share more than its limit per such process.)
-    return share(max(0, quota - local_counters.seen(name)))
+    """This process's share of what is left of a window's limit as it last saw Redis count.
+
+    (Processes that saw less of it allow more: in the window an outage starts in, a key may
+    get up to one share more than its limit per such process.)
+    """
+    return share(max(0, quota - local_counters.seen.get(name, 0)))
 
 
 def shared_call(function, *args, **kwargs):
-    """Call Redis through the breaker: the result, or None when Redis is unavailable."""
+    """Call Redis through the breaker: the result, or None when Redis is unavailable.
+
+    After an outage, what this process counted alone is added to Redis's counters first.
+    """
     if not redis_breaker.allows():
         return None
     try:
+        if redis_breaker.is_open:
+            _add_local_counts()
         result = function(*args, **kwargs)
-    except Exception as error:
+    except OUTAGE_ERRORS as error:
         redis_breaker.failed(error)
         return None
+    except Exception:
+        logger.exception("Redis call %s failed: a bug, not an outage", function.__qualname__)
+        raise
     redis_breaker.succeeded()
     return result
+
+
+def _add_local_counts() -> None:
+    taken = local_counters.take()
+    try:
+        counters.add(taken)
+    except OUTAGE_ERRORS:
+        # Still away: keep counting alone, with what was counted so far.
+        for name, count in taken.items():
+            local_counters.counts[name] = local_counters.counts.get(name, 0) + count
+        raise

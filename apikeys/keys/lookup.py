@@ -3,6 +3,7 @@
 A malformed key never gets here (``format.parse`` refuses it first).
 """
 
+import hashlib
 import weakref
 
 from django.conf import settings
@@ -10,8 +11,9 @@ from django.db import connections, router
 
 from accounts.models import Organization, Plan
 from apikeys.keys import format as keys
-from apikeys.keys import keycache
+from apikeys.keys import keycache, redis_contract
 from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.keys.process_state import state
 
 # The columns the pipeline reads, per model along the join; everything else stays in the
 # database (and loads on access, as with ``only()``).
@@ -70,6 +72,18 @@ def _parts():
 
 _FIELDS = [(model, prefix, names) for model, prefix, names, _ in _fields()]
 _PARTS = _parts()  # (model, attnames, start, end) in a row
+
+
+def _record_format() -> str:
+    # The record's shape: its columns in order, and the script that stores them. A deploy that
+    # changes either reads and writes records under another key, so old and new processes
+    # never decode each other's records with shifted fields.
+    shape = repr([(model._meta.label, attnames) for model, attnames, _, _ in _PARTS])
+    shape += redis_contract.STORE_LUA
+    return hashlib.sha256(shape.encode()).hexdigest()[:12]
+
+
+RECORD_FORMAT = _record_format()
 
 
 def build(alias: str, row) -> KeySecret:
@@ -145,10 +159,6 @@ class _KeyQuery:
         return build(connection.alias, row)
 
 
-# Per database connection object (one per thread and alias); dropped with the connection.
-_key_queries: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
     """Return the key and secret for a plaintext key, or None. Malformed keys cost no query."""
     if keys.parse(plaintext) is None:
@@ -158,9 +168,10 @@ def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
 
 def lookup(plaintext: str, secret_hash: str) -> tuple[ApiKey, KeySecret] | None:
     connection = connections[router.db_for_read(KeySecret)]
-    query = _key_queries.get(connection)
+    # Per database connection object (one per thread and alias); dropped with the connection.
+    query = state.key_queries.get(connection)
     if query is None:
-        query = _key_queries[connection] = _KeyQuery(connection)
+        query = state.key_queries[connection] = _KeyQuery(connection)
     secret = query.run(connection, secret_hash)
     if secret is None:
         # Keys stored under a retired pepper: one more lookup each, and only for a key the
@@ -177,13 +188,12 @@ def lookup(plaintext: str, secret_hash: str) -> tuple[ApiKey, KeySecret] | None:
 
 def record(secret: KeySecret) -> keycache.Record:
     key = secret.key
-    plan = key.organization.plan
     return keycache.Record(
         key_pk=key.pk,
         organization_pk=key.organization_id,
         test=key.type == ApiKey.Type.TEST,
         limit=key.effective_rate_limit(),
         quota=settings.APIKEYS_TEST_DAILY_QUOTA,
-        org_quota=plan.test_daily_quota,
         values=_row(secret),
+        format=RECORD_FORMAT,
     )

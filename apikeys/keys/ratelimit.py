@@ -20,8 +20,9 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 
+from apikeys.keys import counters
+from apikeys.keys import redis_contract as contract
 from apikeys.keys.errors import DailyQuotaExceeded, RateLimited
 from apikeys.keys.fallback import (  # noqa: F401  (redis_breaker: tests and callers use it here)
     local_counters,
@@ -30,8 +31,9 @@ from apikeys.keys.fallback import (  # noqa: F401  (redis_breaker: tests and cal
     share,
     shared_call,
 )
-from apikeys.keys.keycache import Counts
 from apikeys.keys.models import ApiKey
+from apikeys.keys.process_state import state
+from apikeys.keys.redis_contract import Counts
 
 logger = logging.getLogger(__name__)
 
@@ -56,71 +58,40 @@ class RateLimitState:
         return headers
 
 
-def _redis():
-    """The django-redis client, or None for other caches (local memory)."""
-    client = getattr(cache, "client", None)
-    if client is not None and hasattr(client, "get_client"):
-        return client.get_client(write=True)
-    return None
-
-
-def _incr(cache_key: str, ttl: int) -> int:
-    """Atomically add one to ``cache_key`` (created with ``ttl``) and return the new value."""
-    redis = _redis()
-    if redis is not None:
-        # One INCR; the window's first request also sets the expiry. (A process dying between
-        # the two leaves one counter without expiry; its window has passed, so it is never
-        # read again.)
-        full_key = cache.make_and_validate_key(cache_key)
-        count = redis.incr(full_key)
-        if count == 1:
-            redis.expire(full_key, ttl)
-        return int(count)
-    # Other caches: a single increment, except for the window's first request.
-    try:
-        return cache.incr(cache_key)
-    except ValueError:  # no counter yet
-        if cache.add(cache_key, 1, ttl):
-            return 1
-        return cache.incr(cache_key)  # another process created it in between
-
-
 def now() -> float:
     """The limiter's clock (tests replace ``time``)."""
     return time.time()
 
 
 def _minute_key(key: ApiKey, window: int) -> str:
-    return f"rl:m:{key.pk}:{window}"
+    return contract.MINUTE.format(key=key.pk, window=window)
 
 
 def _day_key(key: ApiKey, day: int) -> str:
-    return f"rl:d:{key.pk}:{day}"
+    return contract.DAY.format(key=key.pk, day=day)
 
 
 def _org_day_key(organization_id: int, day: int) -> str:
-    return f"rl:od:{organization_id}:{day}"
+    return contract.ORGANIZATION_DAY.format(organization=organization_id, day=day)
 
 
-def _count_shared(key: ApiKey, window: int, day: int) -> Counts:
-    """Count in the shared cache, in the order the fetch script does."""
-    counts = Counts(_incr(_minute_key(key, window), 90))
-    if key.type == ApiKey.Type.TEST and counts.minute <= key.effective_rate_limit():
-        counts.day = _incr(_day_key(key, day), _DAY + 3600)
-        if counts.day <= settings.APIKEYS_TEST_DAILY_QUOTA:
-            counts.org_day = _incr(_org_day_key(key.organization_id, day), _DAY + 3600)
-    return counts
-
-
-def _count_local(key: ApiKey, window: int, day: int) -> Counts:
-    minute = _minute_key(key, window)
-    counts = Counts(local_counters.incr(minute))
-    limit = remaining_share(minute, key.effective_rate_limit())
-    if key.type == ApiKey.Type.TEST and counts.minute <= limit:
-        counts.day = local_counters.incr(_day_key(key, day))
-        if counts.day <= remaining_share(_day_key(key, day), settings.APIKEYS_TEST_DAILY_QUOTA):
-            counts.org_day = local_counters.incr(_org_day_key(key.organization_id, day))
-    return counts
+def _count(key: ApiKey, window: int, day: int, *, alone: bool) -> Counts:
+    """Count one request by the contract's rule: in the shared cache, or in this process
+    (``alone``, Redis being unavailable) against its share of each limit."""
+    limit, quota = key.effective_rate_limit(), settings.APIKEYS_TEST_DAILY_QUOTA
+    if alone:
+        limit = remaining_share(_minute_key(key, window), limit)
+        quota = remaining_share(_day_key(key, day), quota)
+    return contract.count(
+        local_counters.incr if alone else counters.incr,
+        key=key.pk,
+        organization=key.organization_id,
+        test=key.type == ApiKey.Type.TEST,
+        limit=limit,
+        quota=quota,
+        window=window,
+        day=day,
+    )
 
 
 def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) -> RateLimitState:
@@ -139,9 +110,9 @@ def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) 
         return RateLimitState(limit, limit, reset)
     per_process = False
     if counts is None or counts.minute < 0:
-        counts = shared_call(_count_shared, key, window, day)
+        counts = shared_call(_count, key, window, day, alone=False)
         if counts is None:
-            counts, per_process = _count_local(key, window, day), True
+            counts, per_process = _count(key, window, day, alone=True), True
     quota = settings.APIKEYS_TEST_DAILY_QUOTA
     org_quota = key.organization.plan.test_daily_quota
     if per_process:
@@ -170,10 +141,8 @@ def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) 
 
 def refund(key: ApiKey, counts: Counts, *, now: float) -> None:
     """Take back a request the authentication's script counted but the pipeline refused."""
-    from apikeys.keys import keycache
-
     window, day = int(now // 60), int(now // _DAY)
-    shared_call(keycache.refund, key.pk, key.organization_id, counts, window=window, day=day)
+    shared_call(counters.refund, key.pk, key.organization_id, counts, window=window, day=day)
 
 
 def peek(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) -> RateLimitState:
@@ -187,61 +156,67 @@ def peek(key: ApiKey, *, now: float | None = None, counts: Counts | None = None)
     if redis_breaker.is_open:
         limit = share(limit)
         return RateLimitState(limit, limit - local_counters.get(name), reset, True)
-    try:
-        count = cache.get(name) or 0
-    except Exception as error:
-        redis_breaker.failed(error)
-        count = 0
-    return RateLimitState(limit, limit - int(count), reset)
+    count = shared_call(counters.get, name) or 0
+    return RateLimitState(limit, limit - count, reset)
 
 
 # --- Failed authentication, per client address ------------------------------------------------
 # Random well-formed keys each cost a query: after APIKEYS_FAILED_AUTH_PER_MINUTE failed key
-# checks from one address in a minute, its bearer requests are refused before any lookup until
-# the minute ends. With Redis unavailable each process counts alone, at its share of the limit.
-
-
-# Addresses this process saw reach the limit, with the minute they reached it in. The shared
-# counter is only written (and read back) when a key check fails, so an authenticated request
-# makes no extra cache round trip. Another process learns of a blocked address at its own next
-# failure from it: an address gets at most the limit plus one failure per web process a minute.
-_blocked: dict[str, int] = {}
+# checks from one address in a minute, the address is throttled until the minute ends. A
+# throttled address gets 429 before any lookup for a malformed key and for a key that already
+# failed this minute; any other key is checked, and served if it verifies, so one misconfigured
+# client behind a shared address (a NAT) does not lock out the others. A key that does not
+# verify gets 429 too, and is refused before any lookup for the rest of the minute. With Redis
+# unavailable each process counts alone, at its share of the limit.
+#
+# ``state.blocked``: addresses this process saw reach the limit, with the minute they reached it
+# in. The shared counter is only written (and read back) when a key check fails, so an
+# authenticated request makes no extra cache round trip. Another process learns of a blocked
+# address at its own next failure from it: an address gets at most the limit plus one failure
+# per web process a minute. ``state.failed_keys``: the hashes of keys that failed, per minute.
 
 
 def failed_auth_forget() -> None:
-    """Forget this process's blocked addresses and local counters, close the breaker (tests)."""
-    _blocked.clear()
-    local_counters.clear()
-    redis_breaker.reset()
+    """Forget this process's state: blocked addresses, counters, the breaker (tests)."""
+    state.reset()
 
 
 def _failed_key(ip: str | None, window: int) -> str:
-    return f"rl:af:{ip or '-'}:{window}"
+    return contract.FAILED_AUTH.format(ip=ip or "-", window=window)
+
+
+def _throttling() -> bool:
+    return bool(settings.APIKEYS_FAILED_AUTH_PER_MINUTE and settings.APIKEYS_RATE_LIMITS_ENABLED)
 
 
 def failed_auth_retry_after(ip: str | None, *, now: float | None = None) -> int | None:
-    """Return the seconds until ``ip`` may try again, or None when it is under the limit."""
+    """Return the seconds until ``ip`` is no longer throttled, or None when it is not."""
     now = time.time() if now is None else now
-    if not settings.APIKEYS_FAILED_AUTH_PER_MINUTE or not settings.APIKEYS_RATE_LIMITS_ENABLED:
-        return None
-    if _blocked.get(ip or "-") != int(now // 60):
+    if not _throttling() or state.blocked.get(ip or "-") != int(now // 60):
         return None
     return max(1, int(60 - now % 60))
 
 
-def failed_auth_record(ip: str | None, *, now: float | None = None) -> None:
-    """Count one failed key check from ``ip`` in the current minute; block it at the limit."""
+def failed_auth_known(secret_hash: str, *, now: float | None = None) -> bool:
+    """Whether the key with this hash failed a check in this process this minute."""
     now = time.time() if now is None else now
-    limit = settings.APIKEYS_FAILED_AUTH_PER_MINUTE
-    if not limit or not settings.APIKEYS_RATE_LIMITS_ENABLED:
+    return state.failed_keys.get(secret_hash) == int(now // 60)
+
+
+def failed_auth_record(
+    ip: str | None, secret_hash: str | None = None, *, now: float | None = None
+) -> None:
+    """Count one failed key check from ``ip`` in the current minute; throttle it at the limit."""
+    now = time.time() if now is None else now
+    if not _throttling():
         return
     window = int(now // 60)
+    if secret_hash is not None:
+        state.failed_keys[secret_hash] = window
+    limit = settings.APIKEYS_FAILED_AUTH_PER_MINUTE
     name = _failed_key(ip, window)
-    failures = shared_call(_incr, name, 90)
+    failures = shared_call(counters.incr, name, contract.FAILED_AUTH_TTL)
     if failures is None:
         failures, limit = local_counters.incr(name), max(1, share(limit))
     if failures >= limit:
-        if len(_blocked) > 10_000:  # only this minute's entries still matter
-            for address in [a for a, w in _blocked.items() if w != window]:
-                del _blocked[address]
-        _blocked[ip or "-"] = window
+        state.blocked[ip or "-"] = window

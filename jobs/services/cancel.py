@@ -19,6 +19,7 @@ from jobs.errors import JobNotCancelable
 from jobs.events import job_finished
 from jobs.models import Job
 from jobs.services.pricing import job_charge
+from jobs.status import job_status_changed
 
 CANCELED_CODE = "canceled"
 
@@ -49,6 +50,7 @@ def job_cancel(*, job: Job, actor: Actor) -> Job:
             credits_release(job=job)
             job.refresh_from_db()
             job_finished(job)
+            job_status_changed(job)
             audit_record(
                 actor=actor,
                 action="job.canceled",
@@ -62,6 +64,7 @@ def job_cancel(*, job: Job, actor: Actor) -> Job:
         ).update(cancel_requested_at=now, error_message=message)
         job.refresh_from_db()
         if requested:
+            job_status_changed(job)
             audit_record(
                 actor=actor,
                 action="job.cancel_requested",
@@ -133,4 +136,5 @@ def job_cancel_finish(*, job: Job, result: dict | None = None, now=None) -> bool
         credits_release(job=job)
     job.refresh_from_db()
     job_finished(job)
+    job_status_changed(job)
     return True

@@ -25,6 +25,7 @@ from jobs.models import Job
 from jobs.services.cancel import job_cancel_finish
 from jobs.services.pricing import job_charge
 from jobs.services.submission import enqueue
+from jobs.status import job_status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def job_claim(*, job_id: str, now=None) -> Job | None:
     )
     if not updated:
         return None
-    return Job.objects.select_related("api_key", "organization").get(job_id=job_id)
+    job = Job.objects.select_related("api_key", "organization").get(job_id=job_id)
+    job_status_changed(job)
+    return job
 
 
 @transaction.atomic
@@ -82,6 +85,7 @@ def job_succeed(*, job: Job, result: dict) -> bool:
     if done:
         credits_capture(job=job, charged=charge.charged)
         job_finished(job)
+        job_status_changed(job)
     return bool(done)
 
 
@@ -112,6 +116,7 @@ def job_fail(
     if done:
         credits_release(job=job)
         job_finished(job)
+        job_status_changed(job)
     return bool(done)
 
 
@@ -126,6 +131,7 @@ def job_requeue(*, job: Job) -> bool:
         ).update(status=Job.Status.QUEUED, lease_expires_at=None, enqueued_at=timezone.now())
         if done:
             enqueue(job)
+            job_status_changed(job)
     return bool(done)
 
 
@@ -225,6 +231,7 @@ def jobs_reconcile(*, now=None) -> dict:
                 ).update(status=Job.Status.QUEUED, lease_expires_at=None, enqueued_at=now)
                 if moved:
                     enqueue(job)
+                    job_status_changed(job)
                     counts["requeued"] += 1
                     continue
         # Its cancel was requested, also between the read above and the moves that refused it.

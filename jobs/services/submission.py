@@ -18,6 +18,7 @@ from jobs.errors import IdempotencyKeyReused, JobNotFound
 from jobs.models import Job
 from jobs.services.limits import submission_limits_check
 from jobs.services.pricing import job_price
+from jobs.status import job_status_changed
 from perceptis.errors import InvalidRequest
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def job_submit(
             if cost:
                 credits_reserve(organization=key.organization, job=job, amount=cost)
             enqueue(job)
+            job_status_changed(job, as_created=True)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         if idempotency_key is None:

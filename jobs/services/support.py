@@ -11,6 +11,7 @@ from accounts.audit import Actor, audit_record
 from jobs.errors import JobStateConflict
 from jobs.models import Job
 from jobs.services.submission import enqueue
+from jobs.status import job_status_changed
 from perceptis.db import delete_in_batches
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def job_retry(*, job: Job, actor: Actor) -> Job:
         raise JobStateConflict("Only failed jobs can be retried.")
     job.refresh_from_db()
     enqueue(job)
+    job_status_changed(job)
     audit_record(actor=actor, action="job.retried", organization=job.organization, target=job)
     return job
 

@@ -36,3 +36,6 @@ WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
 APIKEYS_WEB_PROCESSES = env.int("APIKEYS_WEB_PROCESSES", default=WEB_CONCURRENCY)
 # How long a finished job's status body stays cached (0: off).
 JOBS_READ_MODEL_SECONDS = env.int("JOBS_READ_MODEL_SECONDS", default=3600)
+# How long the body of a job that can still change stays cached (Redis only): it bounds how
+# long a write lost to a Redis outage shows.
+JOBS_READ_MODEL_LIVE_SECONDS = env.int("JOBS_READ_MODEL_LIVE_SECONDS", default=30)

@@ -97,3 +97,79 @@ def test_an_import_inside_a_function_is_found():
     probe = ROOT / "perceptis" / "probe.py"
     found = edges({probe: "def f():\n    from jobs.models import Job\n"})
     assert found == {("perceptis", "jobs", "perceptis/probe.py:2")}
+
+
+# --- Inside an app: no module imports itself through others ------------------------------------
+
+
+def _module_name(path: Path) -> str:
+    name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    return name.removesuffix(".__init__")
+
+
+def module_graph(sources: dict[Path, str] | None = None) -> dict[str, set[str]]:
+    """Return each module's imports of our modules (``from a import b`` names ``a.b`` when
+    that is a module), also those inside functions."""
+    if sources is None:
+        sources = {path: path.read_text() for path in _source_files()}
+    modules = {_module_name(path): path for path in sources}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {module: set() for module in modules}
+    for module, path in modules.items():
+        for imported, _ in _imports(path, sources[path]):
+            target = resolve(imported)
+            # A package's own modules are imported through it, not by it: not an edge back.
+            if target is not None and target != module and not module.startswith(target + "."):
+                graph[module].add(target)
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Return the strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(module):
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in sorted(graph[module]):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_itself_through_others():
+    assert import_cycles(module_graph()) == []
+
+
+def test_a_circle_through_an_import_inside_a_function_is_found():
+    api, events = ROOT / "jobs" / "probe_api.py", ROOT / "jobs" / "probe_events.py"
+    graph = module_graph(
+        {
+            api: "from jobs.probe_events import publish\n",
+            events: "def publish():\n    from jobs.probe_api import body\n",
+        }
+    )
+    assert import_cycles(graph) == [["jobs.probe_api", "jobs.probe_events"]]

@@ -9,8 +9,8 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apikeys.keys import counters, ratelimit
 from apikeys.keys import format as keys
-from apikeys.keys import ratelimit
 from apikeys.usage import metering
 from apikeys.usage.models import RequestLog
 from tests.helpers import bearer
@@ -40,29 +40,72 @@ def test_the_default_limit_is_60_a_minute():
     assert django_settings.APIKEYS_FAILED_AUTH_PER_MINUTE == 60
 
 
-def test_an_address_past_the_limit_gets_429_before_any_lookup(
+def test_an_address_past_the_limit_gets_429_before_any_lookup_for_malformed_and_failed_keys(
     settings, clock, live_key, django_assert_num_queries
 ):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 5
-    for _ in range(5):
-        assert attempt(keys.generate("live")).status_code == 401
+    guesses = [keys.generate("live") for _ in range(5)]
+    for guess in guesses:
+        assert attempt(guess).status_code == 401
 
+    for refused in ("sk-live-per-garbage", "", guesses[0], guesses[-1]):
+        with django_assert_num_queries(0):
+            response = attempt(refused)
+        assert response.status_code == 429, refused
+        assert response.json()["error"]["code"] == "too_many_failed_attempts"
+        assert int(response["Retry-After"]) == 55
+
+
+def test_a_valid_key_from_a_throttled_address_is_served(settings, clock, live_key):
+    """One misconfigured client behind a shared address does not lock out the others."""
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
+    for _ in range(3):
+        attempt(keys.generate("live"))
+    assert attempt("sk-live-per-garbage").status_code == 429
+
+    response = attempt(live_key[1])
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "job_not_found"
+
+
+def test_a_new_guess_from_a_throttled_address_is_checked_once_then_refused_unread(
+    settings, clock, live_key, django_assert_max_num_queries, django_assert_num_queries
+):
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
+    for _ in range(3):
+        attempt(keys.generate("live"))
+    guess = keys.generate("live")
+
+    with django_assert_max_num_queries(1):
+        first = attempt(guess)
     with django_assert_num_queries(0):
-        response = attempt(live_key[1])  # even a valid key: nothing is looked up
-    assert response.status_code == 429
-    assert response.json()["error"]["code"] == "too_many_failed_attempts"
-    assert int(response["Retry-After"]) == 55
+        again = attempt(guess)
+    assert (first.status_code, again.status_code) == (429, 429)
+    assert first.json()["error"]["code"] == "too_many_failed_attempts"
 
-    assert attempt(live_key[1], ip=OTHER).status_code == 404  # another address is unaffected
+
+def test_a_revoked_key_from_a_throttled_address_gets_429_not_its_status(
+    settings, clock, org, make_key
+):
+    from apikeys.keys.services import apikey_revoke
+    from tests.helpers import SYSTEM
+
+    key, plaintext = make_key(org)
+    apikey_revoke(key=key, actor=SYSTEM)
+    settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 2
+    for _ in range(2):
+        attempt(keys.generate("live"))
+    assert attempt(plaintext).status_code == 429
 
 
 def test_the_block_ends_with_the_minute(settings, clock, live_key):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
+    guess = keys.generate("live")
     for _ in range(3):
-        attempt("sk-live-per-garbage")
-    assert attempt(live_key[1]).status_code == 429
+        attempt(guess)
+    assert attempt(guess).status_code == 429
     clock.now = NOW + 60
-    assert attempt(live_key[1]).status_code == 404
+    assert attempt(guess).status_code == 401
 
 
 def test_successful_requests_do_not_count(settings, clock, live_key):
@@ -103,8 +146,8 @@ def test_with_the_cache_down_each_process_counts_failures_at_its_share(settings,
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 4
     settings.APIKEYS_WEB_PROCESSES = 2
     with (
-        mock.patch.object(ratelimit.cache, "get", side_effect=ConnectionError("down")),
-        mock.patch.object(ratelimit, "_incr", side_effect=ConnectionError("down")),
+        mock.patch.object(counters, "get", side_effect=ConnectionError("down")),
+        mock.patch.object(counters, "incr", side_effect=ConnectionError("down")),
     ):
         for _ in range(2):
             assert attempt(keys.generate("live")).status_code == 401
@@ -118,12 +161,13 @@ def test_the_throttle_holds_on_redis_and_when_redis_stops(settings, clock, live_
     settings.APIKEYS_WEB_PROCESSES = 1
     for _ in range(3):
         assert attempt(keys.generate("live")).status_code == 401
-    assert attempt(live_key[1]).status_code == 429
+    assert attempt(keys.generate("live")).status_code == 429
 
     own_redis()
     # The address this process blocked stays blocked for the minute (fail closed); others are
     # counted by this process alone, and their keys are still checked against the database.
-    assert attempt(live_key[1]).status_code == 429
+    assert attempt("sk-live-per-garbage").status_code == 429
+    assert attempt(live_key[1]).status_code == 404
     assert attempt(keys.generate("live"), ip="198.51.100.9").status_code == 401
     assert attempt(live_key[1], ip="198.51.100.9").status_code == 404
 

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.services import organization_set_plan
 from apikeys.keys import format as keys
-from apikeys.keys import keycache, lookup
+from apikeys.keys import keycache, lookup, redis_contract
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_disable, apikey_revoke, apikey_rotate
-from tests.helpers import SYSTEM, requires_redis
+from tests.helpers import SYSTEM
 from tests.spawn_clients import ClientProcess
 
 MISSING_JOB = "/api/v1/status/job_missing"  # 404 job_not_found once the key is accepted
@@ -32,7 +32,10 @@ def _cached(plaintext: str) -> bool:
     if not keycache.enabled():
         return False
     redis = cache.client.get_client(write=True)
-    return bool(redis.exists(cache.make_key(f"ak:r:{keys.hash_key(plaintext)}")))
+    name = redis_contract.RECORD.format(
+        format=lookup.RECORD_FORMAT, secret_hash=keys.hash_key(plaintext)
+    )
+    return bool(redis.exists(cache.make_key(name)))
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -79,9 +82,8 @@ def test_expiry_and_the_end_of_a_rotation_grace_apply_to_cached_keys(
     assert other_process.get(new_plaintext, MISSING_JOB) == (404, "job_not_found")
 
 
-@requires_redis
 def test_a_lost_invalidation_is_trusted_no_longer_than_the_record_lifetime(
-    settings, org, make_key, client_for
+    own_redis, settings, org, make_key, client_for
 ):
     settings.APIKEYS_KEY_CACHE_SECONDS = 1
     key, plaintext = make_key(org)
@@ -97,11 +99,14 @@ def test_a_lost_invalidation_is_trusted_no_longer_than_the_record_lifetime(
     assert client.get(MISSING_JOB).json()["error"]["code"] == "api_key_revoked"
 
 
-@requires_redis
-def test_a_lookup_that_raced_a_change_does_not_store_what_it_read(org, make_key, client_for):
+def test_a_lookup_that_raced_a_change_does_not_store_what_it_read(
+    own_redis, org, make_key, client_for
+):
     key, plaintext = make_key(org)
     secret_hash = keys.hash_key(plaintext)
-    missed = keycache.fetch(secret_hash, window=1, day=1, count=False)
+    missed = keycache.fetch(
+        secret_hash, record_format=lookup.RECORD_FORMAT, window=1, day=1, count=False
+    )
     assert isinstance(missed, keycache.Missing)
     # The key changes after the lookup began and before its record is stored.
     keycache.invalidate(keys=[key.pk])
@@ -115,8 +120,7 @@ def test_a_lookup_that_raced_a_change_does_not_store_what_it_read(org, make_key,
     assert _cached(plaintext)
 
 
-@requires_redis
-def test_a_plan_edit_makes_every_record_stale(org, make_key, client_for):
+def test_a_plan_edit_makes_every_record_stale(own_redis, org, make_key, client_for):
     _, plaintext = make_key(org)
     client = client_for(plaintext)
     assert client.get(MISSING_JOB).status_code == 404

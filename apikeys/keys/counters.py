@@ -1,0 +1,80 @@
+"""The request counters in Redis: one increment, taking a refused request back, and adding
+what a process counted alone while Redis was away.
+
+Names and lifetimes are ``redis_contract``'s. Without Redis (the embedded default) the
+counters are the cache's (local memory), with the same one-increment rule.
+"""
+
+from django.core.cache import cache
+
+from apikeys.keys import redis_contract as contract
+from apikeys.keys.redis_client import prefix, redis_or_none
+from apikeys.keys.redis_contract import Counts
+
+
+def incr(name: str, ttl: int) -> int:
+    """Atomically add one to the counter ``name`` (created with ``ttl``), return the new value."""
+    redis = redis_or_none()
+    if redis is not None:
+        # One INCR; the window's first request also sets the expiry. (A process dying between
+        # the two leaves one counter without expiry; its window has passed, so it is never
+        # read again.)
+        full_name = prefix() + name
+        count = redis.incr(full_name)
+        if count == 1:
+            redis.expire(full_name, ttl)
+        return int(count)
+    # Other caches: a single increment, except for the window's first request.
+    try:
+        return cache.incr(name)
+    except ValueError:  # no counter yet
+        if cache.add(name, 1, ttl):
+            return 1
+        return cache.incr(name)  # another process created it in between
+
+
+def get(name: str) -> int:
+    """Return the counter ``name`` (0 when there is none)."""
+    redis = redis_or_none()
+    value = cache.get(name) if redis is None else redis.get(prefix() + name)
+    return int(value or 0)
+
+
+def refund(key_pk: int, organization_pk: int, counts: Counts, *, window: int, day: int) -> None:
+    """Take back what ``counts`` counted, for a request refused before the limiter."""
+    names = []
+    if counts.minute > 0:
+        names.append(contract.MINUTE.format(key=key_pk, window=window))
+    if counts.day > 0:
+        names.append(contract.DAY.format(key=key_pk, day=day))
+    if counts.org_day > 0:
+        names.append(contract.ORGANIZATION_DAY.format(organization=organization_pk, day=day))
+    pipe = redis_or_none().pipeline(transaction=False)
+    for name in names:
+        pipe.decr(prefix() + name)
+    pipe.execute()
+
+
+def add(counts: dict[str, int]) -> None:
+    """Add counts taken while Redis was away to its counters (created with their lifetime).
+
+    Single-key commands only, so that it works on Redis Cluster too.
+    """
+    redis = redis_or_none()
+    if redis is None or not counts:
+        return
+    pipe = redis.pipeline(transaction=False)
+    for name, count in counts.items():
+        pipe.incrby(prefix() + name, count)
+        # The name holds its window, so a longer life never lets a count leak into another.
+        pipe.expire(prefix() + name, ttl_of(name))
+    pipe.execute()
+
+
+def ttl_of(name: str) -> int:
+    """The lifetime of a counter, from its name's kind."""
+    if name.startswith(contract.MINUTE.template.split("{")[0]):
+        return contract.MINUTE_TTL
+    if name.startswith(contract.FAILED_AUTH.template.split("{")[0]):
+        return contract.FAILED_AUTH_TTL
+    return contract.DAY_TTL

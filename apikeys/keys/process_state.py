@@ -1,0 +1,88 @@
+"""One home for the request path's per-process state, reset after fork and between tests.
+
+A web process keeps a few things of its own between requests: the circuit breaker and the
+counters it counts with while Redis is away, the addresses it saw fail authentication too
+often, when it last recorded each key's use, the compiled key lookup per database connection
+and the scripts registered with its Redis client. They all live on ``state``; each map obeys
+the same rule (``Bounded``: at most ``MAX_ENTRIES``, then it starts over, so no address or key
+can grow a process's memory), and ``state.reset()`` empties them all. It runs in every child
+after ``fork`` (gunicorn's workers, test processes: a child must not inherit its parent's
+breaker or counts) and before each test.
+"""
+
+import os
+import threading
+import weakref
+
+from django.conf import settings
+
+from perceptis.breaker import CircuitBreaker
+
+MAX_ENTRIES = 50_000
+
+
+class Bounded(dict):
+    """A dict of at most ``MAX_ENTRIES`` entries: past that it is emptied and starts over."""
+
+    def __setitem__(self, name, value):
+        if name not in self and len(self) >= MAX_ENTRIES:
+            self.clear()
+        super().__setitem__(name, value)
+
+
+class LocalCounters:
+    """Counters this process counts with while Redis is unavailable (``fallback``)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.counts = Bounded()  # what this process counted alone, not yet added to Redis
+        self.seen = Bounded()  # the last shared count of each counter this process saw
+
+    def incr(self, name: str, ttl: int = 0) -> int:
+        with self._lock:
+            count = self.counts[name] = self.counts.get(name, 0) + 1
+            return count
+
+    def get(self, name: str) -> int:
+        return self.counts.get(name, 0)
+
+    def saw(self, name: str, count: int) -> None:
+        if count > 0:
+            self.seen[name] = count
+
+    def take(self) -> dict[str, int]:
+        """Return and forget what this process counted alone (to add it to Redis's counts)."""
+        with self._lock:
+            taken, self.counts = dict(self.counts), Bounded()
+            return taken
+
+    def clear(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.seen.clear()
+
+
+class ProcessState:
+    def __init__(self):
+        self.breaker = CircuitBreaker(
+            "Redis (key records and rate limits)",
+            cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
+        )
+        self.counters = LocalCounters()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything this process learned (after fork, between tests)."""
+        self.breaker.reset()
+        self.counters.clear()
+        self.blocked = Bounded()  # client address -> the minute it reached the failure limit
+        self.failed_keys = Bounded()  # hash of a key that failed a check -> the minute it did
+        self.use_recorded = Bounded()  # key id -> when this process last recorded its use
+        self.scripts = {}  # Lua source -> (Redis client, registered script)
+        # The compiled key lookup per database connection object, dropped with the connection.
+        self.key_queries = weakref.WeakKeyDictionary()
+
+
+state = ProcessState()
+
+os.register_at_fork(after_in_child=state.reset)
