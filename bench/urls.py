@@ -7,9 +7,11 @@ changed, under ``/api/`` like the product's, so that the same middleware treats 
 from django.urls import include, path
 
 from bench.variants import VARIANTS
-from bench.views import NoAuthStatusView, TokenStatusView, orm_status_view
+from bench.views import NoAuthStatusView, PingView, TokenStatusView, orm_status_view
 
 urlpatterns = [
+    # Under /api/, so the middleware treats it as it treats the API.
+    path("api/bench/ping", PingView.as_view()),
     path("bench/none/status/<str:job_id>", NoAuthStatusView.as_view()),
     path("bench/token/status/<str:job_id>", TokenStatusView.as_view()),
     *(
