@@ -18,6 +18,7 @@ from billing.services import credits_capture, credits_release
 from jobs.errors import JobNotCancelable
 from jobs.events import job_finished
 from jobs.models import Job
+from jobs.services.admission import counters_job_left_flight
 from jobs.services.pricing import job_charge
 
 CANCELED_CODE = "canceled"
@@ -47,6 +48,7 @@ def job_cancel(*, job: Job, actor: Actor) -> Job:
         )
         if canceled:
             credits_release(job=job)
+            counters_job_left_flight(job)
             job.refresh_from_db()
             job_finished(job)
             audit_record(
@@ -131,6 +133,7 @@ def job_cancel_finish(*, job: Job, result: dict | None = None, now=None) -> bool
         credits_capture(job=job, charged=charge.charged)
     else:
         credits_release(job=job)
+    counters_job_left_flight(job)
     job.refresh_from_db()
     job_finished(job)
     return True
