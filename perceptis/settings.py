@@ -254,6 +254,8 @@ JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", default=300)
 # A queued job not picked up for this long is enqueued again by the reconciler.
 JOBS_REQUEUE_AFTER_SECONDS = env.int("JOBS_REQUEUE_AFTER_SECONDS", default=120)
 JOBS_IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+# Seconds the price table submissions read stays in the cache; a change in admin drops it.
+BILLING_PRICE_TABLE_SECONDS = env.int("BILLING_PRICE_TABLE_SECONDS", default=300)
 JOBS_MAX_PROMPT_CHARS = env.int("JOBS_MAX_PROMPT_CHARS", default=32000)
 # Finished jobs (succeeded, failed, canceled) are purged this many days after they finished;
 # 0 keeps them forever. Their ledger entries stay, with the job's id in ``job_ref``.
