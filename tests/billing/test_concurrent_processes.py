@@ -70,16 +70,17 @@ def submit_from_processes(requests):
         for child in children:
             child.stdin.write("go\n")
             child.stdin.flush()
-        outcomes = []
-        for child in children:
+        outcomes = [None] * len(requests)
+        for n, child in enumerate(children):
             out, _ = child.communicate(timeout=240)
             assert child.returncode == 0
-            outcomes += [tuple(o) for o in json.loads(out.strip().splitlines()[-1])]
+            # Back in the order of ``requests``: child n sent requests n, n + PROCESSES, ...
+            outcomes[n::PROCESSES] = [tuple(o) for o in json.loads(out.strip().splitlines()[-1])]
     finally:
         for child in children:
             if child.poll() is None:
                 child.kill()
-    assert len(outcomes) == REQUESTS
+    assert None not in outcomes and len(outcomes) == REQUESTS
     return outcomes
 
 
@@ -103,7 +104,7 @@ def assert_books_balance(org):
 
 
 def open_org(make_org, credits):
-    """An organization whose plan's cap on jobs in flight no scenario reaches, unless it sets one."""
+    """An organization whose cap on jobs in flight no scenario reaches unless it sets one."""
     org = make_org(credits=credits)
     Plan.objects.filter(pk=org.plan_id).update(max_jobs_in_flight=10_000)
     return org
