@@ -91,8 +91,10 @@ def _price_table() -> dict:
 
 
 def price_table_changed(**kwargs) -> None:
-    """Drop the cached price table once the change commits (connected to the price models'
-    save and delete signals in ``billing.apps``)."""
+    """Drop the cached price table now and once the change commits (connected to the price
+    models' save and delete signals in ``billing.apps``): a submission that read the old rows
+    meanwhile may have cached them again."""
+    cache.delete(PRICE_TABLE_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(PRICE_TABLE_CACHE_KEY))
 
 

@@ -84,10 +84,10 @@ class ApiKey(models.Model):
     # submission checks its limit without summing jobs: per UTC day and calendar month (each
     # for the period starting on its ``*_start``) and in total.
     spend_day_start = models.DateField(null=True, blank=True, editable=False)
-    spend_day = models.BigIntegerField(default=0, editable=False)
+    spend_day = models.BigIntegerField(default=0, db_default=0, editable=False)
     spend_month_start = models.DateField(null=True, blank=True, editable=False)
-    spend_month = models.BigIntegerField(default=0, editable=False)
-    spend_total = models.BigIntegerField(default=0, editable=False)
+    spend_month = models.BigIntegerField(default=0, db_default=0, editable=False)
+    spend_total = models.BigIntegerField(default=0, db_default=0, editable=False)
     status = models.CharField(
         max_length=16,
         choices=[c for c in Status.choices if c[0] != "expired"],
