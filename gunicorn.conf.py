@@ -7,9 +7,11 @@ buffers keeps slow clients (a body sent a byte at a time, a slow reader) from ho
 Chunked request bodies, which a proxy usually turns into sized ones, are refused with 411.
 
 Environment: ``GUNICORN_BIND`` (``HOST``:``PORT``, default 127.0.0.1:8000), ``WEB_CONCURRENCY``
-(worker processes, 2), ``GUNICORN_THREADS`` (threads per worker, 8), ``GUNICORN_TIMEOUT`` (30 s
-a request may take before its worker is restarted), ``GUNICORN_GRACEFUL_TIMEOUT`` (20 s to
-finish requests on shutdown), ``GUNICORN_ACCESS_LOG`` (``-``: stdout; empty: off),
+(worker processes, 2; always 1 without ``REDIS_URL``, whose limits live in process memory),
+``GUNICORN_WORKER_CLASS`` (gthread), ``GUNICORN_THREADS`` (threads per worker, 8),
+``GUNICORN_TIMEOUT`` (30 s a request may take before its worker is restarted),
+``GUNICORN_GRACEFUL_TIMEOUT`` (20 s to finish requests on shutdown),
+``GUNICORN_ACCESS_LOG`` (``-``: stdout; empty: off),
 ``GUNICORN_ERROR_LOG`` (``-``: stderr), ``GUNICORN_LOG_LEVEL`` (info).
 """
 
@@ -19,9 +21,15 @@ _env = os.environ.get
 
 bind = _env("GUNICORN_BIND") or f"{_env('HOST', '127.0.0.1')}:{_env('PORT', '8000')}"
 # Threaded workers: a request waiting on the database or Redis holds a thread, not a process.
-worker_class = "gthread"
+# Chosen by measurement against sync (2, 4) and gevent workers: see the README's Performance.
+worker_class = _env("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(_env("WEB_CONCURRENCY", "2"))
 threads = int(_env("GUNICORN_THREADS", "8"))
+# Without Redis, rate limits, the failed-key throttle and the key cache count in each
+# process's memory: only one process keeps them whole, so that is what is served.
+EMBEDDED = not _env("REDIS_URL")
+if EMBEDDED:
+    workers = 1
 timeout = int(_env("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(_env("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
@@ -42,6 +50,22 @@ accesslog = _env("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = _env("GUNICORN_ERROR_LOG", "-")
 loglevel = _env("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}o)s" "%(a)s"'
+
+
+def on_starting(server):
+    """Say what is served, and why one process only without Redis."""
+    if EMBEDDED:
+        server.log.warning(
+            "No REDIS_URL: serving one worker process (WEB_CONCURRENCY is ignored), since "
+            "rate limits and the failed-key throttle are counted in process memory. Set "
+            "REDIS_URL to serve more processes."
+        )
+    server.log.info(
+        "Serving %s worker(s) of class %s%s",
+        workers,
+        worker_class,
+        f" with {threads} threads each" if worker_class == "gthread" else "",
+    )
 
 
 def worker_exit(server, worker):

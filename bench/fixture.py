@@ -59,9 +59,10 @@ def make_fixture() -> Fixture:
 class HttpFixture:
     job_id: str
     api_key: str
+    more_keys: list  # further keys of the same organization
 
 
-def make_http_fixture() -> HttpFixture:
+def make_http_fixture(keys: int = 1) -> HttpFixture:
     """Create an organization on a plan no benchmark reaches the limits of, a key and a job.
 
     The plan is the benchmark's own ("bench", in the benchmark's throwaway database): no
@@ -90,7 +91,7 @@ def make_http_fixture() -> HttpFixture:
             "monthly_credits": 0,
             "max_jobs_in_flight": 10**9,
             "test_daily_quota": business.test_daily_quota,
-            "key_creations_per_day": business.key_creations_per_day,
+            "key_creations_per_day": None,  # the run creates its keys at once
         },
     )
     for access in ModelAccess.objects.filter(plan=business):  # the Business plan's models
@@ -100,13 +101,17 @@ def make_http_fixture() -> HttpFixture:
     org = organization_open(name="Bench HTTP", plan_code="business", credits=10**12, actor=actor)
     organization_set_plan(organization=org, plan_code="bench", actor=actor)
     key, plaintext = apikey_create(organization=org, name="Bench HTTP", actor=actor)
+    more = [
+        apikey_create(organization=org, name=f"Bench HTTP {n}", actor=actor)[1]
+        for n in range(2, keys + 1)
+    ]
     job = job_submit(key=key, prompt="A lighthouse at dusk", options={}).job
     Job.objects.filter(pk=job.pk).update(
         status=Job.Status.SUCCEEDED,
         result={"text": "A lighthouse stands on the rocks as the light fades."},
         credits_charged=1,
     )
-    return HttpFixture(job_id=job.job_id, api_key=plaintext)
+    return HttpFixture(job_id=job.job_id, api_key=plaintext, more_keys=more)
 
 
 def queued_jobs_finish() -> int:

@@ -16,11 +16,17 @@ one after the other, requests per second and latency of:
 - ``healthz``: ``GET /healthz``, the least a request through Django costs;
 - ``ping``: the unauthenticated DRF view;
 - ``status``: ``GET /api/v1/status/{job_id}`` of a finished job, with the key;
-- ``generate``: ``POST /api/v1/generate`` (the jobs queue; no worker runs).
+- ``generate``: ``POST /api/v1/generate`` (the jobs queue; no worker runs);
+- ``gen-keys``: with ``--keys N`` (N > 1), the same with N keys of the organization in turn.
 
 The load comes from ``wrk`` if it is installed, else from Python threads in this process.
 ``--env`` sets a variable in gunicorn's environment; ``--compare NAME=VALUE`` (repeatable)
-measures twice, without and with those variables, and prints the ratios.
+measures twice, without and with those variables, and prints the ratios. ``--config
+NAME:VAR=VALUE,VAR=VALUE`` (repeatable) names serving configurations to compare instead (the
+worker class, processes and threads: ``GUNICORN_WORKER_CLASS``, ``WEB_CONCURRENCY``,
+``GUNICORN_THREADS``), and ``CODE=DIR`` in one serves another checkout of the product (the
+code before a change) on the same database; with ``--rounds`` they alternate round by round
+and every round is printed, then the median round.
 """
 
 import sys
@@ -61,6 +67,13 @@ def _pair(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _config(text: str) -> tuple[str, dict]:
+    name, sep, rest = text.partition(":")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME:VAR=VALUE,..., got {text!r}")
+    return name, dict(_pair(item) for item in rest.split(",") if item)
+
+
 def _database_url(name: str) -> str:
     """Return ``DATABASE_URL`` (or the SQLite default) with the database renamed ``name``."""
     url = os.environ.get("DATABASE_URL") or ""
@@ -69,7 +82,7 @@ def _database_url(name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-def prepare_database() -> tuple[object, dict, str]:
+def prepare_database(keys: int = 1) -> tuple[object, dict, str]:
     """Create and migrate the throwaway database; return its handle, the fixture and its URL."""
     import django
 
@@ -86,7 +99,7 @@ def prepare_database() -> tuple[object, dict, str]:
         name = f"{settings_dict['NAME']}_http_bench"
     settings_dict["TEST"]["NAME"] = name
     databases = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
-    fixture = make_http_fixture()
+    fixture = make_http_fixture(keys)
     connections.close_all()
     return databases, fixture, _database_url(settings_dict["NAME"])
 
@@ -118,12 +131,31 @@ def endpoints(fixture) -> list[Endpoint]:
             b'{"prompt": "A lighthouse at dusk"}',
             202,
         ),
-    ]
+    ] + (
+        [
+            Endpoint(
+                "gen-keys",
+                f"POST /api/v1/generate, {1 + len(fixture.more_keys)} keys",
+                "POST",
+                "/api/v1/generate",
+                generate,
+                b'{"prompt": "A lighthouse at dusk"}',
+                202,
+                rotate=tuple(f"Bearer {key}" for key in [fixture.api_key, *fixture.more_keys]),
+            )
+        ]
+        if fixture.more_keys
+        else []
+    )
 
 
 def measure(env: dict, fixture, args) -> dict[str, Result]:
     """Start gunicorn with ``env``, check every endpoint answers as expected, load each in turn."""
-    server = Server(env, args.workers)
+    from bench.fixture import queued_jobs_finish
+
+    env = dict(env)
+    root = Path(env.pop("CODE", ROOT))
+    server = Server(env, args.workers, root)
     try:
         server.wait_ready()
         points = endpoints(fixture)
@@ -134,6 +166,8 @@ def measure(env: dict, fixture, args) -> dict[str, Result]:
         results = {}
         warm = min(1.0, args.duration)
         for point in points:
+            if point.name.startswith("gen"):
+                queued_jobs_finish()  # each generate run starts with as few jobs in flight
             for seconds in (warm, args.duration):  # the first run only warms the workers up
                 if args.client == "wrk":
                     result = run_wrk(
@@ -224,6 +258,17 @@ def main(argv=None) -> int:
         help="measure without and with these variables in gunicorn's environment (repeatable)",
     )
     parser.add_argument(
+        "--config",
+        type=_config,
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE,...",
+        help="a serving configuration to compare (repeatable; CODE=DIR serves another checkout)",
+    )
+    parser.add_argument(
+        "--keys", type=int, default=1, help="also load generate with this many keys in turn"
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -242,9 +287,7 @@ def main(argv=None) -> int:
     os.environ.update(PRODUCTION_ENV)  # this process builds the data gunicorn will read
     from django.test.utils import teardown_databases
 
-    from bench.fixture import queued_jobs_finish
-
-    databases, fixture, url = prepare_database()
+    databases, fixture, url = prepare_database(args.keys)
     try:
         env = {**PRODUCTION_ENV, "DATABASE_URL": url, **dict(args.env)}
         runs = [("requests per second", env)]
@@ -255,6 +298,8 @@ def main(argv=None) -> int:
             )
             after = "with " + " ".join(f"{name}={value}" for name, value in args.compare)
             runs = [(before, env), (after, {**env, **dict(args.compare)})]
+        if args.config:
+            runs = [(name, {**env, **variables}) for name, variables in args.config]
         lines = describe(args)
         if args.env:
             lines.append("gunicorn environment: " + " ".join(f"{n}={v}" for n, v in args.env))
@@ -262,10 +307,20 @@ def main(argv=None) -> int:
         # Rounds alternate the runs (A B A B ...), so that drift on the machine falls on both;
         # per endpoint, the round with the median requests per second is reported.
         measured = [[] for _ in runs]
-        for _ in range(args.rounds):
-            for index, (_, run_env) in enumerate(runs):
+        for round_ in range(args.rounds):
+            # Each round starts with the next configuration, so none always runs first.
+            order = list(range(len(runs)))
+            order = order[round_ % len(runs) :] + order[: round_ % len(runs)]
+            for index in order:
+                title, run_env = runs[index]
                 measured[index].append(measure(run_env, fixture, args))
-                queued_jobs_finish()  # the next run starts with as few jobs in flight
+                if args.config and args.rounds > 1:
+                    print(
+                        "\n".join(
+                            table(f"round {round_ + 1}: {title}", measured[index][-1], points)
+                        ),
+                        flush=True,
+                    )
         results = [_median_round(rounds, points) for rounds in measured]
         if args.rounds > 1:
             lines.append(f"{args.rounds} alternating rounds; each figure is the median round's")

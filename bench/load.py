@@ -26,6 +26,9 @@ class Endpoint:
     headers: dict
     body: bytes
     expect: int
+    # Authorization headers taken in turn, request by request (several keys of one
+    # organization); empty: ``headers`` alone.
+    rotate: tuple = ()
 
 
 @dataclass
@@ -59,6 +62,16 @@ def run_wrk(base: str, endpoint: Endpoint, *, duration: float, connections: int)
     lines += [f"wrk.headers[{_lua(k)}] = {_lua(v)}" for k, v in endpoint.headers.items()]
     if endpoint.body:
         lines.append(f"wrk.body = {_lua(endpoint.body.decode())}")
+    if endpoint.rotate:
+        lines.append("local keys = {" + ", ".join(_lua(v) for v in endpoint.rotate) + "}")
+        lines += [
+            "local turn = 0",
+            "request = function()",
+            "  turn = turn % #keys + 1",
+            '  wrk.headers["Authorization"] = keys[turn]',
+            "  return wrk.format()",
+            "end",
+        ]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write("\n".join(lines) + "\n")
         script.flush()
@@ -103,14 +116,22 @@ def run_python(
 
     def client(slot: int) -> None:
         connection = http.client.HTTPConnection(host, port, timeout=30)
+        turn = slot
         try:
             while time.monotonic() < deadline:
+                headers = endpoint.headers
+                if endpoint.rotate:
+                    turn += 1
+                    headers = {
+                        **headers,
+                        "Authorization": endpoint.rotate[turn % len(endpoint.rotate)],
+                    }
                 began = time.perf_counter()
                 connection.request(
                     endpoint.method,
                     endpoint.path,
                     body=endpoint.body or None,
-                    headers=endpoint.headers,
+                    headers=headers,
                 )
                 response = connection.getresponse()
                 response.read()

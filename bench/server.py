@@ -19,17 +19,17 @@ HOST = "127.0.0.1"
 class Server:
     """gunicorn in its own process group, stopped (TERM, then KILL) however the run ends."""
 
-    def __init__(self, env: dict, workers: int):
+    def __init__(self, env: dict, workers: int, root: Path = ROOT):
         self.port = _free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "perceptis.wsgi"],
-            cwd=ROOT,
+            cwd=root,
             env={
                 **os.environ,
+                "WEB_CONCURRENCY": str(workers),
                 **env,
                 "GUNICORN_BIND": f"{HOST}:{self.port}",
-                "WEB_CONCURRENCY": str(workers),
             },
             stdout=self.log,
             stderr=subprocess.STDOUT,

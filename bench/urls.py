@@ -8,10 +8,12 @@ from django.urls import include, path
 
 from bench.authentication import ORM_LOOKUP_AUTHENTICATION
 from bench.variants import VARIANTS
-from bench.views import NoAuthStatusView, TokenStatusView
+from bench.views import NoAuthStatusView, PingView, TokenStatusView
 from jobs.api import StatusView
 
 urlpatterns = [
+    # Under /api/, so the middleware treats it as it treats the API.
+    path("api/bench/ping", PingView.as_view()),
     path("bench/none/status/<str:job_id>", NoAuthStatusView.as_view()),
     path("bench/token/status/<str:job_id>", TokenStatusView.as_view()),
     *(

@@ -36,6 +36,13 @@ class CreditAccount(models.Model):
     # None: no limit. Credits the organization's jobs may reserve and be charged per calendar
     # month (UTC), set by an owner.
     monthly_spend_limit = models.PositiveBigIntegerField(null=True, blank=True)
+    # Kept by the submission's and the workers' UPDATEs (``jobs.services.admission``) so that a
+    # submission checks its caps on this row alone: the organization's queued and running jobs
+    # (test keys' included), and what its jobs submitted in the month starting
+    # ``spend_month_start`` hold or were charged.
+    jobs_in_flight = models.IntegerField(default=0, db_default=0, editable=False)
+    spend_month_start = models.DateField(null=True, blank=True, editable=False)
+    spend_month = models.BigIntegerField(default=0, db_default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

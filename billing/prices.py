@@ -9,6 +9,8 @@ charged the same formula on the tokens the engine reports, never more than it re
 import math
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 
 from accounts.audit import Actor, audit_record
@@ -62,25 +64,65 @@ def prices_for_plan(*, plan: Plan) -> list[ModelPrice]:
     return list(ModelPrice.objects.filter(access__plan=plan).order_by("model"))
 
 
-def price_resolve(*, plan: Plan, model: str | None) -> ModelPrice:
-    """Return the price row of ``model`` (None: the plan's default) if ``plan`` may use it.
+# The price table as submissions read it, in the shared cache: {plan id: {"default": model or
+# None, "models": {model: (pk, input rate, output rate, max output tokens)}}}. Saving or deleting
+# a price or a plan's access to one drops it (on commit); it also expires, bounding what a
+# change made around the signals (a queryset update, a raw SQL fix) leaves stale.
+PRICE_TABLE_CACHE_KEY = "billing:price-table:v1"
 
-    Raise ``ModelNotAvailable`` for an unknown model, one the plan may not use, or no default.
+
+def _price_table() -> dict:
+    table = cache.get(PRICE_TABLE_CACHE_KEY)
+    if table is None:
+        table = {}
+        for access in ModelAccess.objects.select_related("price"):
+            plan = table.setdefault(access.plan_id, {"default": None, "models": {}})
+            price = access.price
+            plan["models"][price.model] = (
+                price.pk,
+                price.input_credits_per_1k_tokens,
+                price.output_credits_per_1k_tokens,
+                price.max_output_tokens,
+            )
+            if access.is_default:
+                plan["default"] = price.model
+        cache.set(PRICE_TABLE_CACHE_KEY, table, settings.BILLING_PRICE_TABLE_SECONDS)
+    return table
+
+
+def price_table_changed(**kwargs) -> None:
+    """Drop the cached price table now and once the change commits (connected to the price
+    models' save and delete signals in ``billing.apps``): a submission that read the old rows
+    meanwhile may have cached them again."""
+    cache.delete(PRICE_TABLE_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(PRICE_TABLE_CACHE_KEY))
+
+
+def price_resolve(*, plan: Plan, model: str | None) -> ModelPrice:
+    """Return the price of ``model`` (None: the plan's default) if ``plan`` may use it.
+
+    Read from the cached price table (an unsaved copy of the row, for reading). Raise
+    ``ModelNotAvailable`` for an unknown model, one the plan may not use, or no default.
     """
+    entry = _price_table().get(plan.pk, {"default": None, "models": {}})
     if model is None:
-        access = (
-            ModelAccess.objects.select_related("price").filter(plan=plan, is_default=True).first()
-        )
-        if access is None:
+        model = entry["default"]
+        if model is None:
             raise ModelNotAvailable("The organization's plan has no default model; name one.")
-        return access.price
-    price = ModelPrice.objects.filter(model=model, access__plan=plan).first()
-    if price is None:
+    figures = entry["models"].get(model)
+    if figures is None:
         raise ModelNotAvailable(
             f"The model {model[:100]!r} does not exist or the {plan.name} plan may not use it; "
             "GET /api/v1/models lists the models this key may use."
         )
-    return price
+    pk, input_rate, output_rate, max_output_tokens = figures
+    return ModelPrice(
+        pk=pk,
+        model=model,
+        input_credits_per_1k_tokens=input_rate,
+        output_credits_per_1k_tokens=output_rate,
+        max_output_tokens=max_output_tokens,
+    )
 
 
 def estimated_input_tokens(prompt: str) -> int:

@@ -6,13 +6,15 @@ same transaction, so the balance equals the ledger's sum under any concurrency.
 """
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import BigIntegerField, Case, F, When
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
 from accounts.services import organization_create
+from apikeys.keys.models import ApiKey
 from billing.errors import InsufficientCredits
 from billing.models import CreditAccount, LedgerEntry
+from billing.periods import spend_periods
 from billing.selectors import credits_balance
 from billing.validation import clean_spend_limit
 from perceptis.errors import InvalidRequest
@@ -23,13 +25,13 @@ def _account(organization: Organization) -> CreditAccount:
     return account
 
 
-def _move(*, account: CreditAccount, amount: int) -> int | None:
-    """Add ``amount`` to the balance atomically; return the new balance, or None if it would go
-    below zero."""
+def _move(*, account: CreditAccount, amount: int, **also) -> int | None:
+    """Add ``amount`` to the balance atomically (with the ``also`` updates of the same row);
+    return the new balance, or None if it would go below zero."""
     qs = CreditAccount.objects.filter(pk=account.pk)
     if amount < 0:
         qs = qs.filter(balance__gte=-amount)
-    if not qs.update(balance=F("balance") + amount):
+    if not qs.update(balance=F("balance") + amount, **also):
         return None
     return CreditAccount.objects.values_list("balance", flat=True).get(pk=account.pk)
 
@@ -200,6 +202,8 @@ def credits_reserve(*, organization: Organization, job, amount: int) -> LedgerEn
     """Take ``amount`` from the balance for ``job``; raise ``InsufficientCredits`` when short.
 
     Call inside the transaction that creates the job, so a refusal leaves nothing behind.
+    Submissions do not call this: ``jobs.services.admission`` reserves, checks every cap and
+    keeps the spend counters in one statement; this one moves the balance alone.
     """
     account = _account(organization)
     balance = _move(account=account, amount=-amount)
@@ -214,6 +218,12 @@ def credits_reserve(*, organization: Organization, job, amount: int) -> LedgerEn
         amount=-amount,
         balance_after=balance,
         job=job,
+    )
+
+
+def _less_if(field: str, amount: int, **period):
+    return Case(
+        When(**period, then=F(field) - amount), default=F(field), output_field=BigIntegerField()
     )
 
 
@@ -234,7 +244,19 @@ def _settle(*, job, kind: str, charged: int | None = None) -> LedgerEntry | None
         amount = reserved
     try:
         with transaction.atomic():
-            balance = _move(account=reserve.account, amount=amount)
+            # What comes back is no longer spent, in the periods the job was submitted in.
+            day, month = spend_periods(job.created_at)
+            if amount:
+                ApiKey.objects.filter(pk=job.api_key_id).update(
+                    spend_total=F("spend_total") - amount,
+                    spend_day=_less_if("spend_day", amount, spend_day_start=day),
+                    spend_month=_less_if("spend_month", amount, spend_month_start=month),
+                )
+            balance = _move(
+                account=reserve.account,
+                amount=amount,
+                spend_month=_less_if("spend_month", amount, spend_month_start=month),
+            )
             return _entry(
                 account=reserve.account, kind=kind, amount=amount, balance_after=balance, job=job
             )

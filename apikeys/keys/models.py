@@ -79,6 +79,15 @@ class ApiKey(models.Model):
     spend_limit_period = models.CharField(
         max_length=8, choices=SpendPeriod.choices, default=SpendPeriod.MONTH
     )
+    # What the key's jobs hold or were charged (see ``spend_limit_credits``), kept by the
+    # submission's and the settlement's UPDATEs (``jobs.services.admission``) so that a
+    # submission checks its limit without summing jobs: per UTC day and calendar month (each
+    # for the period starting on its ``*_start``) and in total.
+    spend_day_start = models.DateField(null=True, blank=True, editable=False)
+    spend_day = models.BigIntegerField(default=0, db_default=0, editable=False)
+    spend_month_start = models.DateField(null=True, blank=True, editable=False)
+    spend_month = models.BigIntegerField(default=0, db_default=0, editable=False)
+    spend_total = models.BigIntegerField(default=0, db_default=0, editable=False)
     status = models.CharField(
         max_length=16,
         choices=[c for c in Status.choices if c[0] != "expired"],

@@ -18,6 +18,7 @@ from billing.services import credits_capture, credits_release
 from jobs.errors import JobNotCancelable
 from jobs.events import job_finished
 from jobs.models import Job
+from jobs.services.admission import counters_job_left_flight
 from jobs.services.pricing import job_charge
 from jobs.status import job_status_changed
 
@@ -48,6 +49,7 @@ def job_cancel(*, job: Job, actor: Actor) -> Job:
         )
         if canceled:
             credits_release(job=job)
+            counters_job_left_flight(job)
             job.refresh_from_db()
             job_finished(job)
             job_status_changed(job)
@@ -134,6 +136,7 @@ def job_cancel_finish(*, job: Job, result: dict | None = None, now=None) -> bool
         credits_capture(job=job, charged=charge.charged)
     else:
         credits_release(job=job)
+    counters_job_left_flight(job)
     job.refresh_from_db()
     job_finished(job)
     job_status_changed(job)

@@ -22,6 +22,7 @@ from billing.services import credits_capture, credits_release
 from jobs.engines import EngineError, GenerationRequest, get_engine, watermark
 from jobs.events import job_finished
 from jobs.models import Job
+from jobs.services.admission import counters_job_left_flight
 from jobs.services.cancel import job_cancel_finish
 from jobs.services.pricing import job_charge
 from jobs.services.submission import enqueue
@@ -84,6 +85,7 @@ def job_succeed(*, job: Job, result: dict) -> bool:
     )
     if done:
         credits_capture(job=job, charged=charge.charged)
+        counters_job_left_flight(job)
         job_finished(job)
         job_status_changed(job)
     return bool(done)
@@ -115,6 +117,7 @@ def job_fail(
     )
     if done:
         credits_release(job=job)
+        counters_job_left_flight(job)
         job_finished(job)
         job_status_changed(job)
     return bool(done)

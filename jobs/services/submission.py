@@ -13,13 +13,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apikeys.keys.models import ApiKey
-from billing.services import credits_reserve
-from jobs.errors import IdempotencyKeyReused, JobNotFound
+from jobs.errors import IdempotencyKeyReused, JobNotFound, TooManyJobsInFlight
 from jobs.models import Job
-from jobs.services.limits import submission_limits_check
+from jobs.services.admission import admission_insert, admission_refusal
 from jobs.services.pricing import job_price
 from jobs.status import job_status_changed
-from perceptis.errors import InvalidRequest
+from perceptis.errors import DomainError, InvalidRequest
 
 logger = logging.getLogger(__name__)
 
@@ -80,61 +79,91 @@ def job_submit(
     Refusals, in the pipeline's order, each writing nothing: ``invalid_request`` (options),
     ``model_not_available``, ``too_many_jobs_in_flight``, ``spend_limit_reached`` /
     ``org_spend_limit_reached`` and ``insufficient_credits`` (see ``job_price`` and
-    ``submission_limits_check``).
+    ``jobs.services.admission``).
 
     With an ``idempotency_key``, the same key and body within 24 h return the original job
     (even when the balance has since run out); the same key with another body is refused with
     422 ``idempotency_key_reused``. Test keys draw no credits. A refusal leaves no job and no
     ledger row behind.
+
+    The job's row is inserted without looking for an earlier one first: the unique
+    (key, Idempotency-Key) constraint finds a replay, so a first submission reads nothing.
     """
     options = options or {}
     idempotency_key = clean_idempotency_key(idempotency_key)
     request_hash = _request_hash(prompt, options)
     now = timezone.now()
-    if idempotency_key is not None:
-        replay = _replay(
-            key=key, idempotency_key=idempotency_key, request_hash=request_hash, now=now
-        )
-        if replay is not None:
-            return Submission(replay, replayed=True)
-    is_test = key.type == ApiKey.Type.TEST
-    priced = job_price(key=key, prompt=prompt, options=options)
-    cost = priced.reserve
     try:
-        with transaction.atomic():
-            submission_limits_check(key=key, reserve=cost, now=now)
-            job = Job.objects.create(
-                job_id=_new_job_id(),
-                organization_id=key.organization_id,
-                api_key=key,
-                test=is_test,
-                prompt=prompt,
-                options=options,
-                model=priced.model,
-                max_tokens=priced.max_tokens,
-                input_credits_per_1k_tokens=priced.input_rate,
-                output_credits_per_1k_tokens=priced.output_rate,
-                credits_reserved=cost,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                created_at=now,
-                enqueued_at=now,
-            )
-            if cost:
-                credits_reserve(organization=key.organization, job=job, amount=cost)
-            enqueue(job)
-            job_status_changed(job, as_created=True)
-    except IntegrityError:
-        # A concurrent request with the same Idempotency-Key won the race.
-        if idempotency_key is None:
-            raise
-        replay = _replay(
-            key=key, idempotency_key=idempotency_key, request_hash=request_hash, now=now
-        )
-        if replay is None:
-            raise
-        return Submission(replay, replayed=True)
-    return Submission(job, replayed=False)
+        priced = job_price(key=key, prompt=prompt, options=options)
+    except DomainError:
+        # A replay answers the original job even if its model is no longer available.
+        replay = _replay_if_any(key, idempotency_key, request_hash, now)
+        if replay is not None:
+            return replay
+        raise
+    # Twice at most: the refused attempt's refusal may be gone when it is looked for (a job
+    # finished in between), and an expired Idempotency-Key is freed by the first attempt.
+    for attempt in range(3):
+        job = _new_job(key, prompt, options, priced, idempotency_key, request_hash, now)
+        try:
+            with transaction.atomic():
+                # First, so that the rows the admission locks are held for the least time.
+                enqueue(job)
+                admitted = admission_insert(job=job, key=key, cost=priced.reserve)
+                if admitted:
+                    job_created(job)
+                else:
+                    transaction.set_rollback(True)
+        except IntegrityError:
+            # An earlier request with this Idempotency-Key made a job (or is making it).
+            replay = _replay_if_any(key, idempotency_key, request_hash, now)
+            if replay is not None:
+                return replay
+            if idempotency_key is None or attempt:
+                raise
+            continue  # The key was past its window and is free now.
+        if admitted:
+            return Submission(job, replayed=False)
+        refusal = admission_refusal(key=key, cost=priced.reserve, now=now)
+        if refusal is not None:
+            raise refusal
+    raise TooManyJobsInFlight("The organization's jobs are changing state; retry the request.")
+
+
+def _replay_if_any(key, idempotency_key, request_hash, now) -> Submission | None:
+    if idempotency_key is None:
+        return None
+    replay = _replay(key=key, idempotency_key=idempotency_key, request_hash=request_hash, now=now)
+    return None if replay is None else Submission(replay, replayed=True)
+
+
+def _new_job(key, prompt, options, priced, idempotency_key, request_hash, now) -> Job:
+    return Job(
+        job_id=_new_job_id(),
+        organization_id=key.organization_id,
+        api_key=key,
+        test=key.type == ApiKey.Type.TEST,
+        prompt=prompt,
+        options=options,
+        model=priced.model,
+        max_tokens=priced.max_tokens,
+        input_credits_per_1k_tokens=priced.input_rate,
+        output_credits_per_1k_tokens=priced.output_rate,
+        credits_reserved=priced.reserve,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        created_at=now,
+        enqueued_at=now,
+    )
+
+
+def job_created(job: Job) -> None:
+    """Follow a job's creation, inside the transaction that created it.
+
+    The one place after a job is created: what is to be written for a new job (its status
+    read model, on commit) is called from here.
+    """
+    job_status_changed(job, as_created=True)
 
 
 def _uses_orm_broker() -> bool:

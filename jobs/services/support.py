@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from jobs.errors import JobStateConflict
 from jobs.models import Job
+from jobs.services.admission import counters_job_back_in_flight
 from jobs.services.submission import enqueue
 from jobs.status import job_status_changed
 from perceptis.db import delete_in_batches
@@ -41,6 +42,7 @@ def job_retry(*, job: Job, actor: Actor) -> Job:
     )
     if not done:
         raise JobStateConflict("Only failed jobs can be retried.")
+    counters_job_back_in_flight(job)
     job.refresh_from_db()
     enqueue(job)
     job_status_changed(job)

@@ -92,18 +92,24 @@ def test_other_keys_spend_does_not_count_against_a_keys_limit(org, make_key, cli
     assert generate(client_for(limited)).status_code == 202
 
 
-def test_a_new_day_starts_a_new_daily_period(org, make_key):
+def submitted_days_ago(monkeypatch, days, **submission):
+    """Submit a job as if it were ``days`` days ago."""
+    then = timezone.now() - timedelta(days=days)
+    with monkeypatch.context() as patched:
+        patched.setattr("jobs.services.submission.timezone.now", lambda: then)
+        return job_submit(**submission).job
+
+
+def test_a_new_day_starts_a_new_daily_period(org, make_key, monkeypatch):
     key, _ = make_key(org, spend_limit_credits=5, spend_limit_period="day")
-    old = job_submit(key=key, prompt="p", options=FIVE["options"]).job
-    Job.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=1))
+    submitted_days_ago(monkeypatch, 1, key=key, prompt="p", options=FIVE["options"])
 
     assert job_submit(key=key, prompt="p", options=FIVE["options"]).job.credits_reserved == 5
 
 
-def test_a_total_limit_counts_every_period(org, make_key):
+def test_a_total_limit_counts_every_period(org, make_key, monkeypatch):
     key, _ = make_key(org, spend_limit_credits=5, spend_limit_period="total")
-    old = job_submit(key=key, prompt="p", options=FIVE["options"]).job
-    Job.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    submitted_days_ago(monkeypatch, 400, key=key, prompt="p", options=FIVE["options"])
 
     with pytest.raises(Exception) as refused:
         job_submit(key=key, prompt="p", options=FIVE["options"])

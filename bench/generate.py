@@ -1,0 +1,227 @@
+#!/usr/bin/env python
+"""Benchmark a submission: ``POST /api/v1/generate`` next to a running job's status poll.
+
+    python bench/generate.py [--requests N] [--repeat R]
+
+Through Django's full WSGI handler in this process, it alternates request by request:
+
+- ``ping``: an unauthenticated DRF view under the same middleware, no query (the yardstick);
+- ``poll``: ``GET /api/v1/status/{job_id}`` of a running job (read from the database);
+- ``generate``: ``POST /api/v1/generate`` with a fresh ``Idempotency-Key`` each time, on a live
+  key whose organization has a monthly spend limit and the key a daily one, so that every
+  check a submission makes is made.
+
+It prints the SQL statements one warm generate and one warm poll make, the median time of
+each, what the poll and the generate add over the ping, and the ratio of the two (the target:
+a generate adds at most three times what a poll adds). It runs on whatever ``DATABASE_URL``
+and ``REDIS_URL`` name, in a throwaway database it creates and drops.
+"""
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
+    sys.path[0] = str(ROOT)
+elif str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+VARIANTS = ("ping", "poll", "generate")
+
+
+def make_generate_fixture():
+    """Create an organization with room for every job a run submits, a key and a running job."""
+    from accounts.audit import Actor
+    from accounts.models import Plan
+    from apikeys.keys.models import ApiKey
+    from apikeys.keys.services import apikey_create
+    from billing.models import CreditAccount
+    from billing.services import organization_open
+    from jobs.models import Job
+    from jobs.services import job_submit
+
+    actor = Actor.system("bench")
+    org = organization_open(name="Bench", plan_code="business", credits=10**12, actor=actor)
+    Plan.objects.filter(pk=org.plan_id).update(
+        rate_limit_per_minute=10**9, max_jobs_in_flight=10**9
+    )
+    # Limits no run reaches, but that every submission checks.
+    CreditAccount.objects.filter(organization=org).update(monthly_spend_limit=10**12)
+    key, plaintext = apikey_create(organization=org, name="Bench", actor=actor)
+    ApiKey.objects.filter(pk=key.pk).update(
+        spend_limit_credits=10**12, spend_limit_period=ApiKey.SpendPeriod.DAY
+    )
+    key.refresh_from_db()
+    job = job_submit(key=key, prompt="A lighthouse at dusk", options={}).job
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
+    return job.job_id, plaintext
+
+
+class Driver:
+    def __init__(self, job_id: str, api_key: str):
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.app = WSGIHandler()
+        self.count = 0
+        base = {
+            "QUERY_STRING": "",
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "testserver",
+            "HTTP_USER_AGENT": "perceptis-bench/1",
+            "HTTP_ACCEPT": "application/json",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        self.body = json.dumps({"prompt": "A lighthouse at dusk", "options": {}}).encode()
+        self.environs = {
+            "ping": dict(base, REQUEST_METHOD="GET", PATH_INFO="/api/bench/ping"),
+            "poll": dict(
+                base,
+                REQUEST_METHOD="GET",
+                PATH_INFO=f"/api/v1/status/{job_id}",
+                HTTP_AUTHORIZATION=f"Bearer {api_key}",
+            ),
+            "generate": dict(
+                base,
+                REQUEST_METHOD="POST",
+                PATH_INFO="/api/v1/generate",
+                HTTP_AUTHORIZATION=f"Bearer {api_key}",
+                CONTENT_TYPE="application/json",
+                CONTENT_LENGTH=str(len(self.body)),
+            ),
+        }
+
+    def environ(self, variant: str) -> dict:
+        environ = dict(self.environs[variant])
+        if variant == "generate":
+            self.count += 1
+            environ["HTTP_IDEMPOTENCY_KEY"] = f"bench-{os.getpid()}-{self.count}"
+            environ["wsgi.input"] = io.BytesIO(self.body)
+        else:
+            environ["wsgi.input"] = io.BytesIO()
+        return environ
+
+    def request(self, variant: str) -> tuple[str, bytes]:
+        started = {}
+
+        def start_response(status, headers, exc_info=None):
+            started["status"] = status
+
+        result = self.app(self.environ(variant), start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            result.close()
+        return started["status"], body
+
+    def time_rounds(self, rounds: int, into: dict) -> None:
+        clock = time.perf_counter_ns
+
+        def start_response(status, headers, exc_info=None):
+            pass
+
+        for turn in range(rounds):
+            order = VARIANTS[turn % 3 :] + VARIANTS[: turn % 3]
+            for variant in order:
+                environ = self.environ(variant)
+                began = clock()
+                result = self.app(environ, start_response)
+                b"".join(result)
+                result.close()
+                into[variant].append(clock() - began)
+
+
+def statements(driver: Driver, variant: str) -> list[str]:
+    """Return the SQL one warm request of ``variant`` runs (refuse to measure a failure)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    driver.request(variant)
+    with CaptureQueriesContext(connection) as captured:
+        status, body = driver.request(variant)
+    if status[:3] not in ("200", "202"):
+        raise SystemExit(f"{variant}: {status} {body[:300]!r}")
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=1000, help="requests per variant, round")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds")
+    parser.add_argument("--label", default="", help="printed with the figures")
+    args = parser.parse_args(argv)
+
+    import django
+
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    django.setup()
+    import logging
+
+    logging.getLogger("django-q").setLevel(logging.WARNING)  # a line per enqueued job
+    from django.test.utils import setup_databases, teardown_databases
+
+    from bench.report import describe_backends
+
+    databases = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
+    try:
+        driver = Driver(*make_generate_fixture())
+        database, cache = describe_backends()
+        print(f"{args.label or 'generate benchmark'}: {database}; cache {cache}")
+        counts = {}
+        for variant in ("poll", "generate"):
+            sqls = statements(driver, variant)
+            counts[variant] = len(sqls)
+            print(f"\n{variant}: {len(sqls)} statements")
+            for sql in sqls:
+                print(f"  {sql[:160]}")
+        driver.time_rounds(100, {v: [] for v in VARIANTS})  # warm up
+        medians = {v: [] for v in VARIANTS}
+        for _ in range(args.repeat):
+            timings = {v: [] for v in VARIANTS}
+            driver.time_rounds(args.requests, timings)
+            for v in VARIANTS:
+                medians[v].append(statistics.median(timings[v]) / 1000)
+        print(f"\nmedian µs per request, {args.repeat} rounds of {args.requests} of each")
+        print("| round | ping | poll (added) | generate (added) | generate added / poll added |")
+        print("|---|---|---|---|---|")
+        for i in range(args.repeat):
+            ping, poll, gen = (medians[v][i] for v in VARIANTS)
+            ratio = (gen - ping) / (poll - ping) if poll > ping else float("nan")
+            print(
+                f"| {i + 1} | {ping:.0f} | {poll:.0f} (+{poll - ping:.0f}) | {gen:.0f} "
+                f"(+{gen - ping:.0f}) | {ratio:.2f} |"
+            )
+        ping, poll, gen = (statistics.median(medians[v]) for v in VARIANTS)
+        print(
+            f"median: ping {ping:.0f}, poll +{poll - ping:.0f}, generate +{gen - ping:.0f} "
+            f"({counts['generate']} statements): ratio {(gen - ping) / (poll - ping):.2f}"
+        )
+    finally:
+        from django.db import connections
+
+        from apikeys.usage import metering
+
+        metering.flush()
+        connections.close_all()
+        teardown_databases(databases, verbosity=0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
