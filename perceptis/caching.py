@@ -5,6 +5,8 @@ def cache_settings(env, redis_url: str) -> dict:
     """Return ``CACHES`` and the settings of the request path's use of Redis.
 
     - ``CACHES``: Redis at ``REDIS_URL`` (key prefix ``CACHE_KEY_PREFIX``), else local memory.
+      On Redis, sign-in's rate limits count in each process while Redis is unavailable
+      (``perceptis.pagecache``).
       ``REDIS_TIMEOUT_SECONDS`` (0.25) bounds every connect and reply: a hung Redis costs a
       request at most that, once per ``APIKEYS_REDIS_BREAKER_SECONDS``.
     - ``APIKEYS_KEY_CACHE`` (on with Redis): verified key records cached in Redis, read in the
@@ -20,7 +22,7 @@ def cache_settings(env, redis_url: str) -> dict:
     if redis_url:
         caches = {
             "default": {
-                "BACKEND": "django_redis.cache.RedisCache",
+                "BACKEND": "perceptis.pagecache.PageCache",
                 "LOCATION": redis_url,
                 "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="perceptis"),
                 "OPTIONS": {
