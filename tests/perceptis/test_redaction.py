@@ -5,6 +5,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from apikeys.keys import format as keys
 from perceptis.logformat import JsonLinesFormatter
@@ -97,3 +99,18 @@ def test_sentry_events_lose_secrets_in_urls_headers_forms_and_cookies():
         assert secret not in sent
     assert "hunter2-long" not in sent and "s3ss10n" not in sent
     assert '"Ana"' in sent and '"dark"' in sent
+
+
+URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@given(
+    token=st.text(alphabet=URLSAFE, min_size=20, max_size=64),
+    before=st.text(max_size=40),
+    prefix=st.sampled_from(["/accounts/invitation/", "/accounts/password/reset/key/3-"]),
+    after=st.sampled_from(["/", "/ HTTP/1.1", "/?next=/x", "", '/" 410 0', "/extra/"]),
+)
+def test_no_link_token_survives_whatever_surrounds_it(token, before, prefix, after):
+    assume(not before.endswith("/admin") and token not in before)
+    assume(not token.endswith("set-password"))
+    assert token not in redact(f"{before}{prefix}{token}{after}")
