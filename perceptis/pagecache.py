@@ -85,6 +85,11 @@ class PageCache(RedisCache):
                 return result
         return fallback()
 
+    def clear(self):
+        """Clear Redis and this process's fallback memory."""
+        local_cache.clear()
+        return super().clear()
+
     def get(self, key, default=None, version=None, client=None):
         return self._shared(
             key,
