@@ -4,13 +4,13 @@ is down or hung, never open.
 django-allauth keeps its rate limits (sign-in, failed sign-ins, password reset,
 re-authentication) and two-factor's used codes in Django's default cache, and calls it
 directly: with plain django-redis, every sign-in answers 500 during an outage. This backend is
-django-redis, except that the keys allauth writes (``allauth…``) go through the request path's
-circuit breaker (``apikeys.keys.fallback.redis_breaker``, ``perceptis.breaker``) and, while it
-is open, to this process's memory:
+django-redis, except that the keys allauth writes (``allauth…``) go through the process's Redis
+circuit breaker (``perceptis.breaker.redis_breaker``, the request path's too) and, while it is
+open, to this process's memory:
 
 - a hung Redis costs one socket timeout (``REDIS_TIMEOUT_SECONDS``) per breaker interval
   (``APIKEYS_REDIS_BREAKER_SECONDS``) per process, as on the API;
-- a rate limit counts in the process at its share of the limit (``fallback.share``: the limit
+- a rate limit counts in the process at its share of the limit (``breaker.share``: the limit
   divided by ``APIKEYS_WEB_PROCESSES``, rounded down), as the API's limits do, so the processes
   together never allow more than the limit;
 - only connection and timeout errors count as an outage; any other error is raised.
@@ -30,7 +30,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from apikeys.keys.fallback import redis_breaker, share
+from perceptis.breaker import redis_breaker, share
 
 FALLBACK_PREFIX = "allauth"
 # allauth's rate-limit keys: ``allauth:rl:<app>:<action>:<amount>/<duration>/<per>:<source>``.

@@ -8,15 +8,11 @@ last saw Redis count, divided by ``APIKEYS_WEB_PROCESSES`` and rounded down.
 
 import threading
 
-from django.conf import settings
+# The process's Redis breaker and the share rule live in perceptis.breaker: the pages' cache
+# (perceptis.pagecache) uses them too.
+from perceptis.breaker import redis_breaker, share
 
-from perceptis.breaker import CircuitBreaker
-
-# One per process, for every Redis call on the request path (key records and counters).
-redis_breaker = CircuitBreaker(
-    "Redis (key records and rate limits)",
-    cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
-)
+__all__ = ["local_counters", "redis_breaker", "remaining_share", "share", "shared_call"]
 
 
 class _LocalCounters:
@@ -58,11 +54,6 @@ class _LocalCounters:
 
 
 local_counters = _LocalCounters()
-
-
-def share(limit: int) -> int:
-    """This process's share of a limit while counting alone (rounded down: never over it)."""
-    return limit // max(1, settings.APIKEYS_WEB_PROCESSES)
 
 
 def remaining_share(name: str, quota: int) -> int:

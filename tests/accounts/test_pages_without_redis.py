@@ -16,7 +16,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from accounts.models import Membership
-from apikeys.keys.fallback import redis_breaker
+from perceptis.breaker import redis_breaker
 from perceptis.pagecache import local_cache
 from tests.helpers import PASSWORD
 from tests.processes import free_port, wait_for
