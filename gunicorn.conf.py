@@ -44,7 +44,7 @@ limit_request_field_size = 8190
 # No control socket: its default path is shared by every gunicorn of the user on the machine.
 control_socket_disable = True
 
-# Logs: both through the key redaction (perceptis.serving.RedactingLogger).
+# Logs: both through the one redaction of secrets (perceptis.serving.RedactingLogger).
 logger_class = "perceptis.serving.RedactingLogger"
 accesslog = _env("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = _env("GUNICORN_ERROR_LOG", "-")

@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from django.conf import settings
+
 logger = logging.getLogger("perceptis.breaker")
 
 
@@ -71,3 +73,17 @@ class CircuitBreaker:
         """Close the breaker without logging (tests)."""
         with self._lock:
             self._outage_since, self._open_until = None, 0.0
+
+
+# One per process, for every Redis call of the request path (key records and counters,
+# ``apikeys.keys.fallback``) and of the pages' cache (sign-in's limits, ``perceptis.pagecache``):
+# when one finds Redis gone, the other skips it too.
+redis_breaker = CircuitBreaker(
+    "Redis (key records and rate limits)",
+    cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
+)
+
+
+def share(limit: int) -> int:
+    """This process's share of a limit while counting alone (rounded down: never over it)."""
+    return limit // max(1, settings.APIKEYS_WEB_PROCESSES)

@@ -63,7 +63,8 @@ def _escaped(arg):
 
 
 class RedactApiKeysFilter(logging.Filter):
-    """Replace anything shaped like an API key in a log message, e.g. a key pasted in a URL.
+    """Redact every secret in a log message (``perceptis.redaction``): API keys, reset keys
+    and invitation tokens in paths, secret query parameters, signing secrets, form tokens.
 
     Control characters in the message's arguments (the values logged, such as a path) are
     escaped first, so a ``%0a`` in a URL cannot forge a log line. Attached to the handlers, to

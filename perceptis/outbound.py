@@ -15,8 +15,10 @@ A customer's URL must not be turned on us, so every request:
 - has one wall-clock deadline for everything, resolution, connection, TLS, headers and body,
   which each caller names (``WEBHOOKS_DEADLINE_SECONDS`` for webhooks and alerts): a
   receiver that drips a byte a second is cut off;
-- reports failures in words a customer may see, without internal detail: every connection
-  failure reads the same, so answers do not tell open ports, hosts or errors apart.
+- reports failures in words a customer may see, without internal detail: every refused
+  destination and every connection failure reads the same (``UNREACHABLE``), so an answer
+  does not tell a name that does not resolve from a private address, a port not allowed or a
+  closed port; the reason goes to the server log (``perceptis.outbound``).
 
 ``url_check`` is the one check of a destination URL when it is saved (alert rules, job webhook
 endpoints); ``post`` checks again, on the address it connects to, every time.
@@ -25,6 +27,7 @@ endpoints); ``post`` checks again, on the address it connects to, every time.
 import contextlib
 import http.client
 import ipaddress
+import logging
 import socket
 import ssl
 import threading
@@ -34,7 +37,11 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+logger = logging.getLogger("perceptis.outbound")
+
 MAX_RESPONSE_BYTES = 64 * 1024
+# The one answer for a destination refused or not reached, whatever the reason.
+UNREACHABLE = "Could not connect to the destination."
 
 _REFUSED_IPV6 = [
     ipaddress.ip_network(n)
@@ -54,6 +61,12 @@ class OutboundError(Exception):
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+def _unreachable(host: str, port: int, reason: str) -> OutboundError:
+    """Return the one refusal a customer sees; log why, for the operator."""
+    logger.info("outbound destination %s port %s refused: %s", host, port, reason)
+    return OutboundError(UNREACHABLE)
 
 
 @dataclass
@@ -129,7 +142,7 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> list[str]:
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise OutboundError("The destination host name does not resolve.")
+        raise _unreachable(host, port, "the host name does not resolve")
     return addresses
 
 
@@ -144,8 +157,7 @@ def _target(url: str) -> tuple[str, str, int, str]:
     port = port or (443 if parts.scheme == "https" else 80)
     allowed = settings.OUTBOUND_ALLOWED_PORTS
     if port not in allowed:
-        ports = ", ".join(str(p) for p in allowed)
-        raise OutboundError(f"The URL's port is not allowed; use one of: {ports}.")
+        raise _unreachable(parts.hostname, port, "the port is not in OUTBOUND_ALLOWED_PORTS")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -183,10 +195,19 @@ def url_check(url, *, require_https: bool = False, max_length: int = 500) -> str
         raise ValueError("URLs with a user name or password are not accepted.")
     port = port or (443 if parts.scheme == "https" else 80)
     allowed = settings.OUTBOUND_ALLOWED_PORTS
+    # One message for a port not allowed and a private host: the same as ``post`` records.
+    refused = (
+        "This destination is not allowed: use a public host name on port "
+        f"{' or '.join(map(str, allowed))}."
+    )
     if port not in allowed:
-        raise ValueError(f"The port is not allowed; use one of: {', '.join(map(str, allowed))}.")
+        logger.info(
+            "outbound destination %s port %s refused: port not allowed", parts.hostname, port
+        )
+        raise ValueError(refused)
     if not _allow_private() and _private_host(parts.hostname):
-        raise ValueError("Private, loopback, link-local and reserved addresses are not allowed.")
+        logger.info("outbound destination %s refused: not a public address", parts.hostname)
+        raise ValueError(refused)
     return url
 
 
@@ -213,10 +234,7 @@ def post(url: str, *, body: bytes, headers: dict, deadline: float) -> OutboundRe
     if not _allow_private():
         for address in addresses:
             if not address_allowed(ipaddress.ip_address(address)):
-                raise OutboundError(
-                    "The destination resolves to a private, loopback, link-local or reserved "
-                    "address, which is not allowed."
-                )
+                raise _unreachable(host, port, f"{address} is not a public unicast address")
     sock = None
     for address in addresses:
         try:
@@ -227,7 +245,7 @@ def post(url: str, *, body: bytes, headers: dict, deadline: float) -> OutboundRe
     if sock is None:
         if time.monotonic() >= timer.at:
             raise timer.error()
-        raise OutboundError("Could not connect to the destination.")
+        raise _unreachable(host, port, "no address accepted the connection")
     # One watchdog for the whole exchange: socket timeouts apply per read, so a receiver that
     # sends a byte at a time would otherwise hold the worker for as long as it likes.
     watchdog = threading.Timer(max(timer.at - time.monotonic(), 0), _shut, args=(sock,))
@@ -269,7 +287,7 @@ def _exchange(sock, scheme, host, port, path, body, headers, timer) -> OutboundR
     except (OSError, http.client.HTTPException, ValueError):
         if time.monotonic() >= timer.at:
             raise timer.error() from None
-        raise OutboundError("Could not connect to the destination.") from None
+        raise OutboundError(UNREACHABLE) from None
     status = response.status
     if not 200 <= status < 300:
         raise OutboundError(f"The receiver answered HTTP {status}.", status=status)

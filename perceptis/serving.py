@@ -1,10 +1,10 @@
 """Gunicorn's logger for Perceptis: its access and error logs pass the same redaction as Django's.
 
 ``gunicorn.conf.py`` (at the repository root) names ``RedactingLogger`` as its ``logger_class``.
-Clients put keys where they should not (``GET /api/v1/status/<key>``, ``?cursor=<key>``, a
-``Referer``); the access log writes the request line and headers, so every record of both
-loggers goes through ``RedactApiKeysFilter``: key-shaped text redacted, control characters in
-the logged values escaped.
+The access log writes the request line and headers, which carry secrets: a key a client put in
+the path or a ``Referer``, a password-reset link's key, an invitation link's token. Every record
+of both loggers goes through ``RedactApiKeysFilter``, the same filter as Django's logs
+(``perceptis.redaction``: every secret redacted, control characters in logged values escaped).
 """
 
 from gunicorn.glogging import Logger

@@ -61,9 +61,11 @@ class Program:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def output(self) -> str:
+    def output(self, tail: int | None = 3000) -> str:
+        """Return the last ``tail`` characters the program wrote (all of it with None)."""
         self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-3000:]
+        text = self._log.read().decode("utf-8", "replace")
+        return text[-tail:] if tail else text
 
     def __enter__(self):
         return self

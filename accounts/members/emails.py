@@ -10,7 +10,7 @@ from accounts.models import Invitation
 
 def invitation_link(*, base_url: str, token: str) -> str:
     """Return the absolute acceptance link for ``token`` on the site at ``base_url``."""
-    return base_url.rstrip("/") + reverse("invitation-accept", args=[token])
+    return base_url.rstrip("/") + reverse("invitation-open", args=[token])
 
 
 def invitation_email_send(*, invitation: Invitation, token: str, base_url: str) -> None:

@@ -32,5 +32,6 @@ urlpatterns = [
         views.invitation_resend,
         name="developer-invitation-resend",
     ),
-    path("accounts/invitation/<str:token>/", views.invitation_accept, name="invitation-accept"),
+    path("accounts/invitation/", views.invitation_accept, name="invitation-accept"),
+    path("accounts/invitation/<str:token>/", views.invitation_open, name="invitation-open"),
 ]

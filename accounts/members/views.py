@@ -172,25 +172,50 @@ def member_transfer(request, pk):
 
 # --- Following the emailed link ----------------------------------------------------------------
 
+# Where the token of the link followed waits, once it has left the address.
+INVITATION_SESSION_KEY = "accounts.invitation_token"
+
 
 def _joined(request, membership):
+    request.session.pop(INVITATION_SESSION_KEY, None)
     request.session[SESSION_KEY] = membership.organization_id
     messages.success(request, f"Welcome to {membership.organization.name}.")
     return redirect("developer-settings")
 
 
+def _invalid(request, error):
+    return render(request, "members/invitation_invalid.html", {"error": error}, status=410)
+
+
+@require_GET
+def invitation_open(request, token):
+    """Follow the emailed link: keep its token in the session and redirect to the page without it.
+
+    The token then appears in one request line only (which the log redaction covers), never
+    in the address bar, the browser history or a ``Referer``; allauth does the same with
+    password-reset keys. Following the link never uses it up.
+    """
+    try:
+        selectors.invitation_by_token(token)
+    except DomainError as exc:
+        return _invalid(request, exc)
+    request.session[INVITATION_SESSION_KEY] = token
+    return redirect("invitation-accept")
+
+
 @require_http_methods(["GET", "POST"])
-def invitation_accept(request, token):
-    """Join through an invitation link.
+def invitation_accept(request):
+    """Join through the invitation whose link this browser followed.
 
     Signed in as the invited address: a button joins. Not signed in: a new person sets a
     password here (two-factor follows if the organization requires it); a person who has an
-    account signs in first and comes back. Following the link (GET) never uses it up.
+    account signs in first and comes back.
     """
+    token = request.session.get(INVITATION_SESSION_KEY, "")
     try:
         invitation = selectors.invitation_by_token(token)
     except DomainError as exc:
-        return render(request, "members/invitation_invalid.html", {"error": exc}, status=410)
+        return _invalid(request, exc)
     context = {"invitation": invitation, "organization": invitation.organization}
     if request.user.is_authenticated:
         context["wrong_account"] = request.user.email.lower() != invitation.email.lower()

@@ -5,6 +5,10 @@ API, Developer Settings and admin share one set of rules: a key creates, changes
 disables, enables, revokes or deletes only keys it dominates on every axis and never lifts its
 own restrictions (``403 exceeds_own_privileges``, see ``apikeys.keys.privileges``), cannot
 exceed the plan's key limit or key creations per day, and may revoke itself.
+
+A test key sees only test keys: live keys are not in its lists, and every request naming one
+answers ``404 key_not_found``, as another organization's key does (the webhooks API hides live
+endpoints from test keys the same way).
 """
 
 from django.conf import settings
@@ -59,7 +63,13 @@ class _KeyView(APIView):
     schema_tag = "Keys"
 
     def get_key(self, request, key_id: str):
-        return selectors.apikey_get(organization=request.auth.organization, key_id=key_id)
+        return selectors.apikey_get(
+            organization=request.auth.organization, key_id=key_id, test_only=_test_only(request)
+        )
+
+
+def _test_only(request) -> bool:
+    return request.auth.type == ApiKey.Type.TEST
 
 
 class KeyListView(_KeyView):
@@ -91,7 +101,9 @@ class KeyListView(_KeyView):
         query = KeyListQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         filters = {k: v for k, v in query.validated_data.items() if k not in ("limit", "cursor")}
-        keys = selectors.apikey_list(organization=request.auth.organization, **filters)
+        keys = selectors.apikey_list(
+            organization=request.auth.organization, test_only=_test_only(request), **filters
+        )
         paginator = NextCursorPagination()
         page = paginator.paginate_queryset(keys, request, view=self)
         return paginator.get_paginated_response(KeySerializer(page, many=True).data)

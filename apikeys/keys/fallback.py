@@ -12,17 +12,18 @@ not an outage: it is logged as one and raised.
 
 import logging
 
-from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apikeys.keys import counters
 from apikeys.keys.process_state import state
+from perceptis.breaker import share
 
 logger = logging.getLogger(__name__)
 
-# One per process (``process_state``), for every Redis call on the request path.
+# One per process (``process_state``), for every Redis call on the request path and of the
+# pages' cache (``perceptis.pagecache``): when one finds Redis gone, the other skips it too.
 redis_breaker = state.breaker
 local_counters = state.counters
 
@@ -30,11 +31,6 @@ local_counters = state.counters
 # server still loading its data is one, ``BusyLoadingError``), timeouts, a replica that was
 # written to while it took over (``ReadOnlyError``), and socket errors that escaped redis-py.
 OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
-
-
-def share(limit: int) -> int:
-    """This process's share of a limit while counting alone (rounded down: never over it)."""
-    return limit // max(1, settings.APIKEYS_WEB_PROCESSES)
 
 
 def remaining_share(name: str, quota: int) -> int:

@@ -14,9 +14,7 @@ import os
 import threading
 import weakref
 
-from django.conf import settings
-
-from perceptis.breaker import CircuitBreaker
+from perceptis.breaker import redis_breaker
 
 MAX_ENTRIES = 50_000
 
@@ -64,10 +62,8 @@ class LocalCounters:
 
 class ProcessState:
     def __init__(self):
-        self.breaker = CircuitBreaker(
-            "Redis (key records and rate limits)",
-            cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
-        )
+        # The process's one Redis breaker, shared with the pages' cache (perceptis.pagecache).
+        self.breaker = redis_breaker
         self.counters = LocalCounters()
         self.reset()
 

@@ -18,10 +18,12 @@ def apikey_list(
     type: str | None = None,
     environment: str | None = None,
     now: datetime | None = None,
+    test_only: bool = False,
 ):
     """Return the organization's keys (deleted ones hidden), newest first, optionally filtered.
 
-    ``status`` may be ``expired``, which is derived from ``expires_at``.
+    ``status`` may be ``expired``, which is derived from ``expires_at``. ``test_only`` (a test
+    key is asking) hides live keys whatever the other filters say.
     """
     now = now or timezone.now()
     qs = ApiKey.objects.filter(organization=organization, deleted_at__isnull=True).select_related(
@@ -31,18 +33,22 @@ def apikey_list(
         qs = qs.with_status(status, now)
     if type:
         qs = qs.filter(type=type)
+    if test_only:
+        qs = qs.filter(type=ApiKey.Type.TEST)
     if environment:
         qs = qs.filter(environment=environment)
     return qs
 
 
-def apikey_get(*, organization: Organization, key_id: str) -> ApiKey:
-    """Return the organization's key with this Key ID, or raise ``KeyNotFound`` (404)."""
-    key = (
-        ApiKey.objects.filter(organization=organization, key_id=key_id, deleted_at__isnull=True)
-        .select_related("created_by", "organization__plan")
-        .first()
-    )
+def apikey_get(*, organization: Organization, key_id: str, test_only: bool = False) -> ApiKey:
+    """Return the organization's key with this Key ID, or raise ``KeyNotFound`` (404).
+
+    With ``test_only`` (a test key is asking) a live key is not found either.
+    """
+    keys = ApiKey.objects.filter(organization=organization, key_id=key_id, deleted_at__isnull=True)
+    if test_only:
+        keys = keys.filter(type=ApiKey.Type.TEST)
+    key = keys.select_related("created_by", "organization__plan").first()
     if key is None:
         raise KeyNotFound()
     return key

@@ -118,4 +118,6 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# The folder of django.core.mail.backends.filebased.EmailBackend (one file per message).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=None)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Perceptis <alerts@perceptis.local>")

@@ -1,4 +1,8 @@
 """Credits (``BILLING_…``)."""
 
+from perceptis.settings.base import env
+
 # The credits bootstrap_demo opens the demo organization with.
 BILLING_DEFAULT_DEMO_CREDITS = 1000
+# Seconds the price table submissions read stays in the cache; a change in admin drops it.
+BILLING_PRICE_TABLE_SECONDS = env.int("BILLING_PRICE_TABLE_SECONDS", default=300)

@@ -10,8 +10,10 @@ CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="perceptis")
 # Bounds every connect and reply: a hung Redis costs a request at most this, once per
 # APIKEYS_REDIS_BREAKER_SECONDS.
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.25)
+# django-redis, except that sign-in's rate limits count in each process at its share while
+# Redis is unavailable (perceptis.pagecache), so pages never answer 500 for want of Redis.
 _REDIS_CACHE = {
-    "BACKEND": "django_redis.cache.RedisCache",
+    "BACKEND": "perceptis.pagecache.PageCache",
     "LOCATION": REDIS_URL,
     "KEY_PREFIX": CACHE_KEY_PREFIX,
     "OPTIONS": {

@@ -17,6 +17,9 @@ Role = Membership.Role
 MEMBERS = "/settings/developer/members/"
 
 
+ACCEPT = "/accounts/invitation/"  # where the link redirects: its token is in the session now
+
+
 def link_path() -> str:
     return re.search(r"https?://[^/\s]+(/accounts/invitation/\S+/)", mail.outbox[-1].body).group(1)
 
@@ -123,9 +126,11 @@ def test_new_person_follows_the_link_sets_a_password_and_lands_in_the_organizati
     web.post(MEMBERS + "invite/", {"email": "ana@example.com", "role": "member"})
     path = link_path()
     visitor = Client()
-    assert "Create account and join" in visitor.get(path).content.decode()
+    opened = visitor.get(path)
+    assert opened.status_code == 302 and opened["Location"] == ACCEPT  # the token leaves the URL
+    assert "Create account and join" in visitor.get(ACCEPT).content.decode()
     response = visitor.post(
-        path,
+        ACCEPT,
         {"full_name": "Ana", "password1": "a-long-new-pass-9", "password2": "a-long-new-pass-9"},
     )
     assert response.status_code == 302 and response["Location"] == "/settings/developer/"
@@ -142,7 +147,8 @@ def test_a_required_two_factor_is_set_up_next(web, org, owner):
     web.post(MEMBERS + "invite/", {"email": "ana@example.com", "role": "member"})
     visitor = Client()
     data = {"password1": "a-long-new-pass-9", "password2": "a-long-new-pass-9"}
-    visitor.post(link_path(), data)
+    visitor.get(link_path())
+    visitor.post(ACCEPT, data)
     response = visitor.get("/settings/developer/")
     assert response.status_code == 302 and "/accounts/2fa/" in response["Location"]
 
@@ -167,10 +173,12 @@ def test_a_person_with_an_account_signs_in_and_joins(web, org, make_org, make_us
     web.post(MEMBERS + "invite/", {"email": "ana@example.com", "role": "admin"})
     path = link_path()
     visitor = Client()
-    assert "already has an account" in visitor.get(path).content.decode()
+    page = visitor.get(path, follow=True).content.decode()
+    assert "already has an account" in page
+    assert f'?next={ACCEPT}"' in page  # signing in comes back without the token
     visitor.post("/accounts/login/", {"login": ana.email, "password": PASSWORD})
-    assert "Join " in visitor.get(path).content.decode()
-    response = visitor.post(path)
+    assert "Join " in visitor.get(ACCEPT).content.decode()
+    response = visitor.post(ACCEPT)
     assert response.status_code == 302
     assert mship(ana, org).role == Role.ADMIN
     page = visitor.get("/settings/developer/").content.decode()
@@ -183,8 +191,8 @@ def test_a_forwarded_link_signed_in_as_someone_else_does_not_join(web, org, make
     path = link_path()
     visitor = Client()
     visitor.force_login(mallory)
-    assert "is for ana@example.com" in visitor.get(path).content.decode()
-    visitor.post(path)
+    assert "is for ana@example.com" in visitor.get(path, follow=True).content.decode()
+    visitor.post(ACCEPT)
     assert not Membership.objects.filter(user=mallory, organization=org).exists()
 
 
@@ -249,6 +257,18 @@ def test_transfer_ownership_from_the_page(web, org, owner, member):
 @pytest.mark.parametrize("token", ["short", "x" * 43])
 def test_odd_tokens_are_410_not_500(db, token):
     assert Client().get(f"/accounts/invitation/{token}/").status_code == 410
+
+
+def test_the_page_without_a_followed_link_shows_none(db):
+    assert Client().get(ACCEPT).status_code == 410
+    assert Client().post(ACCEPT, {"password1": "x", "password2": "x"}).status_code == 410
+
+
+def test_posting_to_the_link_itself_is_refused(web, org):
+    web.post(MEMBERS + "invite/", {"email": "ana@example.com", "role": "member"})
+    data = {"password1": "a-long-new-pass-9", "password2": "a-long-new-pass-9"}
+    assert Client().post(link_path(), data).status_code == 405
+    assert not Membership.objects.filter(user__email="ana@example.com").exists()
 
 
 def test_control_characters_in_a_token_are_refused_before_the_view(db):

@@ -278,7 +278,7 @@ def test_private_addresses_are_refused_outside_development(org, busy_key, receiv
 
     delivery = AlertDelivery.objects.get(rule=rule)
     assert delivery.status == "pending"
-    assert "private" in delivery.last_error
+    assert delivery.last_error == "Could not connect to the destination."
     assert receiver.requests == []
 
 

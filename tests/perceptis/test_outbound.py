@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from perceptis import outbound
-from perceptis.outbound import OutboundError
+from perceptis.outbound import UNREACHABLE, OutboundError
 
 
 class Receiver:
@@ -103,7 +103,7 @@ def test_a_host_that_also_resolves_to_loopback_is_refused(receiver, monkeypatch)
         ],
     )
     monkeypatch.setattr(outbound, "_connect", lambda a, timeout: connected.append(a))
-    with pytest.raises(OutboundError, match="private"):
+    with pytest.raises(OutboundError, match=UNREACHABLE):
         _post(f"http://mixed.example:{server.port}/")
     assert connected == []
     assert server.requests == []
@@ -150,9 +150,9 @@ def test_each_refused_address_form_is_refused_without_connecting(address, monkey
     connected = []
     monkeypatch.setattr(outbound, "_connect", lambda a, timeout: connected.append(a))
     host = f"[{address}]" if ":" in address else address
-    with pytest.raises(OutboundError, match="not allowed"):
+    with pytest.raises(OutboundError, match=UNREACHABLE):
         _post(f"http://{host}/hook")
-    with pytest.raises(OutboundError, match="not allowed"):
+    with pytest.raises(OutboundError, match=UNREACHABLE):
         monkeypatch.setattr(
             outbound,
             "_getaddrinfo",
@@ -168,7 +168,7 @@ def test_each_refused_address_form_is_refused_without_connecting(address, monkey
 )
 def test_numeric_and_named_spellings_of_loopback_are_refused(url, monkeypatch):
     monkeypatch.setattr(outbound, "_connect", lambda a, timeout: pytest.fail("connected"))
-    with pytest.raises(OutboundError, match="not allowed"):
+    with pytest.raises(OutboundError, match=UNREACHABLE):
         _post(url)
 
 
@@ -184,7 +184,7 @@ def test_public_addresses_are_allowed(address):
 )
 def test_only_the_allowed_ports_are_used(url, monkeypatch):
     monkeypatch.setattr(outbound, "_getaddrinfo", lambda h, p: pytest.fail("resolved"))
-    with pytest.raises(OutboundError, match="port is not allowed"):
+    with pytest.raises(OutboundError, match=UNREACHABLE):
         _post(url)
 
 
@@ -267,3 +267,38 @@ def test_a_dripping_receiver_is_cut_at_the_deadline(settings, answer):
     finally:
         dripper.stop.set()
     assert time.monotonic() - started < 2.0
+
+
+def test_every_refused_destination_reads_the_same_and_the_reason_is_logged(caplog):
+    """An attacker probing the network through a webhook learns nothing from the error: a
+    name that does not resolve, a name and a literal for internal addresses and a port not
+    allowed all record the same words; the operator's log has the reason."""
+    caplog.set_level("INFO", logger="perceptis.outbound")
+    answers = {}
+    for url in (
+        "http://nothing-here.invalid/hook",
+        "http://localhost/hook",
+        "http://10.0.0.1/hook",
+        "http://[::1]/hook",
+        "http://example.com:6379/hook",
+    ):
+        with pytest.raises(OutboundError) as refused:
+            _post(url)
+        answers[url] = str(refused.value)
+    assert set(answers.values()) == {UNREACHABLE}
+    reasons = " ".join(r.getMessage() for r in caplog.records)
+    assert "does not resolve" in reasons
+    assert "127.0.0.1 is not a public unicast address" in reasons
+    assert "port is not in OUTBOUND_ALLOWED_PORTS" in reasons
+
+
+def test_url_check_gives_one_answer_for_a_port_and_a_private_host():
+    private = "https://10.1.2.3/hook"
+    port = "https://example.com:8443/hook"
+    answers = set()
+    for url in (private, port, "https://localhost/hook", "https://[fd00::1]/hook"):
+        with pytest.raises(ValueError) as refused:
+            outbound.url_check(url)
+        answers.add(str(refused.value))
+    assert len(answers) == 1
+    assert outbound.url_check(" https://example.com/hook ") == "https://example.com/hook"

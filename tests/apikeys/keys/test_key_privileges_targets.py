@@ -31,7 +31,9 @@ def _prepare(target, action):
 
 
 @pytest.mark.parametrize("action", ACTIONS)
-@pytest.mark.parametrize("axis", AXES)
+# A test key acting on a live key (the type axis) is not refused but finds no such key: 404,
+# in test_keys_api.py.
+@pytest.mark.parametrize("axis", [axis for axis in AXES if axis != "type"])
 def test_key_cannot_act_on_a_key_stronger_on_any_axis(org, make_key, acting, axis, action):
     row = AXIS_ROWS[axis]
     key, client = acting(**row["acting"])

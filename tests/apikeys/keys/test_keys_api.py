@@ -224,6 +224,42 @@ def test_keys_of_another_organization_are_not_found(make_org, make_key, manager)
     assert other.key_id not in ids
 
 
+def test_a_test_key_sees_only_test_keys_and_no_live_key_exists_for_it(org, make_key, client_for):
+    """A test key with keys:manage (say, leaked from a CI job) learns nothing of the live keys:
+    not in the list whatever the filter, and 404 for every request that names one."""
+    _, plaintext = make_key(org, name="CI", type="test", permissions=ALL)
+    client = client_for(plaintext)
+    sibling, _ = make_key(org, name="Other test", type="test")
+    live, _ = make_key(org, name="Production", ip_allowlist=["203.0.113.7/32"])
+    url = f"/api/v1/keys/{live.key_id}"
+    calls = [
+        client.get(url),
+        _patch(client, url, {"name": "x"}),
+        client.delete(url),
+        *(_post(client, f"{url}/{a}") for a in ("revoke", "disable", "enable", "rotate")),
+    ]
+    for response in calls:
+        assert response.status_code == 404
+        assert _code(response) == "key_not_found"
+        assert "203.0.113.7" not in response.content.decode()
+    live.refresh_from_db()
+    assert (live.status, live.name) == ("active", "Production")
+    for query in ("", "?type=live", "?status=active", "?environment=production"):
+        listed = client.get(f"/api/v1/keys{query}").json()["results"]
+        assert live.key_id not in {k["id"] for k in listed}
+        assert {k["type"] for k in listed} <= {"test"}
+    listed = {k["id"] for k in client.get("/api/v1/keys").json()["results"]}
+    assert sibling.key_id in listed
+    assert client.get(f"/api/v1/keys/{sibling.key_id}").status_code == 200
+
+
+def test_a_live_key_still_manages_test_keys(org, make_key, manager):
+    _, client = manager
+    test_key, _ = make_key(org, type="test")
+    assert client.get(f"/api/v1/keys/{test_key.key_id}").status_code == 200
+    assert test_key.key_id in {k["id"] for k in client.get("/api/v1/keys").json()["results"]}
+
+
 def test_get_a_key(manager):
     key, client = manager
     body = client.get(f"/api/v1/keys/{key.key_id}").json()

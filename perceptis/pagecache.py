@@ -1,0 +1,119 @@
+"""The cache on Redis that pages survive: sign-in's rate limits count in each process while Redis
+is down or hung, never open.
+
+django-allauth keeps its rate limits (sign-in, failed sign-ins, password reset,
+re-authentication) and two-factor's used codes in Django's default cache, and calls it
+directly: with plain django-redis, every sign-in answers 500 during an outage. This backend is
+django-redis, except that the keys allauth writes (``allauth…``) go through the process's Redis
+circuit breaker (``perceptis.breaker.redis_breaker``, the request path's too) and, while it is
+open, to this process's memory:
+
+- a hung Redis costs one socket timeout (``REDIS_TIMEOUT_SECONDS``) per breaker interval
+  (``APIKEYS_REDIS_BREAKER_SECONDS``) per process, as on the API;
+- a rate limit counts in the process at its share of the limit (``breaker.share``: the limit
+  divided by ``APIKEYS_WEB_PROCESSES``, rounded down), as the API's limits do, so the processes
+  together never allow more than the limit;
+- only connection and timeout errors count as an outage; any other error is raised.
+
+Every other key (the API's counters and key records, which have their own fallback) behaves
+exactly as in django-redis.
+"""
+
+import math
+import re
+import socket
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
+from django_redis.cache import RedisCache
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from perceptis.breaker import redis_breaker, share
+
+FALLBACK_PREFIX = "allauth"
+# allauth's rate-limit keys: ``allauth:rl:<app>:<action>:<amount>/<duration>/<per>:<source>``.
+_RATE_KEY = re.compile(r"allauth:rl:[^:]+:[^:]+:(\d+)/")
+# Stands for the hits of the other processes in a history read while counting alone: allauth
+# allows a hit while the history is shorter than the limit, so (limit - share) of these make it
+# allow this process's share. Never expires (allauth drops the oldest entries from the end;
+# these go first) and is never stored.
+_OTHERS = math.inf
+_OUTAGE = (RedisConnectionError, RedisTimeoutError, socket.timeout, ConnectionRefusedError)
+
+# This process's memory for the fallback keys while Redis is unavailable.
+local_cache = LocMemCache("perceptis-page-fallback", {"MAX_ENTRIES": 50_000, "CULL_FREQUENCY": 3})
+
+
+def _outage_cause(error: Exception) -> Exception | None:
+    # django-redis raises the cause of its ConnectionInterrupted from the cache methods.
+    cause = error.__cause__ if isinstance(error, ConnectionInterrupted) else error
+    return cause if isinstance(cause, _OUTAGE) else None
+
+
+def _with_others(key: str, history):
+    match = _RATE_KEY.match(key)
+    if not match or not isinstance(history, list):
+        return history
+    limit = int(match.group(1))
+    return [_OTHERS] * (limit - share(limit)) + history
+
+
+def _own(value):
+    if isinstance(value, list):
+        return [v for v in value if v != _OTHERS]
+    return value
+
+
+class PageCache(RedisCache):
+    """django-redis with a per-process fallback for allauth's keys (the module docstring)."""
+
+    def _shared(self, key, call, fallback):
+        if not (isinstance(key, str) and key.startswith(FALLBACK_PREFIX)):
+            return call()
+        if redis_breaker.allows():
+            try:
+                result = call()
+            except (ConnectionInterrupted, *_OUTAGE) as error:
+                cause = _outage_cause(error)
+                if cause is None:
+                    raise
+                redis_breaker.failed(cause)
+            else:
+                redis_breaker.succeeded()
+                return result
+        return fallback()
+
+    def clear(self):
+        """Clear Redis and this process's fallback memory."""
+        local_cache.clear()
+        return super().clear()
+
+    def get(self, key, default=None, version=None, client=None):
+        return self._shared(
+            key,
+            lambda: super(PageCache, self).get(key, default, version, client),
+            lambda: _with_others(key, local_cache.get(key, default, version)),
+        )
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, **kwargs):
+        return self._shared(
+            key,
+            lambda: super(PageCache, self).set(key, value, timeout, version, **kwargs),
+            lambda: local_cache.set(key, _own(value), timeout, version),
+        )
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, **kwargs):
+        return self._shared(
+            key,
+            lambda: super(PageCache, self).add(key, value, timeout, version, **kwargs),
+            lambda: local_cache.add(key, _own(value), timeout, version),
+        )
+
+    def delete(self, key, version=None, **kwargs):
+        return self._shared(
+            key,
+            lambda: super(PageCache, self).delete(key, version, **kwargs),
+            lambda: local_cache.delete(key, version),
+        )
