@@ -4,7 +4,7 @@ Code imports a model from its concern (``apikeys.keys.models``), not from this m
 """
 
 from apikeys.alerts.models import AlertDelivery, AlertRule
-from apikeys.keys.models import ApiKey, FormToken, KeySecret
+from apikeys.keys.models import ApiKey, FormToken, KeyExpiryWarning, KeySecret
 from apikeys.usage.models import RequestLog, UsageHourly
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "AlertRule",
     "ApiKey",
     "FormToken",
+    "KeyExpiryWarning",
     "KeySecret",
     "RequestLog",
     "UsageHourly",

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apikeys",
     "billing",
     "webhooks",
+    "exposure",
     "jobs",
 ]
 
@@ -240,6 +241,27 @@ APIKEYS_USAGE_FLUSH_MAX_RECORDS = env.int("APIKEYS_USAGE_FLUSH_MAX_RECORDS", def
 APIKEYS_USAGE_FLUSH_THREAD = env.bool("APIKEYS_USAGE_FLUSH_THREAD", default=True)
 # Off: no usage figures and no request log (the hot-path benchmark measures their cost).
 APIKEYS_METERING_ENABLED = env.bool("APIKEYS_METERING_ENABLED", default=True)
+
+# --- Exposed keys (exposure/) and key expiry warnings ------------------------------------------
+# GitHub's secret-scanning public keys: fetched from this URL (cached, refetched when a report
+# names an identifier not among them), or read from a file of the same JSON shape when set.
+SECRET_SCANNING_GITHUB_KEYS_URL = env.str(
+    "SECRET_SCANNING_GITHUB_KEYS_URL",
+    default="https://api.github.com/meta/public_keys/secret_scanning",
+)
+SECRET_SCANNING_GITHUB_KEYS_FILE = env.str("SECRET_SCANNING_GITHUB_KEYS_FILE", default="")
+SECRET_SCANNING_GITHUB_KEYS_CACHE_SECONDS = env.int(
+    "SECRET_SCANNING_GITHUB_KEYS_CACHE_SECONDS", default=3600
+)
+# An unknown key identifier refetches the keys at most this often (a forged identifier must not
+# make every request fetch from GitHub).
+SECRET_SCANNING_GITHUB_KEYS_REFRESH_SECONDS = env.int(
+    "SECRET_SCANNING_GITHUB_KEYS_REFRESH_SECONDS", default=60
+)
+# Requests one client address may make to POST /api/v1/keys/revoke-exposed per minute.
+APIKEYS_REVOKE_EXPOSED_PER_MINUTE = env.int("APIKEYS_REVOKE_EXPOSED_PER_MINUTE", default=10)
+# The site's address for links in emails (exposed keys, expiry warnings).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Jobs -------------------------------------------------------------------------------------
 GENERATION_ENGINE = env.str("GENERATION_ENGINE", default="jobs.engines.DevelopmentEngine")

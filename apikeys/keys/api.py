@@ -21,6 +21,7 @@ from apikeys.keys.errors import (
     KeyLimitReached,
     KeyNotFound,
     KeyNotRevoked,
+    KeyPolicyViolation,
     KeyRevoked,
 )
 from apikeys.keys.models import Permission
@@ -63,7 +64,14 @@ class _KeyView(APIView):
 
 
 class KeyListView(_KeyView):
-    errors = {"POST": (ExceedsOwnPrivileges, KeyLimitReached, KeyCreationLimitReached)}
+    errors = {
+        "POST": (
+            ExceedsOwnPrivileges,
+            KeyLimitReached,
+            KeyCreationLimitReached,
+            KeyPolicyViolation,
+        )
+    }
     schema_links = {
         "POST": {
             operation: {"key_id": "$response.body#/id"}
@@ -123,7 +131,7 @@ class KeyListView(_KeyView):
 class KeyDetailView(_KeyView):
     errors = {
         "GET": (KeyNotFound,),
-        "PATCH": (*_CHANGE_ERRORS, KeyRevoked),
+        "PATCH": (*_CHANGE_ERRORS, KeyRevoked, KeyPolicyViolation),
         "DELETE": (*_CHANGE_ERRORS, KeyNotRevoked),
     }
 
@@ -215,7 +223,7 @@ def status_view(change: str) -> type[APIView]:
 
 
 class KeyRotateView(_KeyView):
-    errors = (*_CHANGE_ERRORS, KeyRevoked)
+    errors = (*_CHANGE_ERRORS, KeyRevoked, KeyPolicyViolation)
 
     @extend_schema(
         operation_id="keys_rotate",

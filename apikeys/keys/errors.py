@@ -137,3 +137,9 @@ class ExceedsOwnPrivileges(DomainError):
             target_label="" if self.target is not None else "(new key)",
             metadata={"attempted": self.action, "fields": list(self.fields)},
         )
+
+
+class KeyPolicyViolation(DomainError):
+    code = "key_policy_violation"
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_message = "The key breaks the organization's key policy."

@@ -20,6 +20,7 @@ LAYERS = [
     "apikeys.alerts",
     "apikeys",  # the app's own modules: models, admin, apps, management commands
     "webhooks",
+    "exposure",
     "jobs",
 ]
 
