@@ -98,6 +98,8 @@ def _store(keys: dict[str, str]) -> None:
 
 def _may_refresh() -> bool:
     seconds = settings.SECRET_SCANNING_GITHUB_KEYS_REFRESH_SECONDS
+    if seconds <= 0:
+        return True
     try:
         return bool(cache.add(_REFRESH_KEY, 1, seconds))
     except Exception:
