@@ -129,11 +129,11 @@ def test_a_forged_signature_writes_nothing(keys_file, signer, report, org, make_
     before = _state(key)
     forger = Signer(signer.identifier)  # GitHub's identifier, the attacker's own key
     for attempt in (
-        dict(signer=forger),
-        dict(identifier=signer.identifier, signature="bm90IGEgc2lnbmF0dXJl"),
-        dict(identifier=signer.identifier, signature="%%% not base64 %%%"),
-        dict(identifier="unknown-identifier", signature=signer.sign(b"[]")),
-        dict(identifier="x" * 5000, signature="y" * 5000),
+        {"signer": forger},
+        {"identifier": signer.identifier, "signature": "bm90IGEgc2lnbmF0dXJl"},
+        {"identifier": signer.identifier, "signature": "%%% not base64 %%%"},
+        {"identifier": "unknown-identifier", "signature": signer.sign(b"[]")},
+        {"identifier": "x" * 5000, "signature": "y" * 5000},
     ):
         response = report([found(plaintext)], **attempt)
         assert response.status_code == 401, attempt
