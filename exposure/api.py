@@ -43,7 +43,7 @@ class _PublicView(APIView):
     authentication_classes = []
     permission_classes = []
     throttle_classes = []
-    schema_tag = "Keys"
+    schema_tag = "Exposed keys"
 
 
 class GithubTokenSerializer(serializers.Serializer):
