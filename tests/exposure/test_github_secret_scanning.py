@@ -257,3 +257,47 @@ def test_keys_unavailable_is_a_503_and_writes_nothing(key_server, signer, report
     assert response.json()["error"]["code"] == "service_unavailable"
     assert "Retry-After" in response
     assert _state(key) == before
+
+
+# --- The cache away ---------------------------------------------------------------------------
+
+
+class _BrokenCache:
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("cache down")
+
+        return fail
+
+
+def test_reports_are_verified_with_the_cache_down(
+    key_server, signer, report, org, make_key, monkeypatch
+):
+    from exposure import github
+
+    monkeypatch.setattr(github, "cache", _BrokenCache())
+    key, plaintext = make_key(org)
+    _, second = make_key(org)
+    assert report([found(plaintext)], signer=signer).status_code == 200
+    assert report([found(second)], signer=signer).status_code == 200
+    assert key_server.fetches == 1  # the process's own copy served the second report
+    forged = report([found(second)], identifier="forged", signature=signer.sign(b"[]"))
+    assert forged.status_code == 401
+    key.refresh_from_db()
+    assert key.status == ApiKey.Status.REVOKED
+
+
+def test_public_revocation_is_limited_with_redis_down(api, settings, monkeypatch):
+    from apikeys.keys import ratelimit
+
+    monkeypatch.setattr(ratelimit, "shared_call", lambda *args, **kwargs: None)
+    settings.APIKEYS_REVOKE_EXPOSED_PER_MINUTE = 4
+    settings.APIKEYS_WEB_PROCESSES = 2  # each process allows its share: 2 a minute
+    key = keyformat.generate("live")
+    statuses = [
+        api.post(
+            "/api/v1/keys/revoke-exposed", {"keys": [key]}, format="json", REMOTE_ADDR="192.0.2.9"
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [202, 202, 429]
