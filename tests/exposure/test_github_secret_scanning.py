@@ -301,3 +301,39 @@ def test_public_revocation_is_limited_with_redis_down(api, settings, monkeypatch
         for _ in range(3)
     ]
     assert statuses == [202, 202, 429]
+
+
+def test_a_disabled_key_is_revoked_too(keys_file, signer, report, org, make_key):
+    from apikeys.keys.services import apikey_disable
+
+    key, plaintext = make_key(org)
+    apikey_disable(key=key, actor=SYSTEM)
+    report([found(plaintext)], signer=signer)
+    key.refresh_from_db()
+    assert key.status == ApiKey.Status.REVOKED  # it could otherwise be enabled again
+
+
+def test_a_secret_rotated_out_is_ours_but_leaves_the_key_working(
+    keys_file, signer, report, org, make_key, client_for
+):
+    from apikeys.keys.services import apikey_rotate
+
+    key, old = make_key(org)
+    _, new = apikey_rotate(key=key, actor=SYSTEM)
+    response = report([found(old)], signer=signer)
+    assert response.json()[0]["label"] == "true_positive"
+    key.refresh_from_db()
+    assert key.status == ApiKey.Status.ACTIVE
+    assert client_for(new).get("/api/v1/models").status_code == 200
+
+
+def test_a_secret_still_in_its_grace_period_revokes_the_key(
+    keys_file, signer, report, org, make_key
+):
+    from apikeys.keys.services import apikey_rotate
+
+    key, old = make_key(org)
+    apikey_rotate(key=key, actor=SYSTEM, grace_period_seconds=3600)
+    report([found(old)], signer=signer)
+    key.refresh_from_db()
+    assert key.status == ApiKey.Status.REVOKED
