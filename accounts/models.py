@@ -98,9 +98,21 @@ class Organization(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Set by an owner: every member must have two-factor to use the organization's pages.
     require_two_factor = models.BooleanField(default=False)
+    # The key policy, set by an owner or support: the longest a new key may live, in days
+    # (1-366; None: no maximum), and whether every new key must have an expiry. A maximum
+    # implies an expiry. Keys made before the policy keep working.
+    key_max_lifetime_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    key_expiry_required = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(key_max_lifetime_days__isnull=True)
+                | models.Q(key_max_lifetime_days__gte=1, key_max_lifetime_days__lte=366),
+                name="key_max_lifetime_days_1_to_366",
+            )
+        ]
 
     def __str__(self):
         return self.name

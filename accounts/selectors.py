@@ -30,3 +30,14 @@ def audit_events_for(*, organization: Organization):
     return AuditEvent.objects.filter(organization=organization).select_related(
         "actor_user", "actor_key"
     )
+
+
+def manager_emails(*, organization: Organization) -> list[str]:
+    """Return the addresses of the organization's active owners and admins, sorted."""
+    return sorted(
+        Membership.objects.filter(
+            organization=organization,
+            role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+            user__is_active=True,
+        ).values_list("user__email", flat=True)
+    )

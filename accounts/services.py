@@ -129,3 +129,54 @@ def organization_set_two_factor_required(
         organization=organization,
         target=organization,
     )
+
+
+KEY_LIFETIME_RANGE = (1, 366)
+
+
+@transaction.atomic
+def organization_set_key_policy(
+    *,
+    organization: Organization,
+    max_lifetime_days: int | None,
+    expiry_required: bool,
+    actor: Actor,
+) -> Organization:
+    """Set the organization's key policy: the longest a new key may live (1-366 days, or None
+    for no maximum) and whether every new key must expire (a maximum implies it).
+
+    Keys made before keep working; creating, rotating or changing a key's expiry against the
+    policy is refused from now on. Audited (``organization.key_policy_changed``) when it changes.
+    """
+    low, high = KEY_LIFETIME_RANGE
+    if max_lifetime_days is not None and (
+        isinstance(max_lifetime_days, bool)
+        or not isinstance(max_lifetime_days, int)
+        or not low <= max_lifetime_days <= high
+    ):
+        raise InvalidRequest(
+            "Some fields are not valid.",
+            fields={"key_max_lifetime_days": [f"A whole number of days from {low} to {high}."]},
+        )
+    if not isinstance(expiry_required, bool):
+        raise InvalidRequest(
+            "Some fields are not valid.", fields={"key_expiry_required": ["True or false."]}
+        )
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    before = {
+        "max_lifetime_days": organization.key_max_lifetime_days,
+        "expiry_required": organization.key_expiry_required,
+    }
+    after = {"max_lifetime_days": max_lifetime_days, "expiry_required": expiry_required}
+    if before != after:
+        organization.key_max_lifetime_days = max_lifetime_days
+        organization.key_expiry_required = expiry_required
+        organization.save(update_fields=["key_max_lifetime_days", "key_expiry_required"])
+        audit_record(
+            actor=actor,
+            action="organization.key_policy_changed",
+            organization=organization,
+            target=organization,
+            metadata={"from": before, "to": after},
+        )
+    return organization

@@ -6,6 +6,7 @@ from accounts import views
 urlpatterns = [
     path("", views.account, name="account"),
     path("two-factor/requirement/", views.two_factor_requirement, name="two-factor-requirement"),
+    path("key-policy/", views.key_policy, name="key-policy"),
     path("sign-out-everywhere/", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("organization/", views.organization_switch, name="organization-switch"),
     # The old password page: now allauth's.

@@ -14,11 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.audit import Actor, audit_record
 from accounts.decorators import recent_authentication_required
-from accounts.forms import OrganizationSwitchForm
+from accounts.forms import KeyPolicyForm, OrganizationSwitchForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
 from accounts.selectors import organizations_for
-from accounts.services import organization_set_two_factor_required
+from accounts.services import organization_set_key_policy, organization_set_two_factor_required
 from perceptis.errors import DomainError
 
 
@@ -36,7 +36,34 @@ def account(request):
         "session_count": UserSession.objects.filter(user=user).count(),
         "is_owner": membership is not None and membership.role == Membership.Role.OWNER,
     }
+    if context["is_owner"]:
+        context["key_policy_form"] = KeyPolicyForm.for_organization(request.organization)
     return render(request, "account/overview.html", context)
+
+
+@require_POST
+@login_required
+@recent_authentication_required
+def key_policy(request):
+    """An owner sets the organization's key policy (maximum lifetime, required expiry)."""
+    membership = getattr(request, "membership", None)
+    if membership is None or membership.role != Membership.Role.OWNER:
+        raise PermissionDenied("Only the organization's owners change this.")
+    form = KeyPolicyForm(request.POST)
+    if form.is_valid():
+        try:
+            organization_set_key_policy(
+                organization=request.organization,
+                actor=Actor.for_request(request),
+                **form.service_kwargs(),
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "The key policy is saved; it applies to new keys.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("account")
 
 
 @require_POST

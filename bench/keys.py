@@ -69,6 +69,9 @@ def keys_fill(count: int) -> int:
                         "status": "'active'",
                         "created_at": now,
                         "last_used_user_agent": "''",
+                        "revoked_reason": "''",
+                        "exposure_source": "''",
+                        "exposure_url": "''",
                     },
                     _series(start, stop),
                 )

@@ -228,6 +228,18 @@ def post(url: str, *, body: bytes, headers: dict, deadline: float) -> OutboundRe
     Raise ``OutboundError`` for a refused URL or address, a failed connection, the deadline
     passing, or any answer other than 2xx (its ``status`` set).
     """
+    return request("POST", url, body=body, headers=headers, deadline=deadline)
+
+
+def get(url: str, *, headers: dict, deadline: float) -> OutboundResponse:
+    """GET ``url`` under the rules above (e.g. a provider's published keys); as ``post``."""
+    return request("GET", url, body=b"", headers=headers, deadline=deadline)
+
+
+def request(
+    method: str, url: str, *, body: bytes, headers: dict, deadline: float
+) -> OutboundResponse:
+    """Send one ``method`` request to ``url`` under the rules above; return the 2xx answer."""
     timer = _Deadline(deadline)
     scheme, host, port, path = _target(url)
     addresses = _resolve(host, port, timer)
@@ -252,7 +264,7 @@ def post(url: str, *, body: bytes, headers: dict, deadline: float) -> OutboundRe
     watchdog.daemon = True
     watchdog.start()
     try:
-        return _exchange(sock, scheme, host, port, path, body, headers, timer)
+        return _exchange(sock, method, scheme, host, port, path, body, headers, timer)
     finally:
         watchdog.cancel()
         sock.close()
@@ -263,7 +275,7 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def _exchange(sock, scheme, host, port, path, body, headers, timer) -> OutboundResponse:
+def _exchange(sock, method, scheme, host, port, path, body, headers, timer) -> OutboundResponse:
     try:
         if scheme == "https":
             # Certificate and host name are checked against the URL's host, not the address.
@@ -271,7 +283,7 @@ def _exchange(sock, scheme, host, port, path, body, headers, timer) -> OutboundR
         connection = http.client.HTTPConnection(host, port, timeout=timer.remaining())
         connection.sock = sock
         connection.request(
-            "POST", path, body=body, headers={"Content-Length": str(len(body)), **headers}
+            method, path, body=body, headers={"Content-Length": str(len(body)), **headers}
         )
         response = connection.getresponse()
         received = b""

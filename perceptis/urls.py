@@ -31,6 +31,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
     # Each concern mounts its API under /api/v1/ and its pages under /settings/developer/.
+    # Before the key routes: ``keys/revoke-exposed`` is not a Key ID.
+    path("", include("exposure.urls")),
     path("", include("apikeys.keys.urls")),
     path("", include("apikeys.usage.urls")),
     path("", include("alerts.urls")),

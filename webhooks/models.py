@@ -23,6 +23,7 @@ class Event(models.TextChoices):
     JOB_SUCCEEDED = "job.succeeded", "A job succeeded"
     JOB_FAILED = "job.failed", "A job failed"
     JOB_CANCELED = "job.canceled", "A job was canceled"
+    KEY_EXPOSED = "key.exposed", "A key was reported exposed and revoked"
 
 
 def new_endpoint_id() -> str:

@@ -11,7 +11,11 @@ from django.utils.html import format_html_join
 
 from accounts.audit import Actor
 from accounts.models import Membership, Organization, Plan
-from accounts.services import organization_set_plan
+from accounts.services import (
+    KEY_LIFETIME_RANGE,
+    organization_set_key_policy,
+    organization_set_plan,
+)
 from perceptis.admin import ReadOnlyAdminMixin
 
 # --- Organizations ------------------------------------------------------------------------
@@ -38,10 +42,20 @@ class MembershipInline(ReadOnlyAdminMixin, admin.TabularInline):
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["plan"]
+        fields = ["plan", "key_max_lifetime_days", "key_expiry_required"]
         help_texts = {
-            "plan": "Changing the plan is audited; API eligibility changes on the next request."
+            "plan": "Changing the plan is audited; API eligibility changes on the next request.",
+            "key_max_lifetime_days": "The key policy: 1 to 366 days, empty for no maximum (a "
+            "maximum means every new key expires). Audited; existing keys keep working.",
+            "key_expiry_required": "The key policy: every new key must have an expiry.",
         }
+
+    def clean_key_max_lifetime_days(self):
+        value = self.cleaned_data["key_max_lifetime_days"]
+        low, high = KEY_LIFETIME_RANGE
+        if value is not None and not low <= value <= high:
+            raise forms.ValidationError(f"A whole number of days from {low} to {high}.")
+        return value
 
 
 def _active_keys_subquery():
@@ -72,6 +86,8 @@ class OrganizationAdmin(admin.ModelAdmin):
         "name",
         "slug",
         "plan",
+        "key_max_lifetime_days",
+        "key_expiry_required",
         "api_eligible",
         "ledger_balance",
         "active_keys",
@@ -152,6 +168,13 @@ class OrganizationAdmin(admin.ModelAdmin):
             current = Organization.objects.select_related("plan").get(pk=obj.pk)
             organization_set_plan(
                 organization=current, plan_code=obj.plan.code, actor=Actor.for_request(request)
+            )
+        if change and {"key_max_lifetime_days", "key_expiry_required"} & set(form.changed_data):
+            organization_set_key_policy(
+                organization=obj,
+                max_lifetime_days=form.cleaned_data["key_max_lifetime_days"],
+                expiry_required=form.cleaned_data["key_expiry_required"],
+                actor=Actor.for_request(request),
             )
 
     # Pages on one organization that higher apps add (billing's credits form), as

@@ -76,7 +76,7 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
         "expires_at",
     ]
     list_select_related = ["organization"]
-    list_filter = [KeyStatusFilter, "type", "environment", "organization__plan"]
+    list_filter = [KeyStatusFilter, "type", "environment", "revoked_reason", "organization__plan"]
     search_fields = ["=key_id", "name", "organization__name", "=organization__slug"]
     search_help_text = "Key ID (exact), key name, organization name or slug (exact)."
     show_full_result_count = False
@@ -101,6 +101,9 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
         "created_by_key",
         "rotated_at",
         "revoked_at",
+        "revoked_reason",
+        "exposure_source",
+        "exposure_url",
         "deleted_at",
         "last_used_at",
         "last_used_ip",

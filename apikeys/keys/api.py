@@ -25,6 +25,7 @@ from apikeys.keys.errors import (
     KeyLimitReached,
     KeyNotFound,
     KeyNotRevoked,
+    KeyPolicyViolation,
     KeyRevoked,
 )
 from apikeys.keys.models import ApiKey, Permission
@@ -73,7 +74,14 @@ def _test_only(request) -> bool:
 
 
 class KeyListView(_KeyView):
-    errors = {"POST": (ExceedsOwnPrivileges, KeyLimitReached, KeyCreationLimitReached)}
+    errors = {
+        "POST": (
+            ExceedsOwnPrivileges,
+            KeyLimitReached,
+            KeyCreationLimitReached,
+            KeyPolicyViolation,
+        )
+    }
     schema_links = {
         "POST": {
             operation: {"key_id": "$response.body#/id"}
@@ -135,7 +143,7 @@ class KeyListView(_KeyView):
 class KeyDetailView(_KeyView):
     errors = {
         "GET": (KeyNotFound,),
-        "PATCH": (*_CHANGE_ERRORS, KeyRevoked),
+        "PATCH": (*_CHANGE_ERRORS, KeyRevoked, KeyPolicyViolation),
         "DELETE": (*_CHANGE_ERRORS, KeyNotRevoked),
     }
 
@@ -235,7 +243,7 @@ class KeyEnableView(_KeyStatusView):
 
 
 class KeyRotateView(_KeyView):
-    errors = (*_CHANGE_ERRORS, KeyRevoked)
+    errors = (*_CHANGE_ERRORS, KeyRevoked, KeyPolicyViolation)
 
     @extend_schema(
         operation_id="keys_rotate",

@@ -30,6 +30,11 @@ from apikeys.keys.services import apikey_record_use
 from perceptis.clientip import client_ip
 from perceptis.errors import DomainError
 
+EXPOSED_MESSAGE = (
+    "This API key was revoked because it was reported exposed (found in public, e.g. by "
+    "GitHub secret scanning). Create a new key in Developer Settings and keep it secret."
+)
+
 
 def bearer_token(request) -> str | None:
     """Return the credential of a ``Bearer`` Authorization header, or None if there is none."""
@@ -163,6 +168,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not secret.is_current(now):
             raise InvalidApiKey("This secret was replaced when the key was rotated.")
         if key.status == ApiKey.Status.REVOKED or key.deleted_at is not None:
+            # ``revoked_reason`` is not among the lookup's columns: read only on this path.
+            if key.revoked_reason == ApiKey.RevokedReason.EXPOSED:
+                raise ApiKeyRevoked(EXPOSED_MESSAGE)
             raise ApiKeyRevoked()
         if key.status == ApiKey.Status.INACTIVE:
             raise ApiKeyInactive()

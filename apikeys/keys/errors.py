@@ -115,3 +115,9 @@ class ExceedsOwnPrivileges(DomainError):
     code = "exceeds_own_privileges"
     status_code = status.HTTP_403_FORBIDDEN
     default_message = "This API key cannot create or change a key more powerful than itself."
+
+
+class KeyPolicyViolation(DomainError):
+    code = "key_policy_violation"
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_message = "The key breaks the organization's key policy."

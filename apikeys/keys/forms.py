@@ -6,11 +6,15 @@ messages next to the fields with ``add_service_errors``, so the pages and the AP
 same things with the same words.
 """
 
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.utils import timezone
 
 from apikeys.keys.models import DEFAULT_PERMISSIONS, ApiKey, Permission
+from apikeys.keys.policy import KeyPolicy
 from perceptis.forms import ServiceErrorsMixin
 
 # A signed form token (``apikeys.keys.services.form_tokens``): URL-safe base64 and colons.
@@ -69,6 +73,10 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Leave empty for a key that does not expire.",
     )
+    # Presets within the organization's key policy; a date in ``expires_at`` takes precedence.
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires in", coerce=int, empty_value=None, required=False
+    )
     ip_allowlist = forms.CharField(
         label="IP allowlist",
         required=False,
@@ -88,12 +96,34 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
         required=False,
     )
 
-    def __init__(self, *args, plan=None, **kwargs):
+    def __init__(self, *args, plan=None, policy: KeyPolicy | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if plan is not None:
             self.fields[
                 "rate_limit_per_minute"
             ].help_text = f"Leave empty for the plan's limit of {plan.rate_limit_per_minute}."
+        policy = policy or KeyPolicy()
+        presets = [(days, f"{days} days") for days in policy.presets()]
+        preset = self.fields["expires_in_days"]
+        if policy.must_expire:
+            preset.choices = [("", "The date below"), *presets]
+            preset.initial = presets[-1][0] if policy.max_lifetime_days else 90
+            if policy.max_lifetime_days:
+                preset.help_text = (
+                    f"The organization's key policy: keys expire within "
+                    f"{policy.max_lifetime_days} days."
+                )
+            else:
+                preset.help_text = "The organization's key policy: every key expires."
+            self.fields["expires_at"].help_text = "Or pick a date (UTC) within the policy."
+        else:
+            preset.choices = [("", "Never, or the date below"), *presets]
+
+    def _expiry(self):
+        data = self.cleaned_data
+        if data.get("expires_at") is not None or not data.get("expires_in_days"):
+            return data.get("expires_at")
+        return timezone.now() + timedelta(days=data["expires_in_days"])
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
@@ -103,7 +133,7 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
             "environment": data["environment"],
             "permissions": list(data["permissions"]),
             "rate_limit_per_minute": data["rate_limit_per_minute"],
-            "expires_at": data["expires_at"],
+            "expires_at": self._expiry(),
             "ip_allowlist": _split_lines(data["ip_allowlist"]),
             "spend_limit_credits": data["spend_limit_credits"],
             "spend_limit_period": data["spend_limit_period"] or ApiKey.SpendPeriod.MONTH,

@@ -50,6 +50,14 @@ class ApiKey(models.Model):
         MONTH = "month", "Calendar month (UTC)"
         TOTAL = "total", "Total"
 
+    class RevokedReason(models.TextChoices):
+        REQUESTED = "requested", "Revoked by a person, a key or support"
+        EXPOSED = "exposed", "Reported exposed"
+
+    class ExposureSource(models.TextChoices):
+        GITHUB = "github_secret_scanning", "GitHub secret scanning"
+        PUBLIC = "public_revocation", "Public revocation request"
+
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         INACTIVE = "inactive", "Inactive"
@@ -102,6 +110,15 @@ class ApiKey(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Why a revoked key was revoked; blank for keys revoked before reasons were kept.
+    revoked_reason = models.CharField(
+        max_length=16, choices=RevokedReason.choices, blank=True, default=""
+    )
+    # Where an exposed key was reported from (``ExposureSource``) and the report's URL, if any.
+    exposure_source = models.CharField(
+        max_length=32, choices=ExposureSource.choices, blank=True, default=""
+    )
+    exposure_url = models.CharField(max_length=2000, blank=True, default="")
     rotated_at = models.DateTimeField(null=True, blank=True)
     # Deleted keys are hidden from lists but kept with their jobs, usage and audit history.
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -167,6 +184,30 @@ class ApiKey(models.Model):
         if self.rate_limit_per_minute is None:
             return plan_limit
         return min(self.rate_limit_per_minute, plan_limit)
+
+
+class KeyExpiryWarning(models.Model):
+    """One expiry warning sent (or being sent) for one key, expiry and lead time.
+
+    The unique row is claimed before the email goes out, so each warning is sent at most once
+    however many workers run the schedule; a changed expiry gets warnings of its own.
+    """
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="expiry_warnings")
+    expires_at = models.DateTimeField()
+    days_before = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "expires_at", "days_before"], name="one_expiry_warning_each"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.days_before}-day expiry warning of {self.key.key_id}"
 
 
 class KeySecret(models.Model):

@@ -61,6 +61,26 @@ class KeySerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     last_used_ip = serializers.IPAddressField(allow_null=True)
+    revoked_reason = serializers.ChoiceField(
+        choices=ApiKey.RevokedReason.choices,
+        allow_null=True,
+        help_text="Why a revoked key was revoked: `requested`, or `exposed` when it was "
+        "reported found in public; null for keys not revoked.",
+    )
+    exposure_source = serializers.ChoiceField(
+        choices=ApiKey.ExposureSource.choices,
+        allow_null=True,
+        help_text="Who reported an exposed key; null otherwise.",
+    )
+    exposure_url = serializers.CharField(
+        allow_null=True, help_text="Where an exposed key was found, when the report said."
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in ("revoked_reason", "exposure_source", "exposure_url"):
+            data[name] = data[name] or None  # blank in the database: none
+        return data
 
 
 class KeyWithSecretSerializer(KeySerializer):

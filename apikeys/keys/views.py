@@ -1,5 +1,6 @@
 """The key table, creating a key, and the actions on one key."""
 
+import math
 from datetime import timedelta
 
 from django.contrib import messages
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.audit import Actor
 from accounts.decorators import manager_required, member_required, recent_authentication_required
-from apikeys.keys import selectors, services
+from apikeys.keys import policy, selectors, services
 from apikeys.keys.errors import KeyNotFound
 from apikeys.keys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm
 from apikeys.keys.models import ApiKey
@@ -80,6 +81,7 @@ def key_list(request):
         organization=request.organization, now=now, **filters.filters()
     ).order_by(*_ordering(sort))
     page = paginate(request, keys)
+    _mark_expiry(page, request.organization, now)
     return render(
         request,
         "developer/key_list.html",
@@ -92,6 +94,24 @@ def key_list(request):
             "plan": selectors.plan_status(request.organization),
         },
     )
+
+
+# Keys expiring within this many days say so in the key table.
+EXPIRY_NOTICE_DAYS = 7
+
+
+def _mark_expiry(page, organization, now) -> None:
+    """Give each usable key of the page ``expires_in_days`` (when it expires within a week,
+    rounded up) and ``outside_policy`` (made before a key policy it breaks)."""
+    page.object_list = list(page.object_list)
+    for key in page.object_list:
+        usable = key.is_usable(now)
+        key.expires_in_days = None
+        if usable and key.expires_at is not None:
+            left = key.expires_at - now
+            if left <= timedelta(days=EXPIRY_NOTICE_DAYS):
+                key.expires_in_days = math.ceil(left.total_seconds() / 86400)
+        key.outside_policy = usable and policy.outside(key, organization, now)
 
 
 def _show_secret(request, *, key: ApiKey, plaintext: str, rotated: bool, grace=None):
@@ -124,8 +144,9 @@ def _already_shown(request, key_id: str):
 def key_create(request):
     plan = selectors.plan_status(request.organization)
     org_plan = request.organization.plan
+    key_policy = policy.KeyPolicy.of(request.organization)
     if request.method == "POST":
-        form = KeyCreateForm(request.POST, plan=org_plan)
+        form = KeyCreateForm(request.POST, plan=org_plan, policy=key_policy)
         claim = form_claim(request, form, CREATE)
         if claim and claim.outcome is Claim.USED:
             return _already_shown(request, claim.key_id)
@@ -143,7 +164,9 @@ def key_create(request):
                 services.form_token_done(nonce=claim.nonce, key_id=key.key_id)
                 return _show_secret(request, key=key, plaintext=plaintext, rotated=False)
     else:
-        form = KeyCreateForm(initial={"nonce": form_token_for(request, CREATE)}, plan=org_plan)
+        form = KeyCreateForm(
+            initial={"nonce": form_token_for(request, CREATE)}, plan=org_plan, policy=key_policy
+        )
     status = 400 if form.is_bound else 200
     return render(request, "developer/key_create.html", {"form": form, "plan": plan}, status=status)
 
@@ -154,6 +177,8 @@ def _detail(request, key: ApiKey, *, rename_form=None, status=200):
         "status": key.effective_status(),
         "rename_form": rename_form or KeyRenameForm(initial={"name": key.name}),
         "can_manage": request.membership.can_manage_keys,
+        "outside_policy": key.status != ApiKey.Status.REVOKED
+        and policy.outside(key, request.organization, timezone.now()),
     }
     return render(request, "developer/key_detail.html", context, status=status)
 

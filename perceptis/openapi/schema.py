@@ -30,6 +30,13 @@ class ApiAutoSchema(AutoSchema):
     def is_authenticated(self) -> bool:
         return bool(getattr(self.view, "authentication_classes", ()))
 
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None and not self.is_authenticated():
+            # A public operation says so: OpenAPI's explicit empty security requirement.
+            operation["security"] = []
+        return operation
+
     def operation_errors(self) -> tuple[list, set[str]]:
         """Return the error classes that can refuse this operation, and the codes among them
         that can come before the key is known (so without ``RateLimit-*`` headers)."""
@@ -72,7 +79,7 @@ class ApiAutoSchema(AutoSchema):
             added.update(headers.rate_limit(required=not early))
         if status in ("429", "503"):
             added["Retry-After"] = headers.retry_after()
-        if status == "401":
+        if status == "401" and self.is_authenticated():
             added["WWW-Authenticate"] = headers.www_authenticate()
         # The view's own headers (``OpenApiParameter(response=...)``) come last and win.
         response["headers"] = {**added, **response.get("headers", {})}

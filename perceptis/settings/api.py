@@ -38,6 +38,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "Usage", "description": "Credit balance and usage per key."},
         {"name": "Models", "description": "The models a key's plan may use, with prices."},
         {"name": "Webhooks", "description": "Endpoints that receive job events."},
+        {
+            "name": "Exposed keys",
+            "description": "Public endpoints that revoke leaked keys (no API key).",
+        },
     ],
     # Jobs and keys both have a "status"; name their enums apart (and the webhook events once).
     "ENUM_NAME_OVERRIDES": {

@@ -44,3 +44,22 @@ APIKEYS_ALERT_MAX_RULES = env.int("APIKEYS_ALERT_MAX_RULES", default=50)
 # WEBHOOKS_DEADLINE_SECONDS): one outbound engine.
 # The older name of OUTBOUND_ALLOW_PRIVATE_ADDRESSES (outbound.py), kept as an alias; default off.
 APIKEYS_ALERT_ALLOW_PRIVATE_URLS = env.bool("APIKEYS_ALERT_ALLOW_PRIVATE_URLS", default=False)
+
+# --- Exposed keys (exposure/) and key expiry warnings
+# GitHub's secret-scanning public keys: fetched from this URL (cached, refetched when a report
+# names an identifier not among them), or read from a file of the same JSON shape when set.
+SECRET_SCANNING_GITHUB_KEYS_URL = env.str(
+    "SECRET_SCANNING_GITHUB_KEYS_URL",
+    default="https://api.github.com/meta/public_keys/secret_scanning",
+)
+SECRET_SCANNING_GITHUB_KEYS_FILE = env.str("SECRET_SCANNING_GITHUB_KEYS_FILE", default="")
+SECRET_SCANNING_GITHUB_KEYS_CACHE_SECONDS = env.int(
+    "SECRET_SCANNING_GITHUB_KEYS_CACHE_SECONDS", default=3600
+)
+# An unknown key identifier refetches the keys at most this often (a forged identifier must not
+# make every request fetch from GitHub).
+SECRET_SCANNING_GITHUB_KEYS_REFRESH_SECONDS = env.int(
+    "SECRET_SCANNING_GITHUB_KEYS_REFRESH_SECONDS", default=60
+)
+# Requests one client address may make to POST /api/v1/keys/revoke-exposed per minute.
+APIKEYS_REVOKE_EXPOSED_PER_MINUTE = env.int("APIKEYS_REVOKE_EXPOSED_PER_MINUTE", default=10)

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "apikeys",
     "billing",
     "webhooks",
+    "exposure",
     "jobs",
     "alerts",
     # The front door: sign-in (django-allauth), two-factor, sessions and headers (django-csp).
@@ -118,6 +119,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# The site's address for links in emails (exposed keys, expiry warnings).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # The folder of django.core.mail.backends.filebased.EmailBackend (one file per message).
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=None)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Perceptis <alerts@perceptis.local>")

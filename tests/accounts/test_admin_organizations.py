@@ -94,6 +94,7 @@ def _change_form(client, org, **fields):
     """Return the POST data of the organization change form, as the browser would send it."""
     form = client.get(f"{ORGS}{org.pk}/change/").context["adminform"].form
     data = {name: form[name].value() for name in form.fields}
+    data = {name: "" if value is None else value for name, value in data.items()}
     inline = "memberships"
     data.update(
         {

@@ -19,6 +19,7 @@ LAYERS = [
     "apikeys.usage",
     "apikeys",  # the app's own modules: models, admin, apps, management commands
     "webhooks",
+    "exposure",
     "jobs",
     "alerts",
 ]

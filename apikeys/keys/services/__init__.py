@@ -15,6 +15,7 @@ from apikeys.keys.services.changes import (
     apikey_update,
 )
 from apikeys.keys.services.creation import apikey_create
+from apikeys.keys.services.exposure import apikey_revoke_exposed
 from apikeys.keys.services.form_tokens import (
     form_token_claim,
     form_token_done,
@@ -31,6 +32,7 @@ __all__ = [
     "apikey_enable",
     "apikey_record_use",
     "apikey_revoke",
+    "apikey_revoke_exposed",
     "apikey_rotate",
     "apikey_update",
     "form_token_claim",

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from apikeys.keys import format as keys
-from apikeys.keys import privileges, spend_limits, validation
+from apikeys.keys import policy, privileges, spend_limits, validation
 from apikeys.keys.errors import (
     KeyNotRevoked,
+    KeyPolicyViolation,
     KeyRevoked,
 )
 from apikeys.keys.models import ApiKey, KeySecret
@@ -53,7 +54,8 @@ def apikey_update(
     """Change a key's name or settings; only the arguments given change. Revoked keys are final.
 
     An acting key may change only keys it dominates, and only to settings it dominates
-    (``exceeds_own_privileges``, audited).
+    (``exceeds_own_privileges``, audited). A new expiry must keep the organization's key
+    policy (``key_policy_violation``).
     """
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
@@ -78,6 +80,8 @@ def apikey_update(
         ),
     }
     cleaned = clean_fields({f: check for f, (value, check) in checks.items() if value is not UNSET})
+    if "expires_at" in cleaned and cleaned["expires_at"] != key.expires_at:
+        policy.check(key.organization, expires_at=cleaned["expires_at"], now=timezone.now())
     privileges.check_update(actor, key=key, changes=cleaned, plan_rate_limit=plan_limit)
     changes = {}
     for field, value in cleaned.items():
@@ -119,7 +123,12 @@ def apikey_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
     if key.status == ApiKey.Status.REVOKED:
         return key
     return _set_status(
-        key, actor, ApiKey.Status.REVOKED, "api_key.revoked", revoked_at=timezone.now()
+        key,
+        actor,
+        ApiKey.Status.REVOKED,
+        "api_key.revoked",
+        revoked_at=timezone.now(),
+        revoked_reason=ApiKey.RevokedReason.REQUESTED,
     )
 
 
@@ -181,7 +190,9 @@ def apikey_rotate(
 
     The old secret stops at once, or after ``grace_period_seconds`` (up to 7 days) so that a
     deployment can switch over without downtime. An acting key may only rotate keys it
-    dominates on every axis (``exceeds_own_privileges``), since it receives the secret.
+    dominates on every axis (``exceeds_own_privileges``), since it receives the secret. A
+    key whose expiry breaks the organization's key policy is not renewed
+    (``key_policy_violation``): change its expiry first.
     """
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
@@ -199,6 +210,10 @@ def apikey_rotate(
             fields={"grace_period_seconds": [f"A whole number of seconds from 0 to {maximum}."]},
         )
     now = timezone.now()
+    reason = policy.KeyPolicy.of(key.organization).problem(key.expires_at, now)
+    if reason is not None:
+        reason += " Give the key an expiry within the policy before rotating it."
+        raise KeyPolicyViolation(reason, fields={"expires_at": [reason]})
     old_until = now + timedelta(seconds=grace_period_seconds)
     for secret in KeySecret.objects.filter(key=key):
         if secret.expires_at is None or secret.expires_at > old_until:

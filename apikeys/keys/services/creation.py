@@ -4,11 +4,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
 from apikeys.keys import format as keys
-from apikeys.keys import privileges, spend_limits, validation
+from apikeys.keys import policy, privileges, spend_limits, validation
 from apikeys.keys.creation_limit import check_creations_today
 from apikeys.keys.errors import (
     KeyLimitReached,
@@ -63,7 +64,8 @@ def apikey_create(
     Refused with ``plan_not_eligible`` on a plan without API access, ``key_limit_reached`` at
     the plan's limit for the type (active and inactive keys count), ``exceeds_own_privileges``
     when an acting key would create a key beyond itself on any axis (audited), and
-    ``key_creation_limit_reached`` past the plan's key creations per UTC day.
+    ``key_creation_limit_reached`` past the plan's key creations per UTC day, and
+    ``key_policy_violation`` for an expiry the organization's key policy does not allow.
     """
     # Lock the organization row so two concurrent creations cannot both pass the limit check.
     organization = (
@@ -89,6 +91,7 @@ def apikey_create(
             "spend_limit_period": lambda: spend_limits.clean_spend_period(spend_limit_period),
         }
     )
+    policy.check(organization, expires_at=cleaned["expires_at"], now=timezone.now())
     _check_key_limit(organization, cleaned["type"])
     privileges.check_create(actor, values=cleaned, plan_rate_limit=plan_limit)
     check_creations_today(organization)

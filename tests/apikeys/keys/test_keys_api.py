@@ -283,7 +283,15 @@ def test_get_a_key(manager):
         "created_at",
         "last_used_at",
         "last_used_ip",
+        "revoked_reason",
+        "exposure_source",
+        "exposure_url",
     }
+    assert (body["revoked_reason"], body["exposure_source"], body["exposure_url"]) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_list_is_paginated_with_a_next_url(org, make_key, manager):
