@@ -82,7 +82,10 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.organization",
             ],
-            "libraries": {"usage": "apikeys.usage.templatetags"},
+            "libraries": {
+                "usage": "apikeys.usage.templatetags",
+                "browsers": "accounts.browsers",
+            },
         },
     },
 ]
@@ -161,6 +164,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 # --- I18N / static ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# Sentence case for the sign-in library's English texts (locale/en/LC_MESSAGES/django.po).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -19,6 +19,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from perceptis import outbound
+from webhooks.attempts import attempt_record
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -106,8 +107,12 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str | N
     if not _claim(delivery, now):
         return None
     attempt = delivery.attempts + 1
-    response_status, error, duration_ms = _send(delivery)
+    response_status, error, duration_ms, answer = _send(delivery)
     finished = timezone.now()
+    attempt_record(
+        delivery=delivery, number=attempt, finished_at=finished, duration_ms=duration_ms,
+        response_status=response_status, response_body=answer, error=error,
+    )  # fmt: skip
     record = {
         "last_attempt_at": finished,
         "last_response_status": response_status,
@@ -127,8 +132,8 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str | N
     return Status.PENDING
 
 
-def _send(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
-    """POST the delivery once; return (response status, error or "", milliseconds)."""
+def _send(delivery: WebhookDelivery) -> tuple[int | None, str, int, bytes]:
+    """POST the delivery once; return (response status, error or "", milliseconds, answer)."""
     body = json.dumps(delivery.payload, separators=(",", ":"))
     sent_at = timezone.now()
     headers = {
@@ -146,10 +151,10 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
             headers=headers,
             deadline=settings.WEBHOOKS_DEADLINE_SECONDS,
         )
-        status, error = answer.status, ""
+        status, error, received = answer.status, "", answer.body
     except outbound.OutboundError as exc:
-        status, error = exc.status, str(exc)
+        status, error, received = exc.status, str(exc), exc.body
     except Exception as exc:
         logger.exception("Webhook delivery %s failed unexpectedly", delivery.public_id)
-        status, error = None, f"Unexpected error: {type(exc).__name__}"
-    return status, error, int((time.monotonic() - started) * 1000)
+        status, error, received = None, f"Unexpected error: {type(exc).__name__}", b""
+    return status, error, int((time.monotonic() - started) * 1000), received

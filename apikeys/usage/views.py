@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.db.models import QuerySet
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -134,6 +134,16 @@ def request_log(request):
         "developer/request_log.html",
         {"form": form, "page": paginate(request, entries)},
     )
+
+
+@require_GET
+@member_required
+def request_detail(request, pk: int):
+    """One logged API request: everything the log holds about it."""
+    entry = get_object_or_404(
+        RequestLog.objects.select_related("api_key"), organization=request.organization, pk=pk
+    )
+    return render(request, "developer/request_detail.html", {"entry": entry})
 
 
 @require_GET
