@@ -10,12 +10,14 @@ import logging
 import time
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.dispatch import receiver
 
 from accounts.audit import Actor, audit_record
+from accounts.decorators import recently_authenticated
 from accounts.middleware import AUTH_STARTED_KEY
 from accounts.models import User
 from perceptis import crypto
@@ -56,6 +58,15 @@ class AccountAdapter(DefaultAccountAdapter):
             )
             audit_signin(request, action="user.signin_refused", address=address)
             raise
+
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        # One password prompt: signing in counts as recent authentication, as it does for the
+        # key pages (``recently_authenticated``), so setting up two-factor right after
+        # signing in does not ask for the password again. Later it asks as before.
+        request = context.request
+        if request is not None and recently_authenticated(request):
+            return False
+        return super().is_reauthentication_required(app=app, **kwargs)
 
     def authentication_failed(self, request, **credentials):
         address = _typed_address(credentials)

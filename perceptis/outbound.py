@@ -58,9 +58,11 @@ _GLOBAL_UNICAST_IPV6 = ipaddress.ip_network("2000::/3")
 class OutboundError(Exception):
     """A request that failed or was refused; the message is safe to store and show."""
 
-    def __init__(self, message: str, *, status: int | None = None):
+    def __init__(self, message: str, *, status: int | None = None, body: bytes = b""):
         super().__init__(message)
         self.status = status
+        # What a receiver answered with a non-2xx status (at most MAX_RESPONSE_BYTES).
+        self.body = body
 
 
 def _unreachable(host: str, port: int, reason: str) -> OutboundError:
@@ -302,5 +304,5 @@ def _exchange(sock, method, scheme, host, port, path, body, headers, timer) -> O
         raise OutboundError(UNREACHABLE) from None
     status = response.status
     if not 200 <= status < 300:
-        raise OutboundError(f"The receiver answered HTTP {status}.", status=status)
+        raise OutboundError(f"The receiver answered HTTP {status}.", status=status, body=received)
     return OutboundResponse(status=status, body=received)

@@ -2,6 +2,7 @@
 worker, submit a job over HTTP and poll it to success; the demo's credits pay for it."""
 
 import json
+import re
 import sqlite3
 import sys
 import urllib.error
@@ -76,3 +77,13 @@ def test_readme_quickstart_serves_a_job_to_success(tmp_path):
     assert done["result"]["text"].startswith("Generated")
     assert done["credits_charged"] >= 1
     assert demo_balance(db_path) == before - done["credits_charged"]
+
+
+def test_readme_commands_run_as_written_with_the_virtualenv():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = "\n".join(readme.split("```")[1::2])
+    bare = [line for line in blocks.splitlines() if re.search(r"(?<!/)\bpython manage\.py", line)]
+    assert bare == []
+    assert "collectstatic" in blocks and "HOST=" in readme and "PORT=" in readme

@@ -41,6 +41,7 @@ from standardwebhooks.webhooks import Webhook
 
 from perceptis import outbound
 from perceptis.queues import OUTBOUND_CLUSTER
+from webhooks.attempts import attempt_record
 from webhooks.leases import lease_extend, lease_release, lease_take, leased
 from webhooks.models import Outbox, WebhookDelivery, WebhookEndpoint
 
@@ -64,6 +65,7 @@ class Attempt:
 
     status: int | None = None
     error: str = ""  # empty: delivered
+    body: bytes = b""  # the start of the receiver's answer, for the delivery page
     give_up: bool = False  # no further attempt (the destination is gone or disabled)
 
 
@@ -114,8 +116,8 @@ def post(url: str, body: bytes, headers: dict, *, user_agent: str) -> Attempt:
             deadline=settings.WEBHOOKS_DEADLINE_SECONDS,
         )
     except outbound.OutboundError as exc:
-        return Attempt(status=exc.status, error=str(exc))
-    return Attempt(status=answer.status)
+        return Attempt(status=exc.status, error=str(exc), body=exc.body)
+    return Attempt(status=answer.status, body=answer.body)
 
 
 def webhook_send(delivery: WebhookDelivery) -> Attempt:
@@ -181,10 +183,17 @@ def delivery_attempt(delivery: Outbox, *, now: datetime | None = None) -> str | 
     started = time.monotonic()
     outcome = _attempt(model, delivery)
     finished = timezone.now()
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if isinstance(delivery, WebhookDelivery):
+        # Job webhooks keep each attempt for the delivery page (status, duration, first 2 KB).
+        attempt_record(
+            delivery=delivery, number=attempt, finished_at=finished, duration_ms=duration_ms,
+            response_status=outcome.status, response_body=outcome.body, error=outcome.error,
+        )  # fmt: skip
     record = {
         "last_attempt_at": finished,
         "last_response_status": outcome.status,
-        "last_duration_ms": int((time.monotonic() - started) * 1000),
+        "last_duration_ms": duration_ms,
         "last_error": outcome.error[: model._meta.get_field("last_error").max_length],
     }
     fence = model.objects.filter(pk=delivery.pk, status=Status.PENDING, attempts=attempt)

@@ -15,3 +15,9 @@ class WebhookLimitReached(DomainError):
     code = "webhook_limit_reached"
     status_code = status.HTTP_403_FORBIDDEN
     default_message = "The organization has as many webhook endpoints as it may have."
+
+
+class WebhookEndpointDisabled(DomainError):
+    code = "webhook_endpoint_disabled"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "The endpoint is disabled: enable it to send it events."

@@ -23,24 +23,33 @@ def _iso(moment: datetime) -> str:
 
 
 def event_publish(
-    *, organization: Organization, environment: str, type: str, data: dict, now=None
+    *,
+    organization: Organization,
+    environment: str,
+    type: str,
+    data: dict,
+    now=None,
+    endpoint: WebhookEndpoint | None = None,
 ) -> list[WebhookDelivery]:
     """Record ``type`` with ``data`` for each matching endpoint; return the deliveries made.
 
     The body each endpoint receives is ``{"type", "timestamp", "data"}``, fixed now, so every
-    attempt sends the same document.
+    attempt sends the same document. Given ``endpoint`` (a test event), only that endpoint
+    receives it, whatever events it subscribes to.
     """
     now = now or timezone.now()
     endpoints = WebhookEndpoint.objects.filter(
         organization=organization, environment=environment, enabled=True
     ).only("pk", "events")
+    if endpoint is not None:
+        endpoints = endpoints.filter(pk=endpoint.pk)
     payload = {"type": type, "timestamp": _iso(now), "data": data}
     deliveries = [
         WebhookDelivery.objects.create(
-            endpoint=endpoint, event_type=type, payload=payload, next_attempt_at=now, created_at=now
+            endpoint=target, event_type=type, payload=payload, next_attempt_at=now, created_at=now
         )
-        for endpoint in endpoints
-        if type in endpoint.events
+        for target in endpoints
+        if endpoint is not None or type in target.events
     ]
     if deliveries:
         transaction.on_commit(lambda: outbox_enqueue(deliveries))

@@ -145,3 +145,27 @@ class DestinationLease(models.Model):
 
     def __str__(self):
         return self.destination
+
+
+class WebhookAttempt(models.Model):
+    """One attempt of a delivery: what the receiver answered, how fast, and its first 2 KB."""
+
+    # What the pages keep of a receiver's answer: enough to see an error message.
+    BODY_BYTES = 2048
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="tries")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The first BODY_BYTES of the answer, decoded leniently; empty when none came back.
+    response_body = models.TextField(blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["delivery", "-started_at"])]
+
+    def __str__(self):
+        return f"{self.delivery_id} #{self.number}"

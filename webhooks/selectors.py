@@ -3,10 +3,11 @@
 import re
 
 from accounts.models import Organization
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 # Only ids that could exist reach the database (PostgreSQL refuses NUL in a text parameter).
 _ENDPOINT_ID = re.compile(r"we_[A-Za-z0-9]{1,40}")
+_MESSAGE_ID = re.compile(r"msg_[A-Za-z0-9]{1,40}")
 
 
 def webhookendpoint_list(*, organization: Organization, environment: str | None = None):
@@ -33,3 +34,23 @@ def webhookendpoint_find(
 def webhookdelivery_list(*, endpoint: WebhookEndpoint):
     """Return the endpoint's deliveries, newest first."""
     return WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
+
+
+def webhookdelivery_find(*, endpoint: WebhookEndpoint, public_id) -> WebhookDelivery | None:
+    """Return the endpoint's delivery with this message id, or None."""
+    if not isinstance(public_id, str) or not _MESSAGE_ID.fullmatch(public_id):
+        return None
+    return WebhookDelivery.objects.filter(endpoint=endpoint, public_id=public_id).first()
+
+
+def webhookattempt_list(*, delivery: WebhookDelivery):
+    """Return the delivery's attempts, newest first."""
+    return WebhookAttempt.objects.filter(delivery=delivery).order_by("-started_at", "-id")
+
+
+def delivery_state(delivery: WebhookDelivery) -> str:
+    """Return what the pages call the delivery's state: ``succeeded``, ``failed``,
+    ``retrying`` (an attempt failed, another is scheduled) or ``queued`` (none made yet)."""
+    if delivery.status != WebhookDelivery.Status.PENDING:
+        return delivery.status
+    return "retrying" if delivery.attempts else "queued"

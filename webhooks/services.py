@@ -18,7 +18,9 @@ from accounts.audit import Actor, audit_record
 from accounts.models import Organization
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_fields
-from webhooks.errors import WebhookLimitReached
+from webhooks.delivery import max_attempts, outbox_enqueue
+from webhooks.errors import WebhookEndpointDisabled, WebhookLimitReached
+from webhooks.events import event_publish
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.validation import (
     clean_description,
@@ -180,3 +182,71 @@ def webhookendpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
         metadata={"url": _shown_url(endpoint.url), "environment": endpoint.environment},
     )
     endpoint.delete()
+
+
+# The event a person sends from the endpoint's page to check their receiver.
+TEST_EVENT = "webhook.test"
+
+
+@transaction.atomic
+def webhookendpoint_send_test(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookDelivery:
+    """Send ``webhook.test`` to this endpoint only, through the outbox like any event: same
+    signing, same retries. A disabled endpoint is refused (``WebhookEndpointDisabled``)."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if not endpoint.enabled:
+        raise WebhookEndpointDisabled()
+    (delivery,) = event_publish(
+        organization=endpoint.organization,
+        environment=endpoint.environment,
+        type=TEST_EVENT,
+        data={
+            "endpoint_id": endpoint.public_id,
+            "message": "A test event sent from Developer Settings.",
+        },
+        endpoint=endpoint,
+    )
+    audit_record(
+        actor=actor,
+        action="webhook_endpoint.test_sent",
+        organization=endpoint.organization,
+        target=endpoint,
+        metadata={"message_id": delivery.public_id},
+    )
+    return delivery
+
+
+@transaction.atomic
+def webhookdelivery_resend(*, delivery: WebhookDelivery, actor: Actor, now=None) -> WebhookDelivery:
+    """Attempt the delivery again now, with the same ``webhook-id`` and body.
+
+    A delivery waiting for its retry is simply due now. A finished one (succeeded or failed)
+    is pending again with at least one attempt left: should the new attempt fail, it retries
+    on what remains of the schedule. Every attempt stays on record.
+    """
+    now = now or timezone.now()
+    delivery = (
+        WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
+    )
+    if not delivery.endpoint.enabled:
+        raise WebhookEndpointDisabled()
+    Status = WebhookDelivery.Status
+    previous = delivery.status
+    if previous == Status.PENDING:
+        # Not later than now; a worker holding a claim keeps it (its attempt count fences it).
+        if delivery.next_attempt_at is None or delivery.next_attempt_at > now:
+            delivery.next_attempt_at = now
+    else:
+        delivery.status = Status.PENDING
+        delivery.next_attempt_at = now
+        delivery.delivered_at = None
+        delivery.attempts = min(delivery.attempts, max_attempts() - 1)
+    delivery.save(update_fields=["status", "next_attempt_at", "delivered_at", "attempts"])
+    audit_record(
+        actor=actor,
+        action="webhook_delivery.resent",
+        organization=delivery.endpoint.organization,
+        target=delivery.endpoint,
+        metadata={"message_id": delivery.public_id, "previous_status": previous},
+    )
+    transaction.on_commit(lambda: outbox_enqueue([delivery]))
+    return delivery

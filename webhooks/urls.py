@@ -26,6 +26,17 @@ page_patterns = [
     path("<str:endpoint_id>/edit/", views.webhook_edit, name="developer-webhook-edit"),
     path("<str:endpoint_id>/rotate/", views.webhook_rotate, name="developer-webhook-rotate"),
     path("<str:endpoint_id>/delete/", views.webhook_delete, name="developer-webhook-delete"),
+    path("<str:endpoint_id>/test/", views.webhook_send_test, name="developer-webhook-test"),
+    path(
+        "<str:endpoint_id>/deliveries/<str:message_id>/",
+        views.webhook_delivery,
+        name="developer-webhook-delivery",
+    ),
+    path(
+        "<str:endpoint_id>/deliveries/<str:message_id>/resend/",
+        views.webhook_resend,
+        name="developer-webhook-resend",
+    ),
 ]
 
 urlpatterns = [

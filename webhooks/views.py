@@ -1,16 +1,19 @@
 """Developer Settings pages for webhook endpoints: list, create, detail with the deliveries log,
-edit, rotate the secret, delete.
+edit, rotate the secret, delete; a delivery's page (payload and attempts), sending a test event
+and resending a delivery.
 
 Everyone in the organization sees the endpoints and their deliveries; only owners and admins
 change them. A signing secret is shown once, in the answer to the POST that made it, and making
 one asks for a recent password or two-factor code, as creating or rotating a key does.
 """
 
+import json
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import Actor
 from accounts.decorators import (
@@ -78,10 +81,67 @@ def webhook_create(request):
 def webhook_detail(request, endpoint_id: str):
     endpoint = _endpoint(request, endpoint_id)
     page = paginate(request, selectors.webhookdelivery_list(endpoint=endpoint))
+    for delivery in page.object_list:
+        delivery.state = selectors.delivery_state(delivery)
     return render(
         request,
         "developer/webhooks/detail.html",
         {"endpoint": endpoint, "page": page, "can_manage": request.membership.can_manage_keys},
+    )
+
+
+@member_required
+def webhook_delivery(request, endpoint_id: str, message_id: str):
+    endpoint = _endpoint(request, endpoint_id)
+    delivery = selectors.webhookdelivery_find(endpoint=endpoint, public_id=message_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    delivery.state = selectors.delivery_state(delivery)
+    return render(
+        request,
+        "developer/webhooks/delivery.html",
+        {
+            "endpoint": endpoint,
+            "delivery": delivery,
+            "payload": json.dumps(delivery.payload, indent=2, ensure_ascii=False),
+            "attempts": selectors.webhookattempt_list(delivery=delivery),
+            "can_manage": request.membership.can_manage_keys,
+        },
+    )
+
+
+@require_POST
+@manager_required
+def webhook_send_test(request, endpoint_id: str):
+    endpoint = _endpoint(request, endpoint_id)
+    try:
+        delivery = services.webhookendpoint_send_test(
+            endpoint=endpoint, actor=Actor.for_request(request)
+        )
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return redirect("developer-webhook", endpoint_id=endpoint.public_id)
+    messages.success(request, "Test event queued: it is sent within seconds.")
+    return redirect(
+        "developer-webhook-delivery", endpoint_id=endpoint.public_id, message_id=delivery.public_id
+    )
+
+
+@require_POST
+@manager_required
+def webhook_resend(request, endpoint_id: str, message_id: str):
+    endpoint = _endpoint(request, endpoint_id)
+    delivery = selectors.webhookdelivery_find(endpoint=endpoint, public_id=message_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    try:
+        services.webhookdelivery_resend(delivery=delivery, actor=Actor.for_request(request))
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Delivery queued again, with the same webhook-id.")
+    return redirect(
+        "developer-webhook-delivery", endpoint_id=endpoint.public_id, message_id=delivery.public_id
     )
 
 

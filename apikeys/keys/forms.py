@@ -36,24 +36,14 @@ def _split_lines(value: str) -> list[str]:
     return [part.strip() for part in value.replace(",", "\n").splitlines() if part.strip()]
 
 
-class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
+class KeySettingsForm(ServiceErrorsMixin, forms.Form):
+    """A key's name and settings, as creating and editing a key set them."""
+
     # Not required here: the service's own message ("Give the key a name.") is the one shown.
     name = forms.CharField(
         label="Name",
         required=False,
         help_text="For you: what uses this key, e.g. “Billing service (prod)”.",
-    )
-    type = forms.ChoiceField(
-        label="Type",
-        choices=ApiKey.Type.choices,
-        initial=ApiKey.Type.LIVE,
-        widget=forms.RadioSelect,
-        help_text="Test keys are free, watermarked and limited to 100 requests a day.",
-    )
-    environment = forms.ChoiceField(
-        label="Environment",
-        choices=ApiKey.Environment.choices,
-        initial=ApiKey.Environment.PRODUCTION,
     )
     permissions = forms.MultipleChoiceField(
         label="Permissions",
@@ -129,14 +119,51 @@ class KeyCreateForm(ServiceErrorsMixin, OnceFormMixin):
         data = self.cleaned_data
         return {
             "name": data["name"],
-            "type": data["type"],
-            "environment": data["environment"],
             "permissions": list(data["permissions"]),
             "rate_limit_per_minute": data["rate_limit_per_minute"],
             "expires_at": self._expiry(),
             "ip_allowlist": _split_lines(data["ip_allowlist"]),
             "spend_limit_credits": data["spend_limit_credits"],
             "spend_limit_period": data["spend_limit_period"] or ApiKey.SpendPeriod.MONTH,
+        }
+
+
+class KeyCreateForm(OnceFormMixin, KeySettingsForm):
+    type = forms.ChoiceField(
+        label="Type",
+        choices=ApiKey.Type.choices,
+        initial=ApiKey.Type.LIVE,
+        widget=forms.RadioSelect,
+        help_text="Test keys are free, watermarked and limited to 100 requests a day.",
+    )
+    environment = forms.ChoiceField(
+        label="Environment",
+        choices=ApiKey.Environment.choices,
+        initial=ApiKey.Environment.PRODUCTION,
+    )
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            **super().service_kwargs(),
+            "type": data["type"],
+            "environment": data["environment"],
+        }
+
+
+class KeyEditForm(KeySettingsForm):
+    """Change a key's name and settings on its page; ``apikey_update`` validates them."""
+
+    @classmethod
+    def initial_for(cls, key: ApiKey) -> dict:
+        return {
+            "name": key.name,
+            "permissions": list(key.permissions),
+            "rate_limit_per_minute": key.rate_limit_per_minute,
+            "expires_at": key.expires_at,
+            "ip_allowlist": "\n".join(key.ip_allowlist or []),
+            "spend_limit_credits": key.spend_limit_credits,
+            "spend_limit_period": key.spend_limit_period or ApiKey.SpendPeriod.MONTH,
         }
 
 
@@ -148,7 +175,7 @@ def grace_choices() -> list[tuple[int, str]]:
     maximum = settings.APIKEYS_MAX_ROTATION_GRACE_SECONDS
     hour = 3600
     options = [
-        (0, "Immediately"),
+        (0, "Immediately: clients still using it fail at once"),
         (hour, "After 1 hour"),
         (24 * hour, "After 24 hours"),
         (3 * 24 * hour, "After 3 days"),
@@ -162,7 +189,10 @@ class KeyRotateForm(ServiceErrorsMixin, OnceFormMixin):
         label="The current secret stops working",
         coerce=int,
         choices=grace_choices,
-        initial=0,
+        # A grace period by default: ending the old secret at once breaks every client that
+        # has not got the new one yet, so that is a choice to make, not the default.
+        initial=3600,
+        widget=forms.RadioSelect,
         help_text="A grace period lets you deploy the new secret before the old one stops.",
     )
 

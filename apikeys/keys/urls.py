@@ -18,6 +18,7 @@ page_patterns = [
     path("keys/new/", views.key_create, name="developer-key-create"),
     path("keys/<str:key_id>/", views.key_detail, name="developer-key"),
     path("keys/<str:key_id>/rename/", views.key_rename, name="developer-key-rename"),
+    path("keys/<str:key_id>/edit/", views.key_edit, name="developer-key-edit"),
     path("keys/<str:key_id>/disable/", views.key_disable, name="developer-key-disable"),
     path("keys/<str:key_id>/enable/", views.key_enable, name="developer-key-enable"),
     path("keys/<str:key_id>/revoke/", views.key_revoke, name="developer-key-revoke"),

@@ -15,7 +15,13 @@ from accounts.audit import Actor
 from accounts.decorators import manager_required, member_required, recent_authentication_required
 from apikeys.keys import policy, selectors, services
 from apikeys.keys.errors import KeyNotFound
-from apikeys.keys.forms import KeyCreateForm, KeyFilterForm, KeyRenameForm, KeyRotateForm
+from apikeys.keys.forms import (
+    KeyCreateForm,
+    KeyEditForm,
+    KeyFilterForm,
+    KeyRenameForm,
+    KeyRotateForm,
+)
 from apikeys.keys.models import ApiKey
 from apikeys.keys.once import form_claim, form_token_for
 from apikeys.keys.services.form_tokens import Claim
@@ -219,15 +225,48 @@ def _status_change(request, key_id, *, service, done: str):
     return redirect("developer-key", key_id=key.key_id)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @manager_required
 def key_disable(request, key_id):
-    return _status_change(
-        request,
-        key_id,
-        service=services.apikey_disable,
-        done="“{name}” is disabled: its requests get 401 until you enable it.",
-    )
+    """Ask first, saying what stops working; then disable the key (it can be enabled again)."""
+    key = key_or_404(request, key_id)
+    if request.method == "POST":
+        try:
+            services.apikey_disable(key=key, actor=Actor.for_request(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"“{key.name}” is disabled: its requests get 401 until you enable it."
+            )
+        return redirect("developer-key", key_id=key.key_id)
+    return render(request, "developer/key_disable.html", {"key": key})
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+@recent_authentication_required
+def key_edit(request, key_id):
+    """Change a key's name, permissions, limits, allowlist and expiry: the API's rules
+    (``apikey_update`` validates and audits), for owners and admins who signed in recently."""
+    key = key_or_404(request, key_id)
+    if key.status == ApiKey.Status.REVOKED:
+        messages.error(request, "A revoked key cannot be changed.")
+        return redirect("developer-key", key_id=key.key_id)
+    plan = request.organization.plan
+    form = KeyEditForm(request.POST or None, initial=KeyEditForm.initial_for(key), plan=plan)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = services.apikey_update(
+                key=key, actor=Actor.for_request(request), **form.service_kwargs()
+            )
+        except DomainError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"“{key.name}” saved.")
+            return redirect("developer-key", key_id=key.key_id)
+    status = 400 if form.is_bound else 200
+    return render(request, "developer/key_edit.html", {"key": key, "form": form}, status=status)
 
 
 @require_POST

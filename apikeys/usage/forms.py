@@ -31,3 +31,22 @@ class RequestLogFilterForm(forms.Form):
         self.fields["key"].choices = [("", "All keys")] + [
             (key.key_id, f"{key.name} ({key.key_id})") for key in keys
         ]
+
+
+class UsageRangeForm(forms.Form):
+    """A custom date range of the usage pages: whole UTC days, ``start`` to ``end`` included."""
+
+    MAX_DAYS = 400
+
+    start = forms.DateField(label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start > end:
+                raise forms.ValidationError("The start date is after the end date.")
+            if (end - start).days >= self.MAX_DAYS:
+                raise forms.ValidationError(f"Choose at most {self.MAX_DAYS} days.")
+        return data

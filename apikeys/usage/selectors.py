@@ -14,6 +14,7 @@ USAGE_WINDOWS = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
 }
 
 
@@ -48,8 +49,10 @@ class UsageSummary:
         return self.errors / self.requests if self.requests else 0.0
 
 
-def _usage_rows(*, organization: Organization, api_key: ApiKey | None, since: datetime):
+def _usage_rows(*, organization: Organization, api_key: ApiKey | None, since: datetime, until=None):
     qs = UsageHourly.objects.filter(organization=organization, hour__gte=_hour(since))
+    if until is not None:
+        qs = qs.filter(hour__lt=until)
     if api_key is not None:
         qs = qs.filter(api_key=api_key)
     return qs
@@ -64,9 +67,11 @@ def usage_summary(
     organization: Organization,
     since: datetime,
     api_key: ApiKey | None = None,
+    until: datetime | None = None,
 ) -> UsageSummary:
-    """Return requests, errors and p50/p95 latency since ``since`` (whole hours)."""
-    sums = _usage_rows(organization=organization, api_key=api_key, since=since).aggregate(
+    """Return requests, errors and p50/p95 latency from ``since`` to ``until`` (whole hours)."""
+    rows = _usage_rows(organization=organization, api_key=api_key, since=since, until=until)
+    sums = rows.aggregate(
         requests=Sum("requests"), errors=Sum("errors"), **{f: Sum(f) for f in BUCKET_FIELDS}
     )
     histogram = [sums[f] or 0 for f in BUCKET_FIELDS]
@@ -79,11 +84,11 @@ def usage_summary(
 
 
 def usage_summaries_by_key(
-    *, organization: Organization, since: datetime
+    *, organization: Organization, since: datetime, until: datetime | None = None
 ) -> dict[int, UsageSummary]:
     """Return ``{api_key_id: UsageSummary}`` for every key with usage since ``since``."""
     rows = (
-        _usage_rows(organization=organization, api_key=None, since=since)
+        _usage_rows(organization=organization, api_key=None, since=since, until=until)
         .values("api_key_id")
         .annotate(
             requests_sum=Sum("requests"),
@@ -111,7 +116,8 @@ def usage_series(
     step: timedelta = timedelta(hours=1),
     now: datetime | None = None,
 ) -> list[tuple[datetime, int, int]]:
-    """Return ``[(bucket_start, requests, errors)]`` from ``since`` to now, every bucket present.
+    """Return ``[(bucket_start, requests, errors)]`` from ``since`` to ``now`` (the end of the
+    range), every bucket present.
 
     ``step`` is one hour or a whole number of hours (e.g. a day for 30-day charts).
     """
@@ -122,9 +128,9 @@ def usage_series(
     while moment <= now:
         buckets[moment] = [0, 0]
         moment += step
-    rows = _usage_rows(organization=organization, api_key=api_key, since=since).values_list(
-        "hour", "requests", "errors"
-    )
+    rows = _usage_rows(
+        organization=organization, api_key=api_key, since=since, until=now
+    ).values_list("hour", "requests", "errors")
     for hour, requests, errors in rows:
         index = int((hour - start) / step)
         bucket = start + index * step

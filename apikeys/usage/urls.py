@@ -11,6 +11,7 @@ api_patterns = [
 page_patterns = [
     path("usage/", views.usage, name="developer-usage"),
     path("requests/", views.request_log, name="developer-requests"),
+    path("requests/<int:pk>/", views.request_detail, name="developer-request"),
     path("activity/", views.activity, name="developer-activity"),
 ]
 

@@ -1,9 +1,9 @@
 """Usage figures and chart, credits, the request log and the activity log."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import QuerySet
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -13,20 +13,21 @@ from accounts.selectors import audit_events_for
 from apikeys.keys.models import ApiKey
 from apikeys.keys.selectors import apikey_list
 from apikeys.usage import selectors
-from apikeys.usage.charts import requests_chart
-from apikeys.usage.forms import RequestLogFilterForm
+from apikeys.usage.charts import bar_chart, requests_chart
+from apikeys.usage.forms import RequestLogFilterForm, UsageRangeForm
 from apikeys.usage.models import RequestLog
 from billing.models import CreditAccount
-from billing.selectors import ledger_lines
+from billing.selectors import credits_spent_by, credits_spent_series, ledger_lines
 from perceptis.pagination import paginate
 
-# Chart buckets per window: 24 hourly bars, 28 six-hour bars, 30 daily bars.
+# Chart buckets per preset: 24 hourly bars, 28 six-hour bars, 30 daily bars, 30 three-day bars.
 CHART_STEPS = {
-    "24h": (timedelta(hours=1), "%b %d %H:00"),
-    "7d": (timedelta(hours=6), "%b %d %H:00"),
-    "30d": (timedelta(days=1), "%b %d"),
+    "24h": (timedelta(hours=1), "%b %d %H:00", "per hour"),
+    "7d": (timedelta(hours=6), "%b %d %H:00", "per 6 hours"),
+    "30d": (timedelta(days=1), "%b %d", "per day"),
+    "90d": (timedelta(days=3), "%b %d", "per 3 days"),
 }
-WINDOW_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days"}
+WINDOW_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
 DEFAULT_WINDOW = "24h"
 LEDGER_ROWS = 20
 
@@ -46,47 +47,120 @@ def figures(summary: selectors.UsageSummary) -> dict:
     }
 
 
-def usage_context(request, *, api_key: ApiKey | None = None) -> dict:
-    """Return the window tabs, summary figures and chart for the organization or one key."""
+def _custom_step(days: int) -> tuple[timedelta, str, str]:
+    if days <= 2:
+        return timedelta(hours=1), "%b %d %H:00", "per hour"
+    if days <= 60:
+        return timedelta(days=1), "%b %d", "per day"
+    return timedelta(days=7), "%b %d", "per week"
+
+
+def usage_range(request) -> dict:
+    """Return the range the page shows: a preset (``?window=``) or whole UTC days
+    (``?start=&end=``); a bad custom range falls back to the default with the form's errors."""
+    now = timezone.now()
+    range_form = UsageRangeForm(request.GET if "start" in request.GET else None)
+    if range_form.is_bound and range_form.is_valid():
+        start, end = range_form.cleaned_data["start"], range_form.cleaned_data["end"]
+        since = datetime.combine(start, time.min, tzinfo=UTC)
+        until = min(datetime.combine(end, time.min, tzinfo=UTC) + timedelta(days=1), now)
+        days = (end - start).days + 1
+        step, label_format, step_label = _custom_step(days)
+        label = f"{start:%b %d, %Y} to {end:%b %d, %Y}"
+        return {
+            "window": "custom", "since": since, "until": until, "step": step,
+            "label_format": label_format, "step_label": step_label, "window_label": label,
+            "range_form": range_form,
+        }  # fmt: skip
     window = request.GET.get("window", DEFAULT_WINDOW)
     if window not in selectors.USAGE_WINDOWS:
         window = DEFAULT_WINDOW
-    now = timezone.now()
-    since = now - selectors.USAGE_WINDOWS[window]
-    step, label_format = CHART_STEPS[window]
+    step, label_format, step_label = CHART_STEPS[window]
+    if not range_form.is_bound:
+        today = now.date()
+        range_form = UsageRangeForm(
+            initial={"start": today - selectors.USAGE_WINDOWS[window], "end": today}
+        )
+    return {
+        "window": window, "since": now - selectors.USAGE_WINDOWS[window], "until": now,
+        "step": step, "label_format": label_format, "step_label": step_label,
+        "window_label": f"the last {WINDOW_LABELS[window]}", "range_form": range_form,
+    }  # fmt: skip
+
+
+def usage_context(request, *, api_key: ApiKey | None = None) -> dict:
+    """Return the range, summary figures and chart for the organization or one key."""
+    span = usage_range(request)
+    since, until = span["since"], span["until"]
     summary = selectors.usage_summary(
-        organization=request.organization, since=since, api_key=api_key
+        organization=request.organization, since=since, until=until, api_key=api_key
     )
     series = selectors.usage_series(
-        organization=request.organization, since=since, api_key=api_key, step=step, now=now
-    )
+        organization=request.organization, since=since, api_key=api_key, step=span["step"],
+        now=until - timedelta(microseconds=1) if span["window"] == "custom" else until,
+    )  # fmt: skip
     return {
-        "window": window,
-        "window_label": WINDOW_LABELS[window],
+        **span,
         "windows": [(name, WINDOW_LABELS[name]) for name in selectors.USAGE_WINDOWS],
         "figures": figures(summary),
-        "chart": requests_chart(series, label_format=label_format),
-        "since": since,
+        "chart": requests_chart(
+            series, label_format=span["label_format"], step_label=span["step_label"]
+        ),
+        "api_key": api_key,
+        "api_base": request.build_absolute_uri("/api/v1/"),
     }
 
 
 @require_GET
 @member_required
 def usage(request):
-    """The organization's usage, usage by key, and its credit balance with recent entries."""
+    """The organization's usage and credits for a range, by key and by model."""
     context = usage_context(request)
-    by_key = selectors.usage_summaries_by_key(
-        organization=request.organization, since=context["since"]
-    )
-    keys = ApiKey.objects.filter(pk__in=by_key, organization=request.organization).in_bulk()
+    since, until = context["since"], context["until"]
+    organization = request.organization
+    by_key = selectors.usage_summaries_by_key(organization=organization, since=since, until=until)
+    spent_by_key = {
+        row["group"]: row
+        for row in credits_spent_by(
+            organization=organization, since=since, until=until, group="key"
+        )
+    }
+    key_ids = set(by_key) | {pk for pk in spent_by_key if pk is not None}
+    keys = ApiKey.objects.filter(pk__in=key_ids, organization=organization).in_bulk()
+    empty = selectors.UsageSummary(requests=0, errors=0, p50_ms=None, p95_ms=None)
     rows = sorted(
-        ({"key": keys.get(pk), "figures": figures(summary)} for pk, summary in by_key.items()),
-        key=lambda row: -row["figures"]["requests"],
+        (
+            {
+                "key": keys.get(pk),
+                "figures": figures(by_key.get(pk, empty)),
+                "credits": spent_by_key.get(pk, {}).get("credits", 0),
+                "jobs": spent_by_key.get(pk, {}).get("jobs", 0),
+            }
+            for pk in key_ids
+        ),
+        key=lambda row: (-row["figures"]["requests"], -row["credits"]),
     )
-    account = CreditAccount.objects.filter(organization=request.organization).first()
+    credits_series = credits_spent_series(
+        organization=organization, since=since, until=until, step=context["step"]
+    )
+    account = CreditAccount.objects.filter(organization=organization).first()
     # One line per finished job (reserve and settlement folded into its net charge).
-    entries = ledger_lines(organization=request.organization)[:LEDGER_ROWS] if account else []
-    context.update(key_rows=rows, balance=account.balance if account else 0, entries=entries)
+    entries = ledger_lines(organization=organization)[:LEDGER_ROWS] if account else []
+    context.update(
+        key_rows=rows,
+        model_rows=credits_spent_by(
+            organization=organization, since=since, until=until, group="model"
+        ),
+        credits_chart=bar_chart(
+            credits_series,
+            label_format=context["label_format"],
+            noun="credits",
+            step_label=context["step_label"],
+        ),  # fmt: skip
+        balance=account.balance if account else 0,
+        entries=entries,
+        first_key=apikey_list(organization=organization).filter(status="active").first(),
+    )
     return render(request, "developer/usage.html", context)
 
 
@@ -134,6 +208,16 @@ def request_log(request):
         "developer/request_log.html",
         {"form": form, "page": paginate(request, entries)},
     )
+
+
+@require_GET
+@member_required
+def request_detail(request, pk: int):
+    """One logged API request: everything the log holds about it."""
+    entry = get_object_or_404(
+        RequestLog.objects.select_related("api_key"), organization=request.organization, pk=pk
+    )
+    return render(request, "developer/request_detail.html", {"entry": entry})
 
 
 @require_GET

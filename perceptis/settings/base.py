@@ -78,6 +78,8 @@ ROOT_URLCONF = "perceptis.urls"
 WSGI_APPLICATION = "perceptis.wsgi.application"
 ASGI_APPLICATION = "perceptis.asgi.application"
 
+# Sentence case for the sign-in library's English texts (locale/en/LC_MESSAGES/django.po).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -90,7 +92,10 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.organization",
             ],
-            "libraries": {"usage": "apikeys.usage.templatetags"},
+            "libraries": {
+                "usage": "apikeys.usage.templatetags",
+                "browsers": "accounts.browsers",
+            },
         },
     },
 ]

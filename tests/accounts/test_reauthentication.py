@@ -127,3 +127,30 @@ def test_changing_spend_limits_asks_for_the_password_again_after_ten_minutes(own
     response = client.post(response["Location"], {"password": PASSWORD}, follow=True)
     assert response.status_code == 200
     assert CreditAccount.objects.get(organization=org).monthly_spend_limit == 5
+
+
+def test_two_factor_set_up_right_after_signing_in_asks_for_no_second_password(owner):
+    client = sign_in(owner)
+
+    response = client.get("/accounts/2fa/totp/activate/")
+
+    assert response.status_code == 200
+    assert b"Confirm access" not in response.content
+
+
+def test_two_factor_set_up_asks_for_the_password_once_the_sign_in_is_old(owner):
+    client = sign_in(owner)
+    age_authentication(client, 11 * 60)
+
+    response = client.get("/accounts/2fa/totp/activate/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+
+
+def test_the_re_authentication_page_speaks_in_sentence_case(owner):
+    client = sign_in(owner)
+
+    page = client.get("/accounts/reauthenticate/").content.decode()
+
+    assert "Confirm access" in page and "Confirm Access" not in page

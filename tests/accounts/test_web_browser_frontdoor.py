@@ -107,7 +107,7 @@ def test_password_reset_through_the_emailed_link(new_page, org, make_user):
     page.wait_for_url("**/settings/developer/")
     # The link works once.
     page.goto(link)
-    assert "Bad Token" in page.content()
+    assert "This link no longer works" in page.content()
 
 
 def test_create_a_key_after_re_authenticating(new_page, org, make_user):

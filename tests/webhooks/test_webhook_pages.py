@@ -124,7 +124,7 @@ def test_members_see_endpoints_and_deliveries_but_change_nothing(member_client, 
     detail = member_client.get(f"{LIST}{endpoint.public_id}/").content.decode()
 
     assert endpoint.public_id in listed and "New endpoint" not in listed
-    assert delivery.public_id in detail and "Pending" in detail
+    assert delivery.public_id in detail and "Queued" in detail
     assert "Rotate secret" not in detail and secret not in detail
     for url in ("new/", f"{endpoint.public_id}/edit/", f"{endpoint.public_id}/rotate/"):
         assert member_client.post(f"{LIST}{url}", FORM).status_code == 403

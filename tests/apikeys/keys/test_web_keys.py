@@ -439,8 +439,12 @@ def test_disable_then_enable(web, org, make_key):
 
 def test_actions_need_post(web, org, make_key):
     key, _ = make_key(org)
-    for action in ["disable", "enable", "rename"]:
+    for action in ["enable", "rename"]:
         assert web.get(f"/settings/developer/keys/{key.key_id}/{action}/").status_code == 405
+    # Disabling answers a GET with its confirmation page and changes nothing.
+    assert web.get(f"/settings/developer/keys/{key.key_id}/disable/").status_code == 200
+    key.refresh_from_db()
+    assert key.status == ApiKey.Status.ACTIVE
 
 
 def test_revoke_asks_for_confirmation_naming_the_key(web, org, make_key):

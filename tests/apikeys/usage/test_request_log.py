@@ -94,3 +94,31 @@ def test_paths_postgres_cannot_store_are_cleaned(db, api):
     row = RequestLog.objects.get()
     assert "\x00" not in row.path
     row.path.encode("utf-8")
+
+
+def test_another_organizations_request_is_not_found(web, make_org):
+    other = make_org()
+    entry = RequestLog.objects.create(
+        organization=other, method="GET", path="/api/v1/models", status=200, latency_ms=1,
+        request_id="req_theirs",
+    )  # fmt: skip
+
+    response = web.get(f"/settings/developer/requests/{entry.pk}/")
+
+    assert response.status_code == 404
+
+
+def test_a_request_page_shows_everything_logged(web, org, make_key):
+    key, _ = make_key(org, name="Backend")
+    entry = RequestLog.objects.create(
+        organization=org, api_key=key, method="POST", path="/api/v1/generate", status=402,
+        error_code="insufficient_credits", latency_ms=7, client_ip="198.51.100.2",
+        user_agent="curl/8.5.0", request_id="req_" + "a" * 60,
+    )  # fmt: skip
+
+    page = web.get(f"/settings/developer/requests/{entry.pk}/").content.decode()
+
+    for shown in ("insufficient_credits", "198.51.100.2", "curl/8.5.0", "req_" + "a" * 60, "7 ms"):
+        assert shown in page
+    log = web.get("/settings/developer/requests/").content.decode()
+    assert f'href="/settings/developer/requests/{entry.pk}/"' in log

@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -70,7 +71,10 @@ def test_chart_is_server_drawn_svg_with_a_bar_per_bucket(web, org, make_key):
     usage_row(key, hours_ago=1, requests=20)
     response = web.get(f"/settings/developer/keys/{key.key_id}/")
     page = response.content.decode()
-    assert "<script" not in page
+    # Drawn by the server: no inline script, only the site's own files (none draws charts).
+    scripts = re.findall(r"<script[^>]*>", page)
+    assert all('src="/static/perceptis/' in tag for tag in scripts)
+    assert not any("chart" in tag for tag in scripts)
     heights = bars(response)
     assert len(heights) in (24, 25)  # one bar per hour of the window
     assert max(heights) == 180.0  # the busiest hour fills the chart
@@ -121,7 +125,7 @@ def log(key, *, status=200, minutes_ago=0, path="/api/v1/generate", error_code="
 
 
 def request_ids(response) -> list[str]:
-    return re.findall(r'<code class="small">(req_[^<]+)</code>', response.content.decode())
+    return re.findall(r'<code class="small[^"]*">(req_[^<]+)</code>', response.content.decode())
 
 
 def test_request_log_is_newest_first_and_scoped(web, org, make_key, make_org):
@@ -186,3 +190,55 @@ def test_members_can_read_usage_logs_and_activity(signed_in, org, make_user):
     client = signed_in(make_user(org, role=Membership.Role.MEMBER))
     for path in ["usage/", "requests/", "activity/"]:
         assert client.get(f"/settings/developer/{path}").status_code == 200
+
+
+def test_a_custom_range_counts_only_its_days(web, org, make_key):
+    key, _ = make_key(org)
+    usage_row(key, hours_ago=24 * 10, requests=7)
+    usage_row(key, hours_ago=2, requests=5)
+    day = (timezone.now() - timedelta(hours=24 * 10)).date()
+
+    page = web.get(f"/settings/developer/usage/?start={day}&end={day}")
+
+    assert stat(page, "requests") == "7"
+    assert len(bars(page)) == 24  # one bar per hour of the chosen day
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=2026-02-30&end=2026-03-01",
+        "start=2026-03-05&end=2026-03-01",
+        "start=x&end=",
+        "start=1900-01-01&end=2026-01-01",
+    ],  # fmt: skip
+)
+def test_a_bad_custom_range_falls_back_to_the_default_and_says_why(web, org, make_key, query):
+    key, _ = make_key(org)
+    usage_row(key, hours_ago=1, requests=3)
+
+    page = web.get(f"/settings/developer/usage/?{query}")
+
+    assert page.status_code == 200
+    assert stat(page, "requests") == "3"
+    assert 'class="error"' in page.content.decode()
+
+
+def test_the_chart_has_labelled_axes_with_ticks(web, org, make_key):
+    key, _ = make_key(org)
+    usage_row(key, hours_ago=1, requests=37)
+
+    page = web.get("/settings/developer/usage/").content.decode()
+
+    assert "Requests per hour" in page
+    ticks = re.search(r'<div class="chart-y-ticks"[^>]*>(.*?)</div>', page).group(1)
+    assert re.findall(r"<span>([^<]+)</span>", ticks) == ["40", "20", "0"]
+    assert page.count('<div class="chart-x-ticks"') >= 1
+
+
+def test_a_key_without_traffic_offers_a_curl_with_its_hint(web, org, make_key):
+    key, _ = make_key(org)
+
+    page = web.get(f"/settings/developer/keys/{key.key_id}/").content.decode()
+
+    assert "No requests in" in page and "curl -s" in page and key.hint in page
