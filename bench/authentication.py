@@ -8,8 +8,7 @@ neither lookup runs on a warm request; the configurations without it show the di
 
 from django.conf import settings
 
-from apikeys.keys import format as keys
-from apikeys.keys import lookup
+from apikeys.keys import keyformat, lookup
 from apikeys.keys.authentication import ApiKeyAuthentication
 from apikeys.keys.lookup import _KEY_COLUMNS
 from apikeys.keys.models import KeySecret
@@ -21,8 +20,8 @@ _ONLY = [prefix + name for _, prefix, names in _KEY_COLUMNS for name in names]
 def orm_lookup_key(plaintext: str, *, using: str = "default"):
     """Return the key and secret for a plaintext key, or None, as idiomatic ORM code would."""
     secrets = KeySecret.objects.using(using).select_related("key__organization__plan").only(*_ONLY)
-    hashes = [(None, keys.hash_key(plaintext))] + [
-        (pepper_id, keys.hash_key(plaintext, pepper))
+    hashes = [(None, keyformat.hash_key(plaintext))] + [
+        (pepper_id, keyformat.hash_key(plaintext, pepper))
         for pepper_id, pepper in settings.API_KEY_RETIRED_PEPPERS.items()
     ]
     for pepper_id, secret_hash in hashes:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Actor
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from apikeys.keys.models import ApiKey, KeySecret
 from apikeys.keys.services import apikey_revoke_exposed
 from exposure.emails import exposure_email_send
@@ -41,11 +41,11 @@ def token_hashes(tokens) -> dict[str, tuple[str, str]]:
     """
     hashes = {}
     for token in tokens:
-        if not isinstance(token, str) or keys.parse(token) is None:
+        if not isinstance(token, str) or keyformat.parse(token) is None:
             continue
-        hashes[keys.hash_key(token)] = (token, settings.API_KEY_PEPPER_ID)
+        hashes[keyformat.hash_key(token)] = (token, settings.API_KEY_PEPPER_ID)
         for pepper_id, pepper in settings.API_KEY_RETIRED_PEPPERS.items():
-            hashes[keys.hash_key(token, pepper)] = (token, pepper_id)
+            hashes[keyformat.hash_key(token, pepper)] = (token, pepper_id)
     return hashes
 
 

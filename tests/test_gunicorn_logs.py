@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from tests.processes import Program, free_port, manage, sqlite_env, wait_for
 
 WAIT = 45
@@ -45,7 +45,7 @@ def test_gunicorn_logs_hold_no_key(tmp_path):
     migrated = manage("migrate", "--noinput", "-v", "0", env=env, timeout=120)
     assert migrated.returncode == 0, migrated.stderr
 
-    key = keys.generate("live")
+    key = keyformat.generate("live")
     short = key[:30]  # cut short: its checksum no longer matches
     secrets = [key[len("sk-live-per-") :][:12], short[len("sk-live-per-") :]]
     access, errors = tmp_path / "access.log", tmp_path / "error.log"

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts.audit import Actor, audit_record
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from apikeys.keys.lookup import lookup_key
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_disable, apikey_enable, apikey_revoke
@@ -240,6 +240,6 @@ MALFORMED = object()
 @sensitive_variables()
 def identify_key(plaintext: str):
     """Return ``(key, secret)`` for a pasted plaintext, ``MALFORMED``, or None when unknown."""
-    if keys.parse(plaintext) is None:
+    if keyformat.parse(plaintext) is None:
         return MALFORMED
     return lookup_key(plaintext)

@@ -12,8 +12,7 @@ from django.db import router
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
-from apikeys.keys import format as keys
-from apikeys.keys import keycache, lookup, ratelimit
+from apikeys.keys import keycache, keyformat, lookup, ratelimit
 from apikeys.keys.errors import (
     WWW_AUTHENTICATE,
     ApiKeyExpired,
@@ -85,8 +84,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_credentials(self, credential: str, request):
         ip = client_ip(request)
-        well_formed = bool(credential) and keys.parse(credential) is not None
-        secret_hash = keys.hash_key(credential) if well_formed else None
+        well_formed = bool(credential) and keyformat.parse(credential) is not None
+        secret_hash = keyformat.hash_key(credential) if well_formed else None
         retry_after = ratelimit.failed_auth_retry_after(ip)
         # A throttled address: guessing is refused before any lookup (a malformed key, or one
         # that failed this minute); any other key is checked and served if it verifies.

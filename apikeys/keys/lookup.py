@@ -10,8 +10,7 @@ from django.conf import settings
 from django.db import connections, router
 
 from accounts.models import Organization, Plan
-from apikeys.keys import format as keys
-from apikeys.keys import keycache, redis_contract
+from apikeys.keys import keycache, keyformat, redis_contract
 from apikeys.keys.models import ApiKey, KeySecret
 from apikeys.keys.process_state import state
 
@@ -161,9 +160,9 @@ class _KeyQuery:
 
 def lookup_key(plaintext: str) -> tuple[ApiKey, KeySecret] | None:
     """Return the key and secret for a plaintext key, or None. Malformed keys cost no query."""
-    if keys.parse(plaintext) is None:
+    if keyformat.parse(plaintext) is None:
         return None
-    return lookup(plaintext, keys.hash_key(plaintext))
+    return lookup(plaintext, keyformat.hash_key(plaintext))
 
 
 def lookup(plaintext: str, secret_hash: str) -> tuple[ApiKey, KeySecret] | None:
@@ -177,7 +176,7 @@ def lookup(plaintext: str, secret_hash: str) -> tuple[ApiKey, KeySecret] | None:
         # Keys stored under a retired pepper: one more lookup each, and only for a key the
         # current pepper does not know (unknown keys, or keys made before the new pepper).
         for pepper_id, pepper in settings.API_KEY_RETIRED_PEPPERS.items():
-            secret = query.run(connection, keys.hash_key(plaintext, pepper))
+            secret = query.run(connection, keyformat.hash_key(plaintext, pepper))
             if secret is not None and secret.pepper_id == pepper_id:
                 break
             secret = None

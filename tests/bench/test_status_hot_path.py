@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers
 
-from apikeys.keys.format import generate
+from apikeys.keys.keyformat import generate
 from apikeys.keys.lookup import lookup_key
 from apikeys.keys.ratelimit import hit
 from jobs.models import Job

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import AuditEvent
-from apikeys.keys import format as keyformat
+from apikeys.keys import keyformat
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_revoke
 from tests.exposure.helpers import Signer, found, key_document

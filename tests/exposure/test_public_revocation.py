@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEvent
-from apikeys.keys import format as keyformat
+from apikeys.keys import keyformat
 from apikeys.keys.models import ApiKey
 from tests.exposure.helpers import run_queued
 from tests.helpers import key_state

@@ -180,11 +180,11 @@ def test_nul_bytes_in_a_header_get_a_json_answer(manager, header):
 
 
 def test_a_key_cut_short_in_a_path_is_not_stored_in_the_request_log(manager):
-    from apikeys.keys import format as keys
+    from apikeys.keys import keyformat
     from apikeys.usage import metering
     from apikeys.usage.models import RequestLog
 
-    short = keys.generate("live")[:24]
+    short = keyformat.generate("live")[:24]
     manager.get(f"/api/v1/status/{short}")
     metering.flush()
     paths = list(RequestLog.objects.values_list("path", flat=True))
@@ -205,9 +205,9 @@ def test_handler500_logs_the_path_escaped_and_redacted(rf, caplog):
 
 
 def test_error_bodies_never_echo_a_key(manager):
-    from apikeys.keys import format as keys
+    from apikeys.keys import keyformat
 
-    key = keys.generate("live")
+    key = keyformat.generate("live")
     responses = [
         manager.get(f"/api/v1/keys?status={key}&type={key}&limit={key}"),
         manager.post(

@@ -9,7 +9,7 @@ from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
 
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from perceptis.logformat import JsonLinesFormatter
 from perceptis.middleware import RedactApiKeysFilter, RequestIdLogFilter
 from perceptis.redaction import redact_event
@@ -87,7 +87,7 @@ def _record(message, *args):
 
 
 def test_json_logs_are_one_object_a_line_with_the_request_id_and_no_key():
-    key = keys.generate("live")
+    key = keyformat.generate("live")
     line = JsonLinesFormatter().format(_record("served %s", f"/x/{key}\ninjected"))
     assert "\n" not in line
     entry = json.loads(line)
@@ -109,7 +109,7 @@ def test_sentry_dsn_starts_sentry_with_key_redaction():
 
 
 def test_sentry_events_are_redacted_everywhere():
-    key = keys.generate("test")
+    key = keyformat.generate("test")
     event = {
         "request": {"url": f"https://api/x?cursor={key}", "headers": {"Referer": key}},
         "exception": {"values": [{"value": f"bad key {key[:20]}"}]},

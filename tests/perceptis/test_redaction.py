@@ -8,11 +8,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from perceptis.logformat import JsonLinesFormatter
 from perceptis.redaction import redact, redact_event, redact_value
 
-KEY = keys.generate("live")
+KEY = keyformat.generate("live")
 RESET = "3-cbe9z7-4f1c2a0d9e8b7c6a5f4e3d2c1b0a9f8e"
 INVITATION = "Zt3k9QwErTyUiOp-AsDfGhJkLzXcVbNm_1234567890"
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -12,8 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from apikeys.keys import format as keys
-from apikeys.keys import policy, privileges, spend_limits, validation
+from apikeys.keys import keyformat, policy, privileges, spend_limits, validation
 from apikeys.keys.errors import (
     KeyNotRevoked,
     KeyPolicyViolation,
@@ -219,9 +218,9 @@ def apikey_rotate(
         if secret.expires_at is None or secret.expires_at > old_until:
             secret.expires_at = old_until
             secret.save(update_fields=["expires_at"])
-    plaintext = keys.generate(key.type)
+    plaintext = keyformat.generate(key.type)
     store_secret(key, plaintext)
-    key.hint = keys.hint(plaintext)
+    key.hint = keyformat.hint(plaintext)
     key.rotated_at = now
     key.save(update_fields=["hint", "rotated_at"])
     audit_record(

@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
-from apikeys.keys import format as keys
-from apikeys.keys import policy, privileges, spend_limits, validation
+from apikeys.keys import keyformat, policy, privileges, spend_limits, validation
 from apikeys.keys.creation_limit import check_creations_today
 from apikeys.keys.errors import (
     KeyLimitReached,
@@ -39,7 +38,7 @@ def _check_key_limit(organization: Organization, key_type: str) -> None:
 
 def store_secret(key: ApiKey, plaintext: str) -> None:
     KeySecret.objects.create(
-        key=key, secret_hash=keys.hash_key(plaintext), pepper_id=settings.API_KEY_PEPPER_ID
+        key=key, secret_hash=keyformat.hash_key(plaintext), pepper_id=settings.API_KEY_PEPPER_ID
     )
 
 
@@ -95,14 +94,14 @@ def apikey_create(
     _check_key_limit(organization, cleaned["type"])
     privileges.check_create(actor, values=cleaned, plan_rate_limit=plan_limit)
     check_creations_today(organization)
-    plaintext = keys.generate(cleaned["type"])
+    plaintext = keyformat.generate(cleaned["type"])
     for _ in range(3):
         try:
             with transaction.atomic():
                 key = ApiKey.objects.create(
                     organization=organization,
-                    key_id=keys.new_key_id(),
-                    hint=keys.hint(plaintext),
+                    key_id=keyformat.new_key_id(),
+                    hint=keyformat.hint(plaintext),
                     created_by=actor.user,
                     created_by_key=actor.key,
                     **cleaned,

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from apikeys.keys.models import ApiKey, KeySecret
 
 KEYS = "/admin/apikeys/apikey/"
@@ -202,7 +202,7 @@ def test_find_key_tells_a_rotated_out_secret_from_the_current_one(support, live_
 def test_find_key_tells_malformed_from_unknown(support, db):
     malformed = support.post(FIND, {"key": "sk-live-per-nonsense"})
     assert malformed.context["result"] == {"found": False, "malformed": True}
-    unknown_key = keys.generate("live")
+    unknown_key = keyformat.generate("live")
     unknown = support.post(FIND, {"key": unknown_key})
     assert unknown.context["result"] == {"found": False, "malformed": False}
     assert unknown_key.encode() not in unknown.content

@@ -9,8 +9,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apikeys.keys import counters, ratelimit
-from apikeys.keys import format as keys
+from apikeys.keys import counters, keyformat, ratelimit
 from apikeys.usage import metering
 from apikeys.usage.models import RequestLog
 from tests.helpers import bearer
@@ -44,7 +43,7 @@ def test_an_address_past_the_limit_gets_429_before_any_lookup_for_malformed_and_
     settings, clock, live_key, django_assert_num_queries
 ):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 5
-    guesses = [keys.generate("live") for _ in range(5)]
+    guesses = [keyformat.generate("live") for _ in range(5)]
     for guess in guesses:
         assert attempt(guess).status_code == 401
 
@@ -60,7 +59,7 @@ def test_a_valid_key_from_a_throttled_address_is_served(settings, clock, live_ke
     """One misconfigured client behind a shared address does not lock out the others."""
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
     for _ in range(3):
-        attempt(keys.generate("live"))
+        attempt(keyformat.generate("live"))
     assert attempt("sk-live-per-garbage").status_code == 429
 
     response = attempt(live_key[1])
@@ -73,8 +72,8 @@ def test_a_new_guess_from_a_throttled_address_is_checked_once_then_refused_unrea
 ):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
     for _ in range(3):
-        attempt(keys.generate("live"))
-    guess = keys.generate("live")
+        attempt(keyformat.generate("live"))
+    guess = keyformat.generate("live")
 
     with django_assert_max_num_queries(1):
         first = attempt(guess)
@@ -94,13 +93,13 @@ def test_a_revoked_key_from_a_throttled_address_gets_429_not_its_status(
     apikey_revoke(key=key, actor=SYSTEM)
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 2
     for _ in range(2):
-        attempt(keys.generate("live"))
+        attempt(keyformat.generate("live"))
     assert attempt(plaintext).status_code == 429
 
 
 def test_the_block_ends_with_the_minute(settings, clock, live_key):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
-    guess = keys.generate("live")
+    guess = keyformat.generate("live")
     for _ in range(3):
         attempt(guess)
     assert attempt(guess).status_code == 429
@@ -112,14 +111,14 @@ def test_successful_requests_do_not_count(settings, clock, live_key):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 2
     for _ in range(5):
         assert attempt(live_key[1]).status_code == 404
-    assert attempt(keys.generate("live")).status_code == 401
+    assert attempt(keyformat.generate("live")).status_code == 401
 
 
 def test_failures_are_one_request_log_row_per_address_and_minute(settings, clock, db):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 1000
     for _ in range(7):
-        attempt(keys.generate("live"))
-    attempt(keys.generate("live"), ip=OTHER)
+        attempt(keyformat.generate("live"))
+    attempt(keyformat.generate("live"), ip=OTHER)
     metering.flush()
     for _ in range(3):
         attempt("sk-live-per-short")
@@ -136,7 +135,7 @@ def test_failures_are_one_request_log_row_per_address_and_minute(settings, clock
 def test_throttled_requests_are_aggregated_too(settings, clock, db):
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 2
     for _ in range(6):
-        attempt(keys.generate("live"))
+        attempt(keyformat.generate("live"))
     metering.flush()
     row = RequestLog.objects.get()
     assert row.count == 6
@@ -150,8 +149,8 @@ def test_with_the_cache_down_each_process_counts_failures_at_its_share(settings,
         mock.patch.object(counters, "incr", side_effect=ConnectionError("down")),
     ):
         for _ in range(2):
-            assert attempt(keys.generate("live")).status_code == 401
-        assert attempt(keys.generate("live")).status_code == 429
+            assert attempt(keyformat.generate("live")).status_code == 401
+        assert attempt(keyformat.generate("live")).status_code == 429
         # Another address's key is still checked against the database.
         assert attempt(live_key[1], ip="198.51.100.9").status_code == 404
 
@@ -160,15 +159,15 @@ def test_the_throttle_holds_on_redis_and_when_redis_stops(settings, clock, live_
     settings.APIKEYS_FAILED_AUTH_PER_MINUTE = 3
     settings.APIKEYS_WEB_PROCESSES = 1
     for _ in range(3):
-        assert attempt(keys.generate("live")).status_code == 401
-    assert attempt(keys.generate("live")).status_code == 429
+        assert attempt(keyformat.generate("live")).status_code == 401
+    assert attempt(keyformat.generate("live")).status_code == 429
 
     own_redis()
     # The address this process blocked stays blocked for the minute (fail closed); others are
     # counted by this process alone, and their keys are still checked against the database.
     assert attempt("sk-live-per-garbage").status_code == 429
     assert attempt(live_key[1]).status_code == 404
-    assert attempt(keys.generate("live"), ip="198.51.100.9").status_code == 401
+    assert attempt(keyformat.generate("live"), ip="198.51.100.9").status_code == 401
     assert attempt(live_key[1], ip="198.51.100.9").status_code == 404
 
 

@@ -10,8 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.services import organization_set_plan
-from apikeys.keys import format as keys
-from apikeys.keys import keycache, lookup, redis_contract
+from apikeys.keys import keycache, keyformat, lookup, redis_contract
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_disable, apikey_revoke, apikey_rotate
 from tests.helpers import SYSTEM
@@ -33,7 +32,7 @@ def _cached(plaintext: str) -> bool:
         return False
     redis = cache.client.get_client(write=True)
     name = redis_contract.RECORD.format(
-        format=lookup.RECORD_FORMAT, secret_hash=keys.hash_key(plaintext)
+        format=lookup.RECORD_FORMAT, secret_hash=keyformat.hash_key(plaintext)
     )
     return bool(redis.exists(cache.make_key(name)))
 
@@ -103,7 +102,7 @@ def test_a_lookup_that_raced_a_change_does_not_store_what_it_read(
     own_redis, org, make_key, client_for
 ):
     key, plaintext = make_key(org)
-    secret_hash = keys.hash_key(plaintext)
+    secret_hash = keyformat.hash_key(plaintext)
     missed = keycache.fetch(
         secret_hash, record_format=lookup.RECORD_FORMAT, window=1, day=1, count=False
     )

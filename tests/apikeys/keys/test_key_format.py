@@ -7,32 +7,32 @@ import string
 
 import pytest
 
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from perceptis.redaction import redact
 
 
 @pytest.mark.parametrize("key_type", ["live", "test"])
 def test_generated_key_parses_back_with_its_type(key_type):
-    plaintext = keys.generate(key_type)
+    plaintext = keyformat.generate(key_type)
     assert plaintext.startswith(f"sk-{key_type}-per-")
-    assert len(plaintext) == keys.KEY_LENGTH
-    parsed = keys.parse(plaintext)
+    assert len(plaintext) == keyformat.KEY_LENGTH
+    parsed = keyformat.parse(plaintext)
     assert parsed is not None
     assert parsed.key == plaintext
     assert parsed.type == key_type
 
 
 def test_generated_keys_are_distinct():
-    assert len({keys.generate("live") for _ in range(200)}) == 200
+    assert len({keyformat.generate("live") for _ in range(200)}) == 200
 
 
 def test_unknown_key_type_cannot_be_generated():
     with pytest.raises(ValueError):
-        keys.generate("prod")
+        keyformat.generate("prod")
 
 
 def test_checksum_catches_every_single_character_typo():
-    plaintext = keys.generate("live")
+    plaintext = keyformat.generate("live")
     alphabet = string.ascii_letters + string.digits + "-_"
     start = len("sk-live-per-")
     for position in range(start, len(plaintext)):
@@ -40,12 +40,12 @@ def test_checksum_catches_every_single_character_typo():
             if replacement == plaintext[position]:
                 continue
             typo = plaintext[:position] + replacement + plaintext[position + 1 :]
-            assert keys.parse(typo) is None, (position, replacement)
+            assert keyformat.parse(typo) is None, (position, replacement)
 
 
 def test_swapping_the_type_invalidates_the_checksum():
-    plaintext = keys.generate("live")
-    assert keys.parse(plaintext.replace("sk-live-", "sk-test-", 1)) is None
+    plaintext = keyformat.generate("live")
+    assert keyformat.parse(plaintext.replace("sk-live-", "sk-test-", 1)) is None
 
 
 @pytest.mark.parametrize(
@@ -63,47 +63,47 @@ def test_swapping_the_type_invalidates_the_checksum():
     ids=["prefix", "vendor", "short", "long", "space", "newline", "non-base64url", "empty"],
 )
 def test_keys_of_the_wrong_shape_do_not_parse(mangle):
-    assert keys.parse(mangle(keys.generate("live"))) is None
+    assert keyformat.parse(mangle(keyformat.generate("live"))) is None
 
 
 def test_hint_shows_the_prefix_and_last_four_characters_only():
-    plaintext = keys.generate("test")
-    hint = keys.hint(plaintext)
+    plaintext = keyformat.generate("test")
+    hint = keyformat.hint(plaintext)
     assert hint == f"sk-test-per-…{plaintext[-4:]}"
     assert re.fullmatch(r"sk-(live|test)-per-…[A-Za-z0-9_-]{4}", hint)
 
 
 def test_hash_is_hmac_sha256_under_the_pepper(settings):
     settings.API_KEY_PEPPER = "pepper-one"
-    plaintext = keys.generate("live")
+    plaintext = keyformat.generate("live")
     expected = hmac.new(b"pepper-one", plaintext.encode(), hashlib.sha256).hexdigest()
-    assert keys.hash_key(plaintext) == expected
-    assert plaintext not in keys.hash_key(plaintext)
+    assert keyformat.hash_key(plaintext) == expected
+    assert plaintext not in keyformat.hash_key(plaintext)
 
 
 def test_changing_the_pepper_changes_the_hash(settings):
-    plaintext = keys.generate("live")
+    plaintext = keyformat.generate("live")
     settings.API_KEY_PEPPER = "pepper-one"
-    first = keys.hash_key(plaintext)
+    first = keyformat.hash_key(plaintext)
     settings.API_KEY_PEPPER = "pepper-two"
-    assert keys.hash_key(plaintext) != first
-    assert keys.hash_key(plaintext) != hashlib.sha256(plaintext.encode()).hexdigest()
+    assert keyformat.hash_key(plaintext) != first
+    assert keyformat.hash_key(plaintext) != hashlib.sha256(plaintext.encode()).hexdigest()
 
 
 def test_key_ids_are_unique_and_public_shaped():
-    ids = {keys.new_key_id() for _ in range(1000)}
+    ids = {keyformat.new_key_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(re.fullmatch(r"key_[A-Za-z0-9]{16}", key_id) for key_id in ids)
 
 
 def test_search_pattern_finds_keys_in_free_text():
-    plaintext = keys.generate("live")
+    plaintext = keyformat.generate("live")
     text = f"log line token={plaintext}; next"
-    assert keys.KEY_SEARCH_RE.findall(text) == [plaintext]
+    assert keyformat.KEY_SEARCH_RE.findall(text) == [plaintext]
 
 
 def test_redact_removes_whole_and_cut_short_keys():
-    plaintext = keys.generate("live")
+    plaintext = keyformat.generate("live")
     text = f"GET /api/v1/status/{plaintext} and {plaintext[:30]}"
     redacted = redact(text)
     assert plaintext[12:30] not in redacted

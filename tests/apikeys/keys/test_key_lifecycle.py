@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.audit import Actor
 from accounts.models import AuditEvent
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from apikeys.keys.errors import (
     ExceedsOwnPrivileges,
     KeyLimitReached,
@@ -60,9 +60,11 @@ def test_new_key_defaults_to_live_production_jobs_permissions_and_active(org):
     assert key.status == ApiKey.Status.ACTIVE
     assert key.is_usable()
     assert key.expires_at is None and key.ip_allowlist == []
-    assert key.hint == keys.hint(plaintext)
+    assert key.hint == keyformat.hint(plaintext)
     assert key.key_id.startswith("key_")
-    assert list(key.secrets.values_list("secret_hash", flat=True)) == [keys.hash_key(plaintext)]
+    assert list(key.secrets.values_list("secret_hash", flat=True)) == [
+        keyformat.hash_key(plaintext)
+    ]
 
 
 def _fill(org, make_key, *, count, key_type="live"):
@@ -157,7 +159,7 @@ def test_rotation_keeps_key_id_and_jobs_and_stops_old_secret_at_once(live_key, c
     rotated, new = apikey_rotate(key=key, actor=SYSTEM)
     assert rotated.pk == key.pk and rotated.key_id == key.key_id
     assert new != old
-    assert rotated.hint == keys.hint(new)
+    assert rotated.hint == keyformat.hint(new)
     refused = status_of(client_for(old), job.job_id)
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "invalid_api_key"
@@ -195,7 +197,7 @@ def test_rotation_grace_beyond_seven_days_or_not_whole_seconds_is_refused(live_k
         apikey_rotate(key=key, actor=SYSTEM, grace_period_seconds=grace)
     assert "grace_period_seconds" in refused.value.fields
     assert list(KeySecret.objects.filter(key=key).values_list("secret_hash", "expires_at")) == [
-        (keys.hash_key(plaintext), None)
+        (keyformat.hash_key(plaintext), None)
     ]
 
 

@@ -1,6 +1,6 @@
 """A new pepper can be brought in while the retired one still verifies the keys it hashed."""
 
-from apikeys.keys import format as keys
+from apikeys.keys import keyformat
 from apikeys.keys.models import KeySecret
 from tests.helpers import bearer
 
@@ -16,7 +16,7 @@ def test_a_stored_hash_names_the_pepper_that_made_it(org, make_key, settings):
     key, plaintext = make_key(org)
     secret = KeySecret.objects.get(key=key)
     assert secret.pepper_id == "2024"
-    assert secret.secret_hash == keys.hash_key(plaintext, settings.API_KEY_PEPPER)
+    assert secret.secret_hash == keyformat.hash_key(plaintext, settings.API_KEY_PEPPER)
     assert plaintext not in secret.secret_hash
 
 

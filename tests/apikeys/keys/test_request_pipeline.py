@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from accounts.services import organization_set_plan
-from apikeys.keys import format as keys
-from apikeys.keys import keycache, ratelimit
+from apikeys.keys import keycache, keyformat, ratelimit
 from apikeys.keys.pipeline import ANY_KEY
 from apikeys.keys.services import apikey_disable, apikey_revoke
 from billing.models import LedgerEntry
@@ -120,7 +119,7 @@ def test_key_with_bad_checksum_is_refused_without_a_query(
 
 def test_well_formed_unknown_key_gets_401_invalid_api_key(client_for, live_key, unchanged):
     with unchanged():
-        response = post_generate(client_for(keys.generate("live")))
+        response = post_generate(client_for(keyformat.generate("live")))
     assert_unauthenticated(response, "invalid_api_key")
 
 

@@ -8,7 +8,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Membership
-from apikeys.keys import format as keyformat
+from apikeys.keys import keyformat
 from apikeys.keys.models import ApiKey, KeySecret
 from apikeys.keys.services import apikey_disable, apikey_revoke
 from tests.helpers import SYSTEM

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import Membership
-from apikeys.keys import format as keyformat
+from apikeys.keys import keyformat
 from apikeys.keys.models import ApiKey, FormToken, KeySecret
 from apikeys.keys.services import form_token_issue, form_tokens_purge
 
