@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from apikeys.alerts.models import AlertRule
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils import timezone
 from accounts.audit import Actor
 from accounts.members.services.invitations import invitation_create
 from accounts.models import Membership
+from alerts.models import AlertRule
 from apikeys.keys.services.changes import apikey_disable, apikey_revoke
 from apikeys.usage.models import RequestLog, UsageHourly
 from jobs.services import job_run, job_submit
