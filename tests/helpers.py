@@ -9,6 +9,7 @@ import importlib
 import itertools
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -332,3 +333,30 @@ class HoldingReceiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class HungRedis:
+    """Accepts connections, reads what it is sent and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.held.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()

@@ -6,7 +6,6 @@ connections and never answers."""
 import shutil
 import socket
 import subprocess
-import threading
 
 import pytest
 from django.core import mail
@@ -18,38 +17,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from accounts.models import Membership
 from perceptis.breaker import redis_breaker
 from perceptis.pagecache import local_cache
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, HungRedis
 from tests.processes import free_port, wait_for
 
 LOCKED = b"Too many failed login attempts"
 WRONG = b"The email address and/or password you specified are not correct"
-
-
-class HungRedis:
-    """Accepts connections, reads what it is sent and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.held = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            self.held.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 def _answers(port: int) -> bool:

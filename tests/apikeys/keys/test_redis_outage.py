@@ -3,43 +3,14 @@ each process's share, a hung server costs one short timeout per breaker interval
 holds one warning per outage, not a traceback per request."""
 
 import logging
-import socket
-import threading
 
 import pytest
 
 from apikeys.keys import ratelimit
 from apikeys.keys.services import apikey_revoke
-from tests.helpers import SYSTEM
+from tests.helpers import SYSTEM, HungRedis
 
 MISSING_JOB = "/api/v1/status/job_missing"
-
-
-class HungRedis:
-    """A server that accepts connections, reads what it is sent and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.held = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            self.held.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 @pytest.fixture
