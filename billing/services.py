@@ -11,7 +11,6 @@ from django.db.models import BigIntegerField, Case, F, When
 from accounts.audit import Actor, audit_record
 from accounts.models import Organization
 from accounts.services import organization_create
-from apikeys.keys.models import ApiKey
 from billing.errors import InsufficientCredits
 from billing.models import CreditAccount, LedgerEntry
 from billing.periods import spend_periods
@@ -247,7 +246,9 @@ def _settle(*, job, kind: str, charged: int | None = None) -> LedgerEntry | None
             # What comes back is no longer spent, in the periods the job was submitted in.
             day, month = spend_periods(job.created_at)
             if amount:
-                ApiKey.objects.filter(pk=job.api_key_id).update(
+                # The job's key, by the job's own relation: billing sits below apikeys.
+                key_model = job._meta.get_field("api_key").related_model
+                key_model.objects.filter(pk=job.api_key_id).update(
                     spend_total=F("spend_total") - amount,
                     spend_day=_less_if("spend_day", amount, spend_day_start=day),
                     spend_month=_less_if("spend_month", amount, spend_month_start=month),

@@ -134,7 +134,7 @@ def test_list_shows_latest_delivery_status_and_hides_slack_url_path(owner_client
     page = owner_client.get(LIST).content.decode()
 
     assert "Spike" in page
-    assert "status-failed" in page
+    assert "badge-failed" in page
     assert "verysecretpath" not in page
     assert "https://hooks.slack.com/…" in page
 

@@ -183,5 +183,5 @@ def test_usage_page_shows_finished_jobs_folded_to_their_net_charge(web, org, mak
     credits = html[html.index('id="credits"') :]
 
     assert f"<code>{done.job_id}</code>" in credits
-    assert '<td class="num">-1</td>' in credits
+    assert '<td class="num"><div>-1</div></td>' in credits
     assert "Reserve" not in credits and "Capture" not in credits

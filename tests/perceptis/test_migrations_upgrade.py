@@ -36,9 +36,12 @@ def test_the_models_need_no_migration_after_the_move(db):
     from django.db.migrations.autodetector import MigrationAutodetector
     from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.state import ProjectState
+    from django.utils import translation
 
     loader = MigrationLoader(connection)
-    changes = MigrationAutodetector(loader.project_state(), ProjectState.from_apps(apps)).changes(
-        graph=loader.graph
-    )
+    # As makemigrations does: untranslated, so the locale's texts are not taken for changes.
+    with translation.override(None):
+        changes = MigrationAutodetector(
+            loader.project_state(), ProjectState.from_apps(apps)
+        ).changes(graph=loader.graph)
     assert changes == {}
