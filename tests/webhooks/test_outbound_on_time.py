@@ -83,6 +83,13 @@ def _warm_up(org, receiver, outbound):
     endpoint = _endpoint(org, receiver.url)
     _publish(org)
     wait_for(lambda: receiver.arrivals, timeout=120, what="the worker", program=outbound)
+    # The worker records the attempt after the answer: delete once it has.
+    wait_for(
+        lambda: not endpoint.deliveries.filter(status="pending").exists(),
+        timeout=30,
+        what="the warm-up delivery recorded",
+        program=outbound,
+    )
     endpoint.delete()
 
 
