@@ -57,6 +57,9 @@ MFA_ADAPTER = "accounts.signin.MfaAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Perceptis"
 MFA_RECOVERY_CODE_COUNT = 10
+# A code from the period before or after the server's is accepted (RFC 6238's allowance for a
+# code typed as its period ends, or a phone's clock a little off); each code works once.
+MFA_TOTP_TOLERANCE = 1
 USERSESSIONS_TRACK_ACTIVITY = False
 
 # Idle timeout: the session is saved on every request and expires this long after the last

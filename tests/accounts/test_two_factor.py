@@ -1,6 +1,8 @@
 """Two-factor (TOTP + recovery codes): set up from the account page, required by an owner for
 the organization, and required of staff for admin."""
 
+import time
+
 import pytest
 from allauth.mfa.models import Authenticator
 from django.core.management import call_command
@@ -116,3 +118,20 @@ def test_createsuperuser_noinput_is_asked_to_set_it_up_on_first_sign_in(client, 
     response = client.get(response["Location"])
     assert response.status_code == 302
     assert response["Location"] == ACTIVATE
+
+
+def test_a_code_from_the_last_period_is_accepted_once_and_older_ones_never(client, owner):
+    secret = enable_totp(owner)
+    if time.time() % 30 > 25:  # "the last period" must not move while the test runs
+        time.sleep(30 - time.time() % 30)
+    client.post("/accounts/login/", {"login": owner.email, "password": PASSWORD})
+    refused = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret, offset=-2)})
+    assert refused.status_code == 200
+    assert "_auth_user_id" not in client.session
+    late = totp_code(secret, offset=-1)
+    assert client.post("/accounts/2fa/authenticate/", {"code": late}).status_code == 302
+    assert client.session["_auth_user_id"] == str(owner.pk)
+    again = Client()
+    again.post("/accounts/login/", {"login": owner.email, "password": PASSWORD})
+    assert again.post("/accounts/2fa/authenticate/", {"code": late}).status_code == 200
+    assert "_auth_user_id" not in again.session
