@@ -2,12 +2,11 @@
 
 Every Redis call of the request path goes through ``shared_call``: after a connection error or
 a timeout the breaker (``redis_breaker``) skips Redis for ``APIKEYS_REDIS_BREAKER_SECONDS``,
-and each process counts on its own (``local_counters``) at its share of each limit: what is
-left of it as the process last saw Redis count, divided by ``APIKEYS_WEB_PROCESSES`` and
-rounded down. When Redis answers again, the first call adds what the process counted alone to
-Redis's counters before anything else, so the minute an outage ends in still allows a key no
-more than its limit. Any other error from Redis (a script that fails, a wrong type) is a bug,
-not an outage: it is logged as one and raised.
+and each process counts on its own (``local_counters``) at its share of each limit
+(``remaining_share``). When Redis answers again, the first call adds what the process counted
+alone to Redis's counters before anything else, so the minute an outage ends in still allows
+a key no more than its limit. Any other error from Redis (a script that fails, a wrong type)
+is a bug, not an outage: it is logged as one and raised.
 """
 
 import logging
@@ -34,12 +33,18 @@ OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError
 
 
 def remaining_share(name: str, quota: int) -> int:
-    """This process's share of what is left of a window's limit as it last saw Redis count.
+    """What this process may count alone in a window whose shared counter is ``name``.
 
-    (Processes that saw less of it allow more: in the window an outage starts in, a key may
-    get up to one share more than its limit per such process.)
+    The smaller of two shares: of what was left of the limit when this process last saw Redis
+    count (``seen``), and of the whole limit less what this process itself counted in Redis
+    this window (``own``). The first alone trusts a stale view: a process that last saw the
+    counter at 2 while the others took it to 4 would allow a share of 8 left, not of 6. The
+    second holds however stale the view is, as long as no process took more than its share
+    while Redis counted; between them a key stays within its limit in the window an outage
+    starts in, as in the one it ends in.
     """
-    return share(max(0, quota - local_counters.seen.get(name, 0)))
+    seen, own = local_counters.seen.get(name, 0), local_counters.own.get(name, 0)
+    return max(0, min(share(max(0, quota - seen)), share(quota) - own))
 
 
 def shared_call(function, *args, **kwargs):

@@ -35,6 +35,7 @@ class LocalCounters:
         self._lock = threading.Lock()
         self.counts = Bounded()  # what this process counted alone, not yet added to Redis
         self.seen = Bounded()  # the last shared count of each counter this process saw
+        self.own = Bounded()  # how many of a shared counter's counts this process added
 
     def incr(self, name: str, ttl: int = 0) -> int:
         with self._lock:
@@ -45,8 +46,11 @@ class LocalCounters:
         return self.counts.get(name, 0)
 
     def saw(self, name: str, count: int) -> None:
+        """Note one count this process added to the shared counter ``name``, now ``count``."""
         if count > 0:
-            self.seen[name] = count
+            with self._lock:
+                self.seen[name] = count
+                self.own[name] = self.own.get(name, 0) + 1
 
     def take(self) -> dict[str, int]:
         """Return and forget what this process counted alone (to add it to Redis's counts)."""
@@ -58,6 +62,7 @@ class LocalCounters:
         with self._lock:
             self.counts.clear()
             self.seen.clear()
+            self.own.clear()
 
 
 class ProcessState:

@@ -24,6 +24,7 @@ def _empty() -> bool:
         or state.use_recorded
         or state.counters.counts
         or state.counters.seen
+        or state.counters.own
         or state.scripts
         or state.breaker.is_open
     )

@@ -99,6 +99,20 @@ def test_a_fresh_minute_without_redis_allows_each_process_its_share(
     assert len(_warnings(outage)) == 1
 
 
+def test_alone_a_process_never_counts_past_its_share_of_the_whole_limit(
+    org, make_key, client_for, own_redis, outage
+):
+    # Ten a minute, two processes. This one counted 2 in Redis and last saw the counter at 2;
+    # the other may have counted as many since, unseen. A share of what this process saw left
+    # would be (10 - 2) // 2 = 4, and both processes together could pass 2 + 2 + 4 + 4 = 12.
+    _, plaintext = make_key(org, rate_limit_per_minute=10)
+    client = client_for(plaintext)
+    assert [r.status_code for r in _send(client, 2)] == [404, 404]
+    own_redis()
+    statuses = [r.status_code for r in _send(client, 5)]
+    assert statuses == [404, 404, 404, 429, 429]  # its share of 10 is 5, and it counted 2
+
+
 def test_a_hung_redis_costs_one_timeout_per_breaker_interval(
     org, make_key, client_for, hung_redis, outage
 ):
@@ -141,7 +155,8 @@ def test_with_redis_stopped_a_test_key_gets_its_share_of_the_days_quota(
     assert client.get(MISSING_JOB).status_code == 404  # one of the day's five, in Redis
     own_redis()
     responses = _send(client, 4)
-    # What was left (4) shared by two processes: two more from this one.
-    assert [r.status_code for r in responses] == [404, 404, 429, 429]
-    assert responses[2].json()["error"]["code"] == "daily_quota_exceeded"
+    # Its share of the day's five is two (rounded down), and it counted one: one more. (A
+    # share of what was left, 4 // 2, would be two more, and the other process's two on top.)
+    assert [r.status_code for r in responses] == [404, 429, 429, 429]
+    assert responses[1].json()["error"]["code"] == "daily_quota_exceeded"
     assert len(_warnings(outage)) == 1
