@@ -186,10 +186,12 @@ def delivery_attempt(delivery: Outbox, *, now: datetime | None = None) -> str | 
     duration_ms = int((time.monotonic() - started) * 1000)
     if isinstance(delivery, WebhookDelivery):
         # Job webhooks keep each attempt for the delivery page (status, duration, first 2 KB).
-        attempt_record(
+        recorded = attempt_record(
             delivery=delivery, number=attempt, finished_at=finished, duration_ms=duration_ms,
             response_status=outcome.status, response_body=outcome.body, error=outcome.error,
         )  # fmt: skip
+        if recorded is None:
+            return None  # deleted with its endpoint during the attempt: nothing left to record
     record = {
         "last_attempt_at": finished,
         "last_response_status": outcome.status,
