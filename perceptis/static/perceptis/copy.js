@@ -18,10 +18,15 @@
       range.selectNodeContents(field);
       window.getSelection().removeAllRanges();
       window.getSelection().addRange(range);
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
-      } else {
+      /* The selected text, copied the older way: for browsers without the clipboard API, and
+         when it refuses (a document that lost focus, a permission not granted). */
+      function copySelection() {
         try { done(document.execCommand("copy")); } catch (e) { done(false); }
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(function () { done(true); }, copySelection);
+      } else {
+        copySelection();
       }
     });
   });

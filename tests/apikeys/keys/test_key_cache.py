@@ -68,10 +68,12 @@ def test_expiry_and_the_end_of_a_rotation_grace_apply_to_cached_keys(
     make_org, make_key, other_process
 ):
     org = make_org()
-    soon = timezone.now() + timedelta(seconds=2)
+    # Long enough for the six requests below to be served before either moment, on a busy
+    # machine too.
+    soon = timezone.now() + timedelta(seconds=8)
     expiring, expiring_plaintext = make_key(org, expires_at=soon)
     rotated, old_plaintext = make_key(org)
-    _, new_plaintext = apikey_rotate(key=rotated, actor=SYSTEM, grace_period_seconds=2)
+    _, new_plaintext = apikey_rotate(key=rotated, actor=SYSTEM, grace_period_seconds=8)
     for plaintext in (expiring_plaintext, old_plaintext, new_plaintext):
         for _ in range(2):
             assert other_process.get(plaintext, MISSING_JOB) == (404, "job_not_found")
