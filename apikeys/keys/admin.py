@@ -57,7 +57,7 @@ class FindKeyForm(forms.Form):
         strip=True,
         max_length=200,
         widget=forms.PasswordInput(
-            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false", "size": 70}
+            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}
         ),
     )
 
