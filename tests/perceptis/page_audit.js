@@ -1,8 +1,11 @@
 // Accessibility basics of the loaded page, measured in the page itself (no network, no axe):
 // the contrast of every visible text (WCAG 2.x relative luminance, 4.5:1, 3:1 for large text),
 // the same for each focusable control while it has keyboard focus, a visible outline on focus,
-// and a label for every form control. Returns a list of problems, each naming the element.
-() => {
+// and a label for every form control (``access``). With ``design`` (the site's own pages, not
+// Django's admin) the design system's rules: no browser-default control, labels without colons,
+// sentence case. Returns a list of problems, each naming the element.
+(options) => {
+  const { access = true, design = false } = options || {};
   const problems = [];
 
   // --- Colours ---------------------------------------------------------------------------
@@ -112,83 +115,120 @@
     }
   };
 
-  // Every visible text, form controls' values and placeholders, and generated labels.
-  checkTextWithin(document.body, "");
-  for (const control of document.querySelectorAll("input, select, textarea")) {
-    if (["hidden", "checkbox", "radio", "range", "color", "file", "image"].includes(control.type)) continue;
-    if (!shown(control)) continue;
-    if (control.value || control.tagName === "SELECT") checkText(control, "");
-    else if (control.placeholder) checkText(control, "", "::placeholder");
-  }
-  for (const element of document.body.querySelectorAll("*")) {
-    for (const pseudo of ["::before", "::after"]) {
-      const content = getComputedStyle(element, pseudo).content;
-      if (!content || content === "none" || content === "normal" || /^["']\s*["']$/.test(content)) continue;
-      if (shown(element)) checkText(element, "", pseudo);
+  if (access) {
+    // Every visible text, form controls' values and placeholders, and generated labels.
+    checkTextWithin(document.body, "");
+    for (const control of document.querySelectorAll("input, select, textarea")) {
+      if (["hidden", "checkbox", "radio", "range", "color", "file", "image"].includes(control.type)) continue;
+      if (!shown(control)) continue;
+      if (control.value || control.tagName === "SELECT") checkText(control, "");
+      else if (control.placeholder) checkText(control, "", "::placeholder");
     }
-  }
-
-  // --- Focus: a visible outline, and the focused text still readable -----------------------
-  const focusLook = (element) => {
-    const style = getComputedStyle(element);
-    return {
-      outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 1 ? style.outlineColor : null,
-      shadow: style.boxShadow,
-      border: style.borderColor,
-      background: style.backgroundColor,
-    };
-  };
-  const focusable = document.querySelectorAll(
-    "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex='-1'])"
-  );
-  for (const element of focusable) {
-    if (disabled(element)) continue;
-    const before = focusLook(element);
-    element.focus({ preventScroll: true });
-    if (document.activeElement !== element) continue;
-    if (!shown(element)) {
-      element.blur();
-      continue;
-    }
-    const after = focusLook(element);
-    const visible =
-      (after.outline && after.outline !== before.outline) ||
-      (after.outline && !before.outline) ||
-      (after.shadow !== before.shadow && after.shadow !== "none");
-    if (!visible) {
-      problems.push(`focus: ${describe(element)} shows no outline when focused`);
-    } else if (after.outline) {
-      const ring = parse(after.outline);
-      const around = backdrop(element.parentElement || element);
-      const measured = ratio(over(ring, around), around);
-      if (measured < 3) {
-        problems.push(`focus: ${describe(element)} outline ${hex(ring)} on ${hex(around)} is ${measured.toFixed(2)}:1, needs 3:1`);
+    for (const element of document.body.querySelectorAll("*")) {
+      for (const pseudo of ["::before", "::after"]) {
+        const content = getComputedStyle(element, pseudo).content;
+        if (!content || content === "none" || content === "normal" || /^["']\s*["']$/.test(content)) continue;
+        if (shown(element)) checkText(element, "", pseudo);
       }
     }
-    checkTextWithin(element, " (focused)");
-    if (["INPUT", "SELECT", "TEXTAREA"].includes(element.tagName) && (element.value || element.tagName === "SELECT")) {
-      checkText(element, " (focused)");
+
+    // --- Focus: a visible outline, and the focused text still readable -----------------------
+    const focusLook = (element) => {
+      const style = getComputedStyle(element);
+      return {
+        outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 1 ? style.outlineColor : null,
+        shadow: style.boxShadow,
+        border: style.borderColor,
+        background: style.backgroundColor,
+      };
+    };
+    const focusable = document.querySelectorAll(
+      "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex='-1'])"
+    );
+    for (const element of focusable) {
+      if (disabled(element)) continue;
+      const before = focusLook(element);
+      element.focus({ preventScroll: true });
+      if (document.activeElement !== element) continue;
+      if (!shown(element)) {
+        element.blur();
+        continue;
+      }
+      const after = focusLook(element);
+      const visible =
+        (after.outline && after.outline !== before.outline) ||
+        (after.outline && !before.outline) ||
+        (after.shadow !== before.shadow && after.shadow !== "none");
+      if (!visible) {
+        problems.push(`focus: ${describe(element)} shows no outline when focused`);
+      } else if (after.outline) {
+        const ring = parse(after.outline);
+        const around = backdrop(element.parentElement || element);
+        const measured = ratio(over(ring, around), around);
+        if (measured < 3) {
+          problems.push(`focus: ${describe(element)} outline ${hex(ring)} on ${hex(around)} is ${measured.toFixed(2)}:1, needs 3:1`);
+        }
+      }
+      checkTextWithin(element, " (focused)");
+      if (["INPUT", "SELECT", "TEXTAREA"].includes(element.tagName) && (element.value || element.tagName === "SELECT")) {
+        checkText(element, " (focused)");
+      }
+      element.blur();
     }
-    element.blur();
+
+    // --- Labels ----------------------------------------------------------------------------
+    const name = (element) => {
+      const texts = [];
+      for (const label of element.labels || []) {
+        texts.push(label.innerText);
+        for (const image of label.querySelectorAll("img[alt]")) texts.push(image.alt);
+      }
+      texts.push(element.getAttribute("aria-label") || "");
+      for (const id of (element.getAttribute("aria-labelledby") || "").split(/\s+/).filter(Boolean)) {
+        texts.push(document.getElementById(id)?.innerText || "");
+      }
+      return texts.join(" ").trim();
+    };
+    for (const control of document.querySelectorAll("input, select, textarea")) {
+      if (["hidden", "submit", "button", "reset", "image"].includes(control.type)) continue;
+      if (!control.checkVisibility()) continue;
+      if (!name(control)) problems.push(`label: ${describe(control)} name=${control.name} has no label`);
+    }
   }
 
-  // --- Labels ----------------------------------------------------------------------------
-  const name = (element) => {
-    const texts = [];
-    for (const label of element.labels || []) {
-      texts.push(label.innerText);
-      for (const image of label.querySelectorAll("img[alt]")) texts.push(image.alt);
+  if (!design) return problems;
+
+  // --- The design system ---------------------------------------------------------------------
+  // Chromium's own look: a grey "buttonface" background, outset or inset borders, a native
+  // drop-down. Checkboxes and radios keep their native shape in the brand colour (accent-color).
+  for (const control of document.querySelectorAll("button, input, select, textarea")) {
+    if (["hidden", "checkbox", "radio"].includes(control.type) || !shown(control)) continue;
+    const style = getComputedStyle(control);
+    const native =
+      style.backgroundColor === "rgb(239, 239, 239)" ||
+      ["outset", "inset"].includes(style.borderTopStyle) ||
+      (control.tagName === "SELECT" && style.appearance !== "none");
+    if (native && !control.classList.contains("link")) {
+      problems.push(`design: ${describe(control)} is a browser-default control`);
     }
-    texts.push(element.getAttribute("aria-label") || "");
-    for (const id of (element.getAttribute("aria-labelledby") || "").split(/\s+/).filter(Boolean)) {
-      texts.push(document.getElementById(id)?.innerText || "");
+  }
+  // Words written in capitals everywhere (names, acronyms) are not title case.
+  const proper = new Set(["Perceptis", "Chrome", "Chromium", "Firefox", "Safari", "Edge", "Linux",
+    "Windows", "Android", "Slack", "Org", "Enter", "UTC", "Python", "Unkey", "Stripe", "OpenAI"]);
+  const labels = "h1, h2, h3, h4, label, legend, th, summary, button, .btn, dt, .stat-label";
+  for (const element of document.querySelectorAll(labels)) {
+    if (!shown(element)) continue;
+    // A status badge beside a heading is a word of its own, not part of the heading's case.
+    const copy = element.cloneNode(true);
+    for (const badge of copy.querySelectorAll(".badge, .tag")) badge.remove();
+    const text = copy.textContent.trim().replace(/\s+/g, " ");
+    if (/:$/.test(text) && element.tagName !== "BUTTON") {
+      problems.push(`design: ${describe(element)} ends with a colon`);
     }
-    return texts.join(" ").trim();
-  };
-  for (const control of document.querySelectorAll("input, select, textarea")) {
-    if (["hidden", "submit", "button", "reset", "image"].includes(control.type)) continue;
-    if (!control.checkVisibility()) continue;
-    if (!name(control)) problems.push(`label: ${describe(control)} name=${control.name} has no label`);
+    const words = text.split(" ").slice(1).filter((w) => /^[A-Za-z][a-z]+$/.test(w) && !proper.has(w));
+    if (words.length && words.every((w) => /^[A-Z]/.test(w)) && !element.closest("[data-user-text]")) {
+      problems.push(`design: ${describe(element)} is in title case, not sentence case`);
+    }
   }
   return problems;
 }

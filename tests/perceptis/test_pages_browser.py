@@ -276,6 +276,17 @@ def test_every_page_has_readable_text_labelled_controls_and_visible_focus(tour, 
     assert problems == [], "\n".join(problems)
 
 
+@pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_every_page_uses_the_design_system_not_browser_controls_colons_or_title_case(tour, size):
+    problems = []
+    for name, page in tour(size):
+        if name.startswith("admin-"):
+            continue  # Support's admin keeps Django's own look
+        checks = {"access": False, "design": True}
+        problems += [f"{name}: {problem}" for problem in page.evaluate(AUDIT, checks)]
+    assert problems == [], "\n".join(problems)
+
+
 FLAWED_PAGE = """<!doctype html><html><head><style>
   .faint { color: #999; }
   .large { color: #949494; font-size: 24px; }
@@ -308,3 +319,30 @@ def test_the_page_audit_names_each_flaw_and_passes_what_wcag_allows(browser):
     assert any(p.startswith('focus: button.ringless "No ring" shows no outline') for p in problems)
     assert any(p.startswith('contrast (focused): a.fades "Fades on focus"') for p in problems)
     assert len(problems) == 5, problems  # not the large text, the disabled button, the label
+
+
+UNDESIGNED_PAGE = """<!doctype html><html><body>
+  <h1>Reset My Password</h1>
+  <label for="email">Email:</label><input id="email" type="email">
+  <select aria-label="Plan"><option>Free</option></select>
+  <button>Send</button>
+  <h2>Two-factor for Org 7</h2><h2>API keys</h2><h2>Key ID</h2>
+</body></html>"""
+
+
+def test_the_design_audit_names_browser_controls_colons_and_title_case(browser):
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    page.set_content(UNDESIGNED_PAGE)
+    problems = page.evaluate(AUDIT, {"access": False, "design": True})
+    context.close()
+
+    assert sorted(problems) == sorted(
+        [
+            'design: h1 "Reset My Password" is in title case, not sentence case',
+            'design: label "Email:" ends with a colon',
+            "design: input#email is a browser-default control",
+            'design: select "Free" is a browser-default control',
+            'design: button "Send" is a browser-default control',
+        ]
+    )
