@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from accounts.audit import Actor
@@ -50,7 +50,7 @@ def populate(org, make_user, make_key):
     backend, backend_plaintext = make_key(
         org, name="Backend production service", spend_limit_credits=500
     )
-    make_key(org, name="Staging", type="test")
+    staging, _ = make_key(org, name="Staging", type="test")
     disabled, _ = make_key(org, name="Old batch")
     apikey_disable(key=disabled, actor=SYSTEM)
     revoked, _ = make_key(org, name="Leaked laptop key")
@@ -112,6 +112,7 @@ def populate(org, make_user, make_key):
         "request": RequestLog.objects.filter(organization=org).order_by("pk").first(),
         "org": org,
         "backend_plaintext": backend_plaintext,
+        "unused": staging,
     }
 
 
@@ -122,6 +123,9 @@ def signed_in_pages(o) -> dict[str, str]:
         "keys": reverse("developer-settings"),
         "key-create": reverse("developer-key-create"),
         "key-detail": reverse("developer-key", args=[key]),
+        "key-detail-unused": reverse("developer-key", args=[o["unused"].key_id]),
+        "key-edit": reverse("developer-key-edit", args=[key]),
+        "key-disable": reverse("developer-key-disable", args=[key]),
         "key-rotate": reverse("developer-key-rotate", args=[key]),
         "key-revoke": reverse("developer-key-revoke", args=[key]),
         "key-delete": reverse("developer-key-delete", args=[o["revoked"].key_id]),
@@ -157,6 +161,17 @@ def signed_in_pages(o) -> dict[str, str]:
         "reauthenticate": reverse("account_reauthenticate"),
     }
 
+
+# An organization with nothing yet: each page's empty state says what to do next.
+EMPTY_PAGES = {
+    "empty-keys": reverse_lazy("developer-settings"),
+    "empty-usage": reverse_lazy("developer-usage"),
+    "empty-requests": reverse_lazy("developer-requests"),
+    "empty-jobs": reverse_lazy("developer-jobs"),
+    "empty-spend": reverse_lazy("developer-spend"),
+    "empty-alerts": reverse_lazy("developer-alerts"),
+    "empty-webhooks": reverse_lazy("developer-webhooks"),
+}
 
 SIGNED_OUT_PAGES = {
     "sign-in": "/accounts/login/",
@@ -207,10 +222,12 @@ def find_a_key(page, plaintext):
 
 
 @pytest.fixture
-def tour(browser, live_server, org, make_user, make_key, support_user):
+def tour(browser, live_server, org, make_org, make_user, make_key, support_user):
     """Return ``walk(size)``: every page at ``size`` (signed out, then as the organization's
-    owner, then as Support in admin), each loaded and saved; it yields ``(name, page)``."""
+    owner, then as the owner of an organization with nothing yet, then as Support in admin),
+    each loaded and saved; it yields ``(name, page)``."""
     objects = populate(org, make_user, make_key)
+    newcomer = make_user(make_org(), role=Membership.Role.OWNER, email="new.owner@tour.example")
     # Support signs in to admin with two-factor; the browser gets the session it ends with.
     enable_totp(support_user)
     staff = Client()
@@ -226,6 +243,14 @@ def tour(browser, live_server, org, make_user, make_key, support_user):
         sign_in(page, objects["owner"].email)
         for name, url in signed_in_pages(objects).items():
             visit(page, name, url, size)
+            yield name, page
+        context.close()
+
+        context = browser.new_context(viewport=size, base_url=live_server.url)
+        page = context.new_page()
+        sign_in(page, newcomer.email)
+        for name, url in EMPTY_PAGES.items():
+            visit(page, name, str(url), size)
             yield name, page
         context.close()
 
