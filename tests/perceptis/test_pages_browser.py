@@ -26,7 +26,7 @@ from django.utils import timezone
 from accounts.audit import Actor
 from accounts.members.services.invitations import invitation_create
 from accounts.models import Membership
-from alerts.models import AlertRule
+from alerts.models import AlertDelivery, AlertRule
 from apikeys.keys.services.changes import apikey_disable, apikey_revoke
 from apikeys.usage.models import RequestLog, UsageHourly
 from jobs.services import job_run, job_submit
@@ -93,6 +93,11 @@ def populate(org, make_user, make_key):
     rule = AlertRule.objects.create(
         organization=org, name="Errors on the backend key", metric="error_rate", threshold=5,
         window_minutes=60, api_key=backend, channel="email", destination="ops@tour.example",
+    )  # fmt: skip
+    AlertDelivery.objects.create(
+        rule=rule, window_start=hour, value=7.5, message="Error rate 7.5% above 5%",
+        attempts=1, next_attempt_at=now + timedelta(minutes=2),
+        last_error="The receiver answered HTTP 502.",
     )  # fmt: skip
     invitation_create(
         organization=org, email="new.person@tour.example", role=Membership.Role.ADMIN,
