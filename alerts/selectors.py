@@ -8,13 +8,15 @@ from alerts.models import AlertDelivery, AlertRule
 
 
 def alertrule_list(*, organization: Organization):
-    """Return the organization's rules with ``latest_status`` and ``latest_fired_at``."""
+    """Return the organization's rules with their latest firing's ``latest_status``,
+    ``latest_attempts`` and ``latest_fired_at`` (all None before the first)."""
     latest = AlertDelivery.objects.filter(rule=OuterRef("pk")).order_by("-fired_at", "-pk")
     return (
         AlertRule.objects.filter(organization=organization)
         .select_related("api_key")
         .annotate(
             latest_status=Subquery(latest.values("status")[:1]),
+            latest_attempts=Subquery(latest.values("attempts")[:1]),
             latest_fired_at=Subquery(latest.values("fired_at")[:1]),
         )
         .order_by("name", "pk")

@@ -24,6 +24,7 @@ from alerts.services import (
 from apikeys.keys.once import form_claim, form_token_for
 from apikeys.keys.services.form_tokens import Claim, form_token_done, form_token_release
 from perceptis.errors import InvalidRequest
+from webhooks.models import outbox_state
 
 
 def masked_destination(rule: AlertRule) -> str:
@@ -49,6 +50,8 @@ def alert_list(request):
     rules = list(alertrule_list(organization=organization))
     for rule in rules:
         rule.shown_destination = masked_destination(rule)
+        if rule.latest_status:
+            rule.latest_state = outbox_state(rule.latest_status, rule.latest_attempts)
     return render(
         request,
         "developer/alerts/list.html",

@@ -103,6 +103,23 @@ class Outbox(models.Model):
     class Meta:
         abstract = True
 
+    @property
+    def state(self) -> str:
+        """What the pages call this delivery's state (``outbox_state``)."""
+        return outbox_state(self.status, self.attempts)
+
+
+def outbox_state(status: str, attempts: int) -> str:
+    """Return what the pages call a delivery's state: ``succeeded``, ``failed``, ``retrying``
+    (an attempt failed and another is scheduled) or ``queued`` (no attempt made yet).
+
+    A pending delivery that has been tried is retrying, never "Pending": the pages show it
+    with the next attempt's time.
+    """
+    if status != Outbox.Status.PENDING:
+        return status
+    return "retrying" if attempts else "queued"
+
 
 class WebhookDelivery(Outbox):
     """One event for one endpoint: the message, fixed when it is made, and its attempts."""

@@ -46,11 +46,3 @@ def webhookdelivery_find(*, endpoint: WebhookEndpoint, public_id) -> WebhookDeli
 def webhookattempt_list(*, delivery: WebhookDelivery):
     """Return the delivery's attempts, newest first."""
     return WebhookAttempt.objects.filter(delivery=delivery).order_by("-started_at", "-id")
-
-
-def delivery_state(delivery: WebhookDelivery) -> str:
-    """Return what the pages call the delivery's state: ``succeeded``, ``failed``,
-    ``retrying`` (an attempt failed, another is scheduled) or ``queued`` (none made yet)."""
-    if delivery.status != WebhookDelivery.Status.PENDING:
-        return delivery.status
-    return "retrying" if delivery.attempts else "queued"

@@ -81,8 +81,6 @@ def webhook_create(request):
 def webhook_detail(request, endpoint_id: str):
     endpoint = _endpoint(request, endpoint_id)
     page = paginate(request, selectors.webhookdelivery_list(endpoint=endpoint))
-    for delivery in page.object_list:
-        delivery.state = selectors.delivery_state(delivery)
     return render(
         request,
         "developer/webhooks/detail.html",
@@ -96,7 +94,6 @@ def webhook_delivery(request, endpoint_id: str, message_id: str):
     delivery = selectors.webhookdelivery_find(endpoint=endpoint, public_id=message_id)
     if delivery is None:
         raise Http404("No such delivery.")
-    delivery.state = selectors.delivery_state(delivery)
     return render(
         request,
         "developer/webhooks/delivery.html",

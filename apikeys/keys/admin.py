@@ -57,21 +57,26 @@ class FindKeyForm(forms.Form):
         strip=True,
         max_length=200,
         widget=forms.PasswordInput(
-            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false", "size": 70}
+            render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, label_suffix="", **kwargs)  # labels without colons
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+    # The status right after the name: on a narrow screen the table scrolls sideways, and the
+    # columns Support reads first stay in view.
     list_display = [
         "key_id",
         "name",
+        "status_display",
         "organization",
         "hint",
         "type",
         "environment",
-        "status_display",
         "last_used_at",
         "expires_at",
     ]

@@ -96,7 +96,7 @@ class KeySettingsForm(ServiceErrorsMixin, forms.Form):
         presets = [(days, f"{days} days") for days in policy.presets()]
         preset = self.fields["expires_in_days"]
         if policy.must_expire:
-            preset.choices = [("", "The date below"), *presets]
+            preset.choices = [("", "A custom date"), *presets]
             preset.initial = presets[-1][0] if policy.max_lifetime_days else 90
             if policy.max_lifetime_days:
                 preset.help_text = (
@@ -107,7 +107,7 @@ class KeySettingsForm(ServiceErrorsMixin, forms.Form):
                 preset.help_text = "The organization's key policy: every key expires."
             self.fields["expires_at"].help_text = "Or pick a date (UTC) within the policy."
         else:
-            preset.choices = [("", "Never, or the date below"), *presets]
+            preset.choices = [("", "Never, or a custom date"), *presets]
 
     def _expiry(self):
         data = self.cleaned_data

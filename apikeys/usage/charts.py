@@ -14,12 +14,18 @@ HEIGHT = 180
 GAP = 1.0
 
 
-def nice_ceiling(value: float) -> float:
-    """Return the smallest of 1, 2, 2.5, 4, 5 or 10 times a power of ten at or above ``value``."""
-    if value <= 0:
-        return 1
+def nice_ceiling(value: float) -> int:
+    """Return the smallest round number at or above ``value`` (and at least 2) whose half is a
+    whole number too: 2, 4, 5 or 10 times a power of ten, or 2.5 times one from 100 on.
+
+    The counts charted are whole requests and credits, so no tick may read 0.5 or 12.5.
+    """
+    value = max(value, 2)
     power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 2.5, 4, 5, 10) if step * power >= value)
+    steps = (1, 2, 2.5, 4, 5, 10) if power >= 100 else (1, 2, 4, 5, 10)
+    return next(
+        int(step * power) for step in steps if step * power >= value and step * power % 2 == 0
+    )
 
 
 def _number(value: float) -> str:

@@ -139,6 +139,32 @@ def test_list_shows_latest_delivery_status_and_hides_slack_url_path(owner_client
     assert "https://hooks.slack.com/…" in page
 
 
+@pytest.mark.parametrize(
+    ("attempts", "shown"), [(0, "Queued"), (2, "Retrying")], ids=["not-tried", "tried"]
+)
+def test_a_firing_waiting_for_its_next_attempt_never_says_pending(
+    owner_client, org, attempts, shown
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    rule = make_rule(org)
+    retry_at = timezone.now() + timedelta(minutes=5)
+    AlertDelivery.objects.create(
+        rule=rule, window_start=timezone.now(), value=1, message="m", status="pending",
+        attempts=attempts, next_attempt_at=retry_at,
+    )  # fmt: skip
+
+    listed = owner_client.get(LIST).content.decode()
+    edit = owner_client.get(reverse("developer-alert-edit", args=[rule.pk])).content.decode()
+
+    for page in (listed, edit):
+        assert f">{shown}</span>" in page
+        assert "Pending" not in page
+    assert f"next attempt {retry_at:%Y-%m-%d %H:%M}" in edit
+
+
 def test_member_sees_rules_but_gets_403_on_every_change(member_client, org):
     rule = make_rule(org)
     edit = reverse("developer-alert-edit", args=[rule.pk])

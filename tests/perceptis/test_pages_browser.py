@@ -1,9 +1,15 @@
 """Every page in headless Chromium, on a laptop (1280×800) and a phone (360×740).
 
 An organization with something on every page (keys of each status, jobs, requests, webhook
-deliveries, an alert rule, members and an invitation) is toured by its owner; at 360 px no page
-may be wider than the screen (the document scrolls down, never sideways). Every page is also
-saved as a screenshot in ``artifacts/screenshots/pages/`` at both sizes, to be looked at.
+deliveries, an alert rule, members and an invitation) is toured by its owner, and the admin
+pages Support works in by a Support member; at 360 px no page may be wider than the screen (the
+document scrolls down, never sideways). Every page is also saved as a screenshot in
+``artifacts/screenshots/pages/`` at both sizes, to be looked at.
+
+At both sizes every page is also measured for the accessibility basics (``page_audit.js``, run
+in the page): the contrast of each visible text, and of each control's text while it has
+keyboard focus (4.5:1, 3:1 for large text; disabled controls excepted, as WCAG does), a visible
+outline on focus, and a label for every input, select and textarea.
 
 Debian's ``/usr/bin/chromium``; skipped with the reason without it.
 """
@@ -13,22 +19,24 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.urls import reverse
+from django.test import Client
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from accounts.audit import Actor
 from accounts.members.services.invitations import invitation_create
 from accounts.models import Membership
-from alerts.models import AlertRule
+from alerts.models import AlertDelivery, AlertRule
 from apikeys.keys.services.changes import apikey_disable, apikey_revoke
 from apikeys.usage.models import RequestLog, UsageHourly
 from jobs.services import job_run, job_submit
-from tests.helpers import BROWSER_TESTS, PASSWORD, SYSTEM
+from tests.helpers import BROWSER_TESTS, PASSWORD, SYSTEM, enable_totp
 from webhooks.attempts import attempt_record
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhookendpoint_create
 
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots" / "pages"
+AUDIT = (Path(__file__).parent / "page_audit.js").read_text()
 PHONE = {"width": 360, "height": 740}
 LAPTOP = {"width": 1280, "height": 800}
 
@@ -39,8 +47,10 @@ def populate(org, make_user, make_key):
     """Give ``org`` something to show on every page; return the objects the URLs name."""
     owner = make_user(org, role=Membership.Role.OWNER, email="owner.with.a.long.name@tour.example")
     colleague = make_user(org, role=Membership.Role.MEMBER, email="colleague@tour.example")
-    backend, _ = make_key(org, name="Backend production service", spend_limit_credits=500)
-    make_key(org, name="Staging", type="test")
+    backend, backend_plaintext = make_key(
+        org, name="Backend production service", spend_limit_credits=500
+    )
+    staging, _ = make_key(org, name="Staging", type="test")
     disabled, _ = make_key(org, name="Old batch")
     apikey_disable(key=disabled, actor=SYSTEM)
     revoked, _ = make_key(org, name="Leaked laptop key")
@@ -84,6 +94,11 @@ def populate(org, make_user, make_key):
         organization=org, name="Errors on the backend key", metric="error_rate", threshold=5,
         window_minutes=60, api_key=backend, channel="email", destination="ops@tour.example",
     )  # fmt: skip
+    AlertDelivery.objects.create(
+        rule=rule, window_start=hour, value=7.5, message="Error rate 7.5% above 5%",
+        attempts=1, next_attempt_at=now + timedelta(minutes=2),
+        last_error="The receiver answered HTTP 502.",
+    )  # fmt: skip
     invitation_create(
         organization=org, email="new.person@tour.example", role=Membership.Role.ADMIN,
         actor=Actor.system("tour"), base_url="http://testserver",
@@ -100,6 +115,9 @@ def populate(org, make_user, make_key):
         "rule": rule,
         "colleague": colleague_membership,
         "request": RequestLog.objects.filter(organization=org).order_by("pk").first(),
+        "org": org,
+        "backend_plaintext": backend_plaintext,
+        "unused": staging,
     }
 
 
@@ -110,6 +128,9 @@ def signed_in_pages(o) -> dict[str, str]:
         "keys": reverse("developer-settings"),
         "key-create": reverse("developer-key-create"),
         "key-detail": reverse("developer-key", args=[key]),
+        "key-detail-unused": reverse("developer-key", args=[o["unused"].key_id]),
+        "key-edit": reverse("developer-key-edit", args=[key]),
+        "key-disable": reverse("developer-key-disable", args=[key]),
         "key-rotate": reverse("developer-key-rotate", args=[key]),
         "key-revoke": reverse("developer-key-revoke", args=[key]),
         "key-delete": reverse("developer-key-delete", args=[o["revoked"].key_id]),
@@ -146,11 +167,36 @@ def signed_in_pages(o) -> dict[str, str]:
     }
 
 
+# An organization with nothing yet: each page's empty state says what to do next.
+EMPTY_PAGES = {
+    "empty-keys": reverse_lazy("developer-settings"),
+    "empty-usage": reverse_lazy("developer-usage"),
+    "empty-requests": reverse_lazy("developer-requests"),
+    "empty-jobs": reverse_lazy("developer-jobs"),
+    "empty-spend": reverse_lazy("developer-spend"),
+    "empty-alerts": reverse_lazy("developer-alerts"),
+    "empty-webhooks": reverse_lazy("developer-webhooks"),
+}
+
 SIGNED_OUT_PAGES = {
     "sign-in": "/accounts/login/",
     "password-reset": "/accounts/password/reset/",
     "password-reset-done": "/accounts/password/reset/done/",
 }
+
+
+def support_pages(o) -> dict[str, str]:
+    """Return the admin pages Support works in: organizations, keys, jobs and Find key."""
+    return {
+        "admin-home": reverse("admin:index"),
+        "admin-organizations": reverse("admin:accounts_organization_changelist"),
+        "admin-organization": reverse("admin:accounts_organization_change", args=[o["org"].pk]),
+        "admin-keys": reverse("admin:apikeys_apikey_changelist"),
+        "admin-key": reverse("admin:apikeys_apikey_change", args=[o["backend"].pk]),
+        "admin-find-key": reverse("admin:apikeys_apikey_find"),
+        "admin-jobs": reverse("admin:jobs_job_changelist"),
+        "admin-job": reverse("admin:jobs_job_change", args=[o["done"].pk]),
+    }
 
 
 def sign_in(page, email):
@@ -161,53 +207,172 @@ def sign_in(page, email):
     page.wait_for_url("**/settings/developer/")
 
 
+def visit(page, name, url, size):
+    """Load ``url`` and save its screenshot."""
+    response = page.goto(url)
+    assert response.status == 200, f"{name} ({url}) answered {response.status}"
+    screenshot(page, name, size)
+
+
+def screenshot(page, name, size):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-{size['width']}.png"), full_page=True)
+
+
+def find_a_key(page, plaintext):
+    """Paste a key into admin's Find key, as Support does, and wait for the answer."""
+    page.get_by_label("API key").fill(plaintext)
+    page.get_by_role("button", name="Find key").click()
+    page.locator("#find-key-result").wait_for()
+
+
+@pytest.fixture
+def tour(browser, live_server, org, make_org, make_user, make_key, support_user):
+    """Return ``walk(size)``: every page at ``size`` (signed out, then as the organization's
+    owner, then as the owner of an organization with nothing yet, then as Support in admin),
+    each loaded and saved; it yields ``(name, page)``."""
+    objects = populate(org, make_user, make_key)
+    newcomer = make_user(make_org(), role=Membership.Role.OWNER, email="new.owner@tour.example")
+    # Support signs in to admin with two-factor; the browser gets the session it ends with.
+    enable_totp(support_user)
+    staff = Client()
+    staff.force_login(support_user)
+    staff_session = staff.cookies[settings.SESSION_COOKIE_NAME].value
+
+    def walk(size):
+        context = browser.new_context(viewport=size, base_url=live_server.url)
+        page = context.new_page()
+        for name, url in SIGNED_OUT_PAGES.items():
+            visit(page, name, url, size)
+            yield name, page
+        sign_in(page, objects["owner"].email)
+        for name, url in signed_in_pages(objects).items():
+            visit(page, name, url, size)
+            yield name, page
+        context.close()
+
+        context = browser.new_context(viewport=size, base_url=live_server.url)
+        page = context.new_page()
+        sign_in(page, newcomer.email)
+        for name, url in EMPTY_PAGES.items():
+            visit(page, name, str(url), size)
+            yield name, page
+        context.close()
+
+        context = browser.new_context(viewport=size, base_url=live_server.url)
+        context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": staff_session, "url": live_server.url}]
+        )
+        page = context.new_page()
+        for name, url in support_pages(objects).items():
+            visit(page, name, url, size)
+            yield name, page
+        page.goto(reverse("admin:apikeys_apikey_find"))
+        find_a_key(page, objects["backend_plaintext"])
+        screenshot(page, "admin-find-key-result", size)
+        yield "admin-find-key-result", page
+        context.close()
+
+    return walk
+
+
 def document_width(page) -> int:
     return page.evaluate(
         "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
     )
 
 
-def visit(page, name, url, size):
-    """Load ``url``; save its screenshot; return the document's width."""
-    response = page.goto(url)
-    assert response.status == 200, f"{name} ({url}) answered {response.status}"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{size['width']}.png"), full_page=True)
-    return document_width(page)
-
-
-@pytest.fixture
-def tour(browser, live_server, org, make_user, make_key):
-    objects = populate(org, make_user, make_key)
-
-    def open_context(size):
-        context = browser.new_context(viewport=size, base_url=live_server.url)
-        return context, context.new_page()
-
-    return objects, open_context
-
-
 def test_no_page_is_wider_than_a_phone(tour):
-    objects, open_context = tour
-    context, page = open_context(PHONE)
     too_wide = {}
-    for name, url in SIGNED_OUT_PAGES.items():
-        if (width := visit(page, name, url, PHONE)) > PHONE["width"]:
+    for name, page in tour(PHONE):
+        if (width := document_width(page)) > PHONE["width"]:
             too_wide[name] = width
-    sign_in(page, objects["owner"].email)
-    for name, url in signed_in_pages(objects).items():
-        if (width := visit(page, name, url, PHONE)) > PHONE["width"]:
-            too_wide[name] = width
-    context.close()
     assert too_wide == {}, sorted(too_wide.items())
 
 
 def test_every_page_renders_on_a_laptop(tour):
-    objects, open_context = tour
-    context, page = open_context(LAPTOP)
-    for name, url in SIGNED_OUT_PAGES.items():
-        visit(page, name, url, LAPTOP)
-    sign_in(page, objects["owner"].email)
-    for name, url in signed_in_pages(objects).items():
-        assert visit(page, name, url, LAPTOP) <= LAPTOP["width"], name
+    too_wide = {}
+    for name, page in tour(LAPTOP):
+        if (width := document_width(page)) > LAPTOP["width"]:
+            too_wide[name] = width
+    assert too_wide == {}, sorted(too_wide.items())
+
+
+@pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_every_page_has_readable_text_labelled_controls_and_visible_focus(tour, size):
+    problems = []
+    for name, page in tour(size):
+        problems += [f"{name}: {problem}" for problem in page.evaluate(AUDIT)]
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_every_page_uses_the_design_system_not_browser_controls_colons_or_title_case(tour, size):
+    problems = []
+    for name, page in tour(size):
+        if name.startswith("admin-"):
+            continue  # Support's admin keeps Django's own look
+        checks = {"access": False, "design": True}
+        problems += [f"{name}: {problem}" for problem in page.evaluate(AUDIT, checks)]
+    assert problems == [], "\n".join(problems)
+
+
+FLAWED_PAGE = """<!doctype html><html><head><style>
+  .faint { color: #999; }
+  .large { color: #949494; font-size: 24px; }
+  .veil { background: rgba(0, 0, 0, .5); } .veil span { color: #444; }
+  button.ringless:focus { outline: none; }
+  a.fades:focus-visible { color: #ddd; }
+  button[disabled] { color: #ddd; }
+</style></head><body>
+  <p class="faint">Faint words</p>
+  <p class="large">Large grey words</p>
+  <div class="veil"><span>Veiled words</span></div>
+  <input id="orphan" type="text">
+  <button class="ringless">No ring</button>
+  <a class="fades" href="#">Fades on focus</a>
+  <button disabled>Disabled</button>
+  <label for="named">Named</label><input id="named" type="text">
+</body></html>"""
+
+
+def test_the_page_audit_names_each_flaw_and_passes_what_wcag_allows(browser):
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    page.set_content(FLAWED_PAGE)
+    problems = page.evaluate(AUDIT)
     context.close()
+
+    assert any('p.faint "Faint words" text #999999 on #ffffff is 2.85:1' in p for p in problems)
+    assert any("Veiled words" in p and "on #808080" in p for p in problems)
+    assert any(p.startswith("label: input#orphan") for p in problems)
+    assert any(p.startswith('focus: button.ringless "No ring" shows no outline') for p in problems)
+    assert any(p.startswith('contrast (focused): a.fades "Fades on focus"') for p in problems)
+    assert len(problems) == 5, problems  # not the large text, the disabled button, the label
+
+
+UNDESIGNED_PAGE = """<!doctype html><html><body>
+  <h1>Reset My Password</h1>
+  <label for="email">Email:</label><input id="email" type="email">
+  <select aria-label="Plan"><option>Free</option></select>
+  <button>Send</button>
+  <h2>Two-factor for Org 7</h2><h2>API keys</h2><h2>Key ID</h2>
+</body></html>"""
+
+
+def test_the_design_audit_names_browser_controls_colons_and_title_case(browser):
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    page.set_content(UNDESIGNED_PAGE)
+    problems = page.evaluate(AUDIT, {"access": False, "design": True})
+    context.close()
+
+    assert sorted(problems) == sorted(
+        [
+            'design: h1 "Reset My Password" is in title case, not sentence case',
+            'design: label "Email:" ends with a colon',
+            "design: input#email is a browser-default control",
+            'design: select "Free" is a browser-default control',
+            'design: button "Send" is a browser-default control',
+        ]
+    )

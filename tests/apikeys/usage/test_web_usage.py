@@ -5,9 +5,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accounts.models import Membership
 from apikeys.keys.services import apikey_revoke
+from apikeys.usage.charts import nice_ceiling
 from apikeys.usage.models import RequestLog, UsageHourly
 from billing.services import credits_grant
 from tests.helpers import SYSTEM
@@ -242,3 +245,11 @@ def test_a_key_without_traffic_offers_a_curl_with_its_hint(web, org, make_key):
     page = web.get(f"/settings/developer/keys/{key.key_id}/").content.decode()
 
     assert "No requests in" in page and "curl -s" in page and key.hint in page
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_the_value_axis_tops_out_at_a_round_count_whose_half_is_whole(peak):
+    top = nice_ceiling(peak)
+    assert top >= max(peak, 2)
+    assert top % 2 == 0  # the middle tick is a whole number of requests or credits
+    assert top <= max(4 * peak, 4)  # round, but not far above the busiest bar
