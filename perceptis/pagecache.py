@@ -17,6 +17,12 @@ open, to this process's memory:
 
 Every other key (the API's counters and key records, which have their own fallback) behaves
 exactly as in django-redis.
+
+With ``REDIS_CLUSTER`` the client is redis-py's ``RedisCluster`` (``ClusterConnectionFactory``),
+created from the URL of any node, which learns the others from it. Everything Django keeps in
+this cache names one key per command (allauth's limits and codes, the price table, the pages'
+caches), so it runs on the cluster as is; the breaker is then the one of the node that holds
+the key (``breaker.breaker_for``).
 """
 
 import math
@@ -27,10 +33,14 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
+from django_redis.pool import ConnectionFactory
+from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisClusterException
 
-from perceptis.breaker import redis_breaker, share
+from perceptis.breaker import OUTAGE_ERRORS, breaker_for, redis_breaker, share
+
+CLUSTER_CONNECTION_FACTORY = "perceptis.pagecache.ClusterConnectionFactory"
 
 FALLBACK_PREFIX = "allauth"
 # allauth's rate-limit keys: ``allauth:rl:<app>:<action>:<amount>/<duration>/<per>:<source>``.
@@ -40,7 +50,7 @@ _RATE_KEY = re.compile(r"allauth:rl:[^:]+:[^:]+:(\d+)/")
 # allow this process's share. Never expires (allauth drops the oldest entries from the end;
 # these go first) and is never stored.
 _OTHERS = math.inf
-_OUTAGE = (RedisConnectionError, RedisTimeoutError, socket.timeout, ConnectionRefusedError)
+_OUTAGE = (*OUTAGE_ERRORS, socket.timeout)
 
 # This process's memory for the fallback keys while Redis is unavailable.
 local_cache = LocMemCache("perceptis-page-fallback", {"MAX_ENTRIES": 50_000, "CULL_FREQUENCY": 3})
@@ -66,22 +76,63 @@ def _own(value):
     return value
 
 
+class ClusterConnectionFactory(ConnectionFactory):
+    """django-redis's connection factory for Redis Cluster: a ``RedisCluster`` client.
+
+    ``LOCATION`` names any node (database 0: a cluster has no other). The client follows the
+    slots as they move; a command to a node that is gone fails at once (no retries: the
+    breaker of that node decides when to try again).
+    """
+
+    def connect(self, url: str) -> RedisCluster:
+        params = self.make_connection_params(url)
+        try:
+            return RedisCluster.from_url(
+                url,
+                socket_timeout=params.get("socket_timeout"),
+                socket_connect_timeout=params.get("socket_connect_timeout"),
+                require_full_coverage=False,
+                cluster_error_retry_attempts=1,
+            )
+        except RedisClusterException as error:  # no node answered for the slots' owners
+            raise RedisConnectionError(str(error)) from error
+
+    def disconnect(self, connection: RedisCluster) -> None:
+        connection.close()
+
+
 class PageCache(RedisCache):
     """django-redis with a per-process fallback for allauth's keys (the module docstring)."""
+
+    @property
+    def cluster(self) -> bool:
+        """Whether this cache is a Redis Cluster (``REDIS_CLUSTER``)."""
+        options = self._params.get("OPTIONS", {})
+        return options.get("CONNECTION_FACTORY") == CLUSTER_CONNECTION_FACTORY
+
+    def _breaker(self, key):
+        if not self.cluster:
+            return redis_breaker
+        try:
+            client = self.client.get_client(write=True)
+        except _OUTAGE:
+            return redis_breaker
+        return breaker_for(client, self.make_key(key))
 
     def _shared(self, key, call, fallback):
         if not (isinstance(key, str) and key.startswith(FALLBACK_PREFIX)):
             return call()
-        if redis_breaker.allows():
+        breaker = self._breaker(key)
+        if breaker.allows():
             try:
                 result = call()
             except (ConnectionInterrupted, *_OUTAGE) as error:
                 cause = _outage_cause(error)
                 if cause is None:
                     raise
-                redis_breaker.failed(cause)
+                breaker.failed(cause)
             else:
-                redis_breaker.succeeded()
+                breaker.succeeded()
                 return result
         return fallback()
 

@@ -41,8 +41,8 @@ CASES = [
 
 def _names():
     return (
-        contract.MINUTE.format(key=KEY, window=WINDOW),
-        contract.DAY.format(key=KEY, day=DAY),
+        contract.MINUTE.format(organization=ORGANIZATION, key=KEY, window=WINDOW),
+        contract.DAY.format(organization=ORGANIZATION, key=KEY, day=DAY),
         contract.ORGANIZATION_DAY.format(organization=ORGANIZATION, day=DAY),
     )
 
