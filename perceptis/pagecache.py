@@ -34,9 +34,11 @@ from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 from django_redis.pool import ConnectionFactory
-from redis.cluster import RedisCluster
+from redis.backoff import NoBackoff
+from redis.cluster import NodesManager, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
+from redis.retry import Retry
 
 from perceptis.breaker import OUTAGE_ERRORS, breaker_for, redis_breaker, share
 
@@ -76,6 +78,23 @@ def _own(value):
     return value
 
 
+class _NodesManager(NodesManager):
+    def initialize(self, *args, **kwargs):
+        try:
+            return super().initialize(*args, **kwargs)
+        except RedisClusterException as error:  # no node answered: an outage, not a bug
+            raise RedisConnectionError(str(error)) from error
+
+
+class OutageAwareRedisCluster(RedisCluster):
+    """redis-py's ``RedisCluster``, except that finding no node to ask for the slots' owners
+    raises a connection error (an outage, as for one Redis), not ``RedisClusterException``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nodes_manager.__class__ = _NodesManager
+
+
 class ClusterConnectionFactory(ConnectionFactory):
     """django-redis's connection factory for Redis Cluster: a ``RedisCluster`` client.
 
@@ -84,21 +103,32 @@ class ClusterConnectionFactory(ConnectionFactory):
     breaker of that node decides when to try again).
     """
 
+    # One client per node URL and options in a process, shared by its threads (redis-py's
+    # cluster client is thread-safe and keeps a pool per node), as django-redis keeps its pools.
+    _clusters: dict[tuple, RedisCluster] = {}
+
     def connect(self, url: str) -> RedisCluster:
         params = self.make_connection_params(url)
+        identity = (url, params.get("socket_timeout"), params.get("socket_connect_timeout"))
+        client = self._clusters.get(identity)
+        if client is None:
+            client = self._clusters[identity] = self._create(url, params)
+        return client
+
+    def _create(self, url: str, params: dict) -> RedisCluster:
         try:
-            return RedisCluster.from_url(
+            return OutageAwareRedisCluster.from_url(
                 url,
                 socket_timeout=params.get("socket_timeout"),
                 socket_connect_timeout=params.get("socket_connect_timeout"),
                 require_full_coverage=False,
-                cluster_error_retry_attempts=1,
+                retry=Retry(NoBackoff(), 0),
             )
         except RedisClusterException as error:  # no node answered for the slots' owners
             raise RedisConnectionError(str(error)) from error
 
     def disconnect(self, connection: RedisCluster) -> None:
-        connection.close()
+        connection.disconnect_connection_pools()
 
 
 class PageCache(RedisCache):

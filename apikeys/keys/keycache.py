@@ -19,7 +19,7 @@ organizations on it) sets the versions concerned to Redis's clock on commit (``i
 a record whose versions differ is stale, so revocation, disable, rotation, plan change and the
 like apply to the next request in every process. A record read from the database is stored
 only if no version it depends on moved since the lookup began (the script compares with the
-Redis time of the miss, less ``CLUSTER_CLOCK_MARGIN_US`` on a cluster, whose nodes keep their
+Redis time of the miss, less ``REDIS_CLUSTER_CLOCK_SKEW_MS`` on a cluster, whose nodes keep their
 own clocks), so a lookup racing a change cannot store the old state; on a cluster the record
 is stored with the versions that check read, so a change after it makes the record stale.
 Expiry is checked on every request from the record's timestamps. A lost invalidation (Redis
@@ -112,8 +112,10 @@ def _fetch_on_cluster(record: str, *, window: int, day: int, count: bool, read: 
     if reply is None:
         return None
     if reply[0] == 0:
-        # Timed by the record's node; versions are timed by the organization's.
-        return Missing(int(reply[1]) - contract.CLUSTER_CLOCK_MARGIN_US)
+        # Timed by the record's node, while versions are timed by the organization's: less the
+        # skew their clocks may have (a record read within it of a change is not stored: one
+        # more miss, never a stale record).
+        return Missing(int(reply[1]) - settings.REDIS_CLUSTER_CLOCK_SKEW_MS * 1000)
     fields = dict(zip(contract.RECORD_FIELDS, reply[1:], strict=True))
     names = contract.organization_names(
         key=int(fields["key"]),

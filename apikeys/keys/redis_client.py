@@ -4,7 +4,10 @@ With ``REDIS_CLUSTER`` it is a redis-py ``RedisCluster`` (``perceptis.pagecache`
 factory), and every script call names keys of one hash slot (``redis_contract``).
 """
 
+import hashlib
+
 from django.core.cache import cache
+from redis.exceptions import NoScriptError
 
 from apikeys.keys.process_state import state
 
@@ -40,5 +43,22 @@ def script(source: str):
     redis = redis_or_none()
     registered = state.scripts.get(source)
     if registered is None or registered[0] is not redis:
-        registered = state.scripts[source] = (redis, redis.register_script(source))
+        runner = ClusterScript(redis, source) if is_cluster() else redis.register_script(source)
+        registered = state.scripts[source] = (redis, runner)
     return registered[1]
+
+
+class ClusterScript:
+    """A script on Redis Cluster: ``EVALSHA`` on the node of its keys' slot, and where that node
+    lacks it, ``EVAL``, which loads it there. (redis-py's ``Script`` loads a missing script on
+    every master first: one master down would stop the scripts of all the others.)"""
+
+    def __init__(self, client, source: str):
+        self.client, self.source = client, source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+
+    def __call__(self, keys, args):
+        try:
+            return self.client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return self.client.eval(self.source, len(keys), *keys, *args)

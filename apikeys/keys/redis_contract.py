@@ -73,13 +73,6 @@ READ_MODEL = Name(f"ak:rm:{ORGANIZATION_TAG}:{{key}}:{{name}}")
 # under ``ak:rm:<key>:``, versions under ``ak:v:k:``, ``ak:v:o:``, ``ak:v:g`` and counters
 # without a tag; none of those is read any more.)
 
-# On Redis Cluster a miss is timed by the record's node, and versions by the organization's:
-# nodes' clocks (NTP) are trusted to agree within this margin, which the store's race check
-# subtracts (a record read within it of a change is not stored: one more miss, never a stale
-# record).
-CLUSTER_CLOCK_MARGIN_US = 1_000_000
-
-
 def organization_names(*, key: int, organization: int, window: int, day: int, read: str):
     """The names one request counts and checks, all in the organization's slot, as ``KEYS``
     of the cluster's scripts (``CHECK``, ``STORE_COUNT``): the key's and organization's

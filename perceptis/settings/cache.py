@@ -10,6 +10,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # records, counters, versions and read models run on the cluster, each script call in one hash
 # slot (apikeys.keys.redis_contract). Off: one Redis (or a primary with replicas).
 REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=False)
+# How far apart the cluster nodes' clocks may be (NTP): a key record read within this of a change
+# to its key is not cached (apikeys.keys.keycache), since the miss and the change are timed by
+# different nodes.
+REDIS_CLUSTER_CLOCK_SKEW_MS = env.int("REDIS_CLUSTER_CLOCK_SKEW_MS", default=1000)
 CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="perceptis")
 # Bounds every connect and reply: a hung Redis costs a request at most this, once per
 # APIKEYS_REDIS_BREAKER_SECONDS.
