@@ -16,7 +16,7 @@ import logging
 
 from apikeys.keys import counters
 from apikeys.keys.process_state import state
-from apikeys.keys.redis_client import prefix, redis_or_none
+from apikeys.keys.redis_client import is_cluster, prefix, redis_or_none
 from perceptis import breaker
 from perceptis.breaker import OUTAGE_ERRORS, share
 
@@ -33,7 +33,7 @@ __all__ = ["OUTAGE_ERRORS", "breaker_for", "remaining_share", "shared_call", "sh
 def breaker_for(name: str | None):
     """The breaker of the Redis server holding ``name`` (a contract name, without the prefix):
     ``redis_breaker`` on one Redis, or for no name; the node's on a cluster."""
-    if name is None:
+    if name is None or not is_cluster():
         return redis_breaker
     try:
         client = redis_or_none()
