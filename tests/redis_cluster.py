@@ -84,7 +84,7 @@ class RedisClusterProcesses:
 
     def _start(self, port: int) -> None:
         folder = Path(self._dir.name) / str(port)
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)  # kept on restart: its nodes.conf holds the node's slots
         self.servers[port] = subprocess.Popen(
             [
                 "redis-server",
@@ -142,6 +142,16 @@ class RedisClusterProcesses:
                 if part[0].isdigit() and int(first) <= slot <= int(last or first):
                     return port
         raise LookupError(f"no node serves slot {slot}")
+
+    def restart(self, port: int) -> None:
+        """Start the stopped node on ``port`` again (empty: no persistence), with its cluster
+        configuration: it serves its slots again."""
+        self._start(port)
+        wait_for(
+            lambda: "cluster_state:ok" in _ask(port, "CLUSTER", "INFO"),
+            timeout=30,
+            what="the node back in the cluster",
+        )
 
     def stop(self, port: int) -> None:
         """Stop the node on ``port`` by its pid, and wait until it is gone."""

@@ -12,7 +12,7 @@ from redis.cluster import key_slot
 
 from accounts.models import Membership
 from accounts.services import organization_set_plan
-from apikeys.keys import keycache, keyformat, lookup, readmodels, redis_client
+from apikeys.keys import counters, keycache, keyformat, lookup, ratelimit, readmodels, redis_client
 from apikeys.keys import redis_contract as contract
 from apikeys.keys.fallback import breaker_for
 from apikeys.keys.redis_client import prefix, redis_or_none
@@ -26,6 +26,7 @@ from tests.redis_cluster import RedisClusterProcesses, available, wait_until_fai
 
 MISSING_JOB = "/api/v1/status/job_missing"  # 404 job_not_found once the key is accepted
 STATUS = "/api/v1/status/{}"
+MOMENT = 1_800_000_001.0  # one second into a minute
 LOCKED = b"Too many failed login attempts"
 WRONG = b"The email address and/or password you specified are not correct"
 
@@ -74,7 +75,13 @@ def script_calls(monkeypatch):
 
 
 @pytest.fixture
-def on_cluster(cluster, settings, script_calls):
+def one_minute(monkeypatch):
+    """Every request of the test in one minute (no window ends mid-test)."""
+    monkeypatch.setattr(ratelimit, "now", lambda: MOMENT)
+
+
+@pytest.fixture
+def on_cluster(cluster, settings, script_calls, one_minute):
     """The cache and the request path on the module's cluster, emptied; every script call's
     keys are checked to share one slot when the test ends."""
     cluster.flush()
@@ -96,8 +103,6 @@ def _cached(plaintext: str) -> bool:
 
 
 def _minute_count(key) -> int:
-    from apikeys.keys import counters, ratelimit
-
     return counters.get(ratelimit._minute_key(key, int(ratelimit.now() // 60)))
 
 
@@ -274,7 +279,7 @@ def test_a_script_call_across_slots_is_refused_by_the_client(on_cluster):
 
 
 @pytest.fixture
-def own_cluster(settings, script_calls):
+def own_cluster(settings, script_calls, one_minute):
     """A cluster of this test's own (it stops one master)."""
     processes = RedisClusterProcesses()
     _point_at(settings, processes)
@@ -376,6 +381,28 @@ def test_with_one_master_stopped_a_revocation_is_still_refused(
         apikey_revoke(key=key, actor=SYSTEM)  # its versions cannot be moved: the node is gone
     # The record is readable, its versions are not: the database answers.
     assert client.get(MISSING_JOB).json()["error"]["code"] == "api_key_revoked"
+
+
+def test_when_the_master_returns_the_counts_taken_alone_are_added_to_its_counters(
+    own_cluster, make_org, make_key, client_for, settings
+):
+    settings.APIKEYS_REDIS_BREAKER_SECONDS = 0  # every request tries the node again
+    port = own_cluster.ports[1]
+    organization = _org_on(make_org, f"127.0.0.1:{port}")
+    key, plaintext = make_key(organization, rate_limit_per_minute=10)
+    client = client_for(plaintext)
+    assert client.get(MISSING_JOB).status_code == 404  # one, in Redis
+    own_cluster.stop(port)
+    alone = [client.get(MISSING_JOB) for _ in range(3)]  # within the share, (10 - 1) // 2
+    assert [r.status_code for r in alone] == [404, 404, 404]
+    assert all(r["RateLimit-Policy"] for r in alone)
+    own_cluster.restart(port)  # empty: what it counted before is gone
+
+    response = client.get(MISSING_JOB)
+    assert "RateLimit-Policy" not in response
+    # The three counted alone were added before this request counted: 4 of 10.
+    assert response["RateLimit-Remaining"] == "6"
+    assert _minute_count(key) == 4
 
 
 def test_with_every_master_stopped_requests_are_counted_alone(
