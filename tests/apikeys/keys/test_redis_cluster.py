@@ -21,6 +21,7 @@ from jobs.services import job_submit
 from jobs.services.execution import job_claim, job_succeed
 from perceptis.breaker import redis_breaker
 from perceptis.pagecache import CLUSTER_CONNECTION_FACTORY
+from tests.apikeys.keys import test_redis_contract as contract_cases
 from tests.helpers import PASSWORD, SYSTEM
 from tests.redis_cluster import RedisClusterProcesses, available, wait_until_failing
 
@@ -127,6 +128,42 @@ def test_a_test_keys_daily_quota_holds_on_the_cluster(
     statuses = [client.get(MISSING_JOB).status_code for _ in range(3)]
     assert statuses == [404, 404, 429]
     assert client.get(MISSING_JOB).json()["error"]["code"] == "daily_quota_exceeded"
+
+
+@pytest.mark.parametrize("test, limit, quota, minute, day, org_day", contract_cases.CASES)
+def test_the_cluster_scripts_count_as_the_python_rule(
+    on_cluster, test, limit, quota, minute, day, org_day
+):
+    """The conformance table of ``test_redis_contract``, through the cluster's two calls:
+    storing (``STORE_COUNT`` and ``RECORD_PUT``), then fetching (``RECORD_GET`` and ``CHECK``)."""
+    redis = redis_or_none()
+    record = contract_cases._record(test, limit, quota)
+    keycache.store("hash-cluster", record, since=10**18, window=1, day=1, count=False)
+    contract_cases._seed(redis, (minute, day, org_day))
+    expected, counters = contract_cases._python(test, limit, quota, (minute, day, org_day))
+
+    found = keycache.fetch(
+        "hash-cluster",
+        record_format=lookup.RECORD_FORMAT,
+        window=contract_cases.WINDOW,
+        day=contract_cases.DAY,
+        count=True,
+    )
+
+    assert isinstance(found, keycache.Found)
+    assert found.counts == expected
+    assert contract_cases._redis_counters(redis) == counters
+    contract_cases._seed(redis, (minute, day, org_day))
+    counts = keycache.store(
+        "hash-cluster",
+        record,
+        since=10**18,
+        window=contract_cases.WINDOW,
+        day=contract_cases.DAY,
+        count=True,
+    )
+    assert counts == expected
+    assert contract_cases._redis_counters(redis) == counters
 
 
 @pytest.mark.parametrize(
