@@ -10,8 +10,13 @@ Everything the Python code and the Lua scripts must agree on is written here onc
   and the Lua source opens with ``local <name> = ARGV[i]`` for each, so a renamed or reordered
   argument breaks both sides at once;
 - the counting rule, ``count``: the per-process fallback calls it, the shared path calls it with
-  Redis's ``INCR``, and ``COUNT_LUA`` is the same rule for the scripts (a table-driven test runs
-  the same cases through both, ``tests/apikeys/keys/test_redis_contract.py``).
+  Redis's ``INCR``, and ``COMMON_LUA``'s ``count_request`` is the same rule for the scripts (a
+  table-driven test runs the same cases through both, ``tests/apikeys/keys/test_redis_contract.py``,
+  and through the cluster's scripts, ``test_redis_cluster.py``);
+- the hash-slot layout for Redis Cluster: every name of an organization carries its hash tag
+  (``ORGANIZATION_TAG``), the record alone is in the slot of the secret's hash, and each script
+  touches one slot (the single-Redis ``FETCH`` and ``STORE`` build their names at run time; the
+  cluster's ``CHECK`` and ``STORE_COUNT`` take them all as ``KEYS``, ``organization_names``).
 """
 
 import string
@@ -72,6 +77,7 @@ READ_MODEL = Name(f"ak:rm:{ORGANIZATION_TAG}:{{key}}:{{name}}")
 # type. (Earlier releases kept unversioned strings under ``ak:x:``, read models without a tag
 # under ``ak:rm:<key>:``, versions under ``ak:v:k:``, ``ak:v:o:``, ``ak:v:g`` and counters
 # without a tag; none of those is read any more.)
+
 
 def organization_names(*, key: int, organization: int, window: int, day: int, read: str):
     """The names one request counts and checks, all in the organization's slot, as ``KEYS``

@@ -104,7 +104,9 @@ def test_a_miss_reads_the_database_and_stores_what_it_read(
     key, plaintext = live_key
     job = job_submit(key=key, prompt="hi").job  # no commit hook ran: nothing stored
     client = client_for(plaintext)
-    assert readmodels.read_model_get(key.organization_id, key.pk, read_model_name(job.job_id)) is None
+    assert (
+        readmodels.read_model_get(key.organization_id, key.pk, read_model_name(job.job_id)) is None
+    )
     assert _poll(client, job)["status"] == "queued"
     with django_assert_num_queries(0):
         assert _poll(client, job)["status"] == "queued"
