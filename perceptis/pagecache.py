@@ -26,6 +26,7 @@ the key (``breaker.breaker_for``).
 """
 
 import math
+import os
 import re
 import socket
 
@@ -92,6 +93,7 @@ class OutageAwareRedisCluster(RedisCluster):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # redis-py builds its nodes manager in ``__init__`` and takes no class for it.
         self.nodes_manager.__class__ = _NodesManager
 
 
@@ -129,6 +131,10 @@ class ClusterConnectionFactory(ConnectionFactory):
 
     def disconnect(self, connection: RedisCluster) -> None:
         connection.disconnect_connection_pools()
+
+
+# A child process (a gunicorn worker) makes its own clients, never shares its parent's sockets.
+os.register_at_fork(after_in_child=ClusterConnectionFactory._clusters.clear)
 
 
 class PageCache(RedisCache):
