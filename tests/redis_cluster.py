@@ -6,6 +6,7 @@ stopped by their pid, never by name.
 """
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -153,6 +154,13 @@ class RedisClusterProcesses:
             what="the node back in the cluster",
         )
 
+    def hang(self, port: int) -> None:
+        """Freeze the node on ``port`` (SIGSTOP by its pid): it accepts and never answers."""
+        self.servers[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        self.servers[port].send_signal(signal.SIGCONT)
+
     def stop(self, port: int) -> None:
         """Stop the node on ``port`` by its pid, and wait until it is gone."""
         server = self.servers[port]
@@ -162,6 +170,7 @@ class RedisClusterProcesses:
     def close(self) -> None:
         for server in self.servers.values():
             if server.poll() is None:
+                server.send_signal(signal.SIGCONT)  # a frozen node cannot stop
                 server.terminate()
         for server in self.servers.values():
             try:

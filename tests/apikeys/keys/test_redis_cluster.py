@@ -6,6 +6,8 @@ two slots, and with one master stopped the keys on the other masters keep their 
 while those on the stopped one are counted per process, never open.
 """
 
+import time
+
 import pytest
 from django.test import Client
 from redis.cluster import key_slot
@@ -418,6 +420,33 @@ def test_with_one_master_stopped_a_revocation_is_still_refused(
         apikey_revoke(key=key, actor=SYSTEM)  # its versions cannot be moved: the node is gone
     # The record is readable, its versions are not: the database answers.
     assert client.get(MISSING_JOB).json()["error"]["code"] == "api_key_revoked"
+
+
+def test_a_hung_master_costs_one_timeout_per_breaker_interval_and_only_its_keys(
+    own_cluster, make_org, make_key, client_for
+):
+    hung = f"127.0.0.1:{own_cluster.ports[1]}"
+    hung_org = _org_on(make_org, hung)
+    live_org = _org_on(make_org, None, other_than=(hung,))
+    _, on_hung = _key_with_record(make_key, hung_org, not_on=hung, rate_limit_per_minute=4)
+    _, on_live = _key_with_record(make_key, live_org, not_on=hung, rate_limit_per_minute=4)
+    for plaintext in (on_hung, on_live):
+        assert client_for(plaintext).get(MISSING_JOB).status_code == 404  # one of four
+    own_cluster.hang(own_cluster.ports[1])
+
+    client = client_for(on_hung)
+    began = time.monotonic()
+    responses = [client.get(MISSING_JOB) for _ in range(4)]
+    took = time.monotonic() - began
+    # What was left (3) shared by two processes: one more here; never open.
+    assert [r.status_code for r in responses] == [404, 429, 429, 429]
+    assert responses[0]["RateLimit-Policy"] == '"per-process";q=1;w=60'
+    # One socket timeout (0.5 s here), then the node's breaker kept the others away from it.
+    assert took < 1.5, took
+    client = client_for(on_live)
+    responses = [client.get(MISSING_JOB) for _ in range(4)]
+    assert [r.status_code for r in responses] == [404, 404, 404, 429]
+    assert all("RateLimit-Policy" not in r for r in responses)
 
 
 def test_when_the_master_returns_the_counts_taken_alone_are_added_to_its_counters(
