@@ -152,7 +152,7 @@ def _check_rate(ip: str | None) -> None:
         return
     moment = time.time()
     name = f"rl:revoke-exposed:{ip or '-'}:{int(moment // 60)}"
-    count = ratelimit.shared_call(counters.incr, name, 90)
+    count = ratelimit.shared_call(counters.incr, name, 90, on=name)
     if count is None:  # Redis unavailable: this process counts its share alone
         count, limit = ratelimit.local_counters.incr(name), max(1, ratelimit.share(limit))
     if count > limit:

@@ -150,7 +150,13 @@ class StatusView(APIView):
         name = read_model_name(job_id)
         body = request_state(request).read_model
         if body is None and name and not keycache.enabled():
-            body = shared_call(readmodels.read_model_get, key.pk, name)
+            body = shared_call(
+                readmodels.read_model_get,
+                key.organization_id,
+                key.pk,
+                name,
+                on=readmodels.stored_name(key.organization_id, key.pk, name),
+            )
         if body is not None:
             return Response(body)
         # A miss: the database answers, and the body read is stored (versioned, so a poll that

@@ -99,11 +99,13 @@ def job_status_store(job: Job) -> None:
     seconds = settings.JOBS_READ_MODEL_SECONDS if final else settings.JOBS_READ_MODEL_LIVE_SECONDS
     shared_call(
         readmodels.read_model_put,
+        job.organization_id,
         job.api_key_id,
         name,
         job_status_body(job),
         version=job_version(job),
         seconds=seconds,
+        on=readmodels.stored_name(job.organization_id, job.api_key_id, name),
     )
 
 

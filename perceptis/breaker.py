@@ -5,6 +5,10 @@ their fallback at once, so a hung server costs one socket timeout per process pe
 instead of one per request. The first call after the cooldown tries again; a success closes the
 breaker. An outage logs one warning when it starts and one line when it ends, never a
 traceback per request.
+
+On one Redis there is one breaker per process (``redis_breaker``). On Redis Cluster there is one
+per node (``breaker_for``): a node that fails sends only the keys of its slots to the fallback,
+and the other nodes keep counting for everyone.
 """
 
 import logging
@@ -13,6 +17,9 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from redis.exceptions import ClusterDownError, ReadOnlyError, SlotNotCoveredError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger("perceptis.breaker")
 
@@ -82,6 +89,55 @@ redis_breaker = CircuitBreaker(
     "Redis (key records and rate limits)",
     cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
 )
+
+
+# What an unreachable, hung, restarting or failing-over Redis raises: connection errors (a
+# server still loading its data is one, ``BusyLoadingError``), timeouts, a replica that was
+# written to while it took over (``ReadOnlyError``), a cluster slot no node serves
+# (``ClusterDownError``, ``SlotNotCoveredError``), and socket errors that escaped redis-py.
+OUTAGE_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    ClusterDownError,
+    SlotNotCoveredError,
+    OSError,
+)
+
+# Redis Cluster: one breaker per node ("host:port"), created on first use.
+node_breakers: dict[str, CircuitBreaker] = {}
+
+
+def breaker_for(client, full_key: str) -> CircuitBreaker:
+    """The breaker guarding the server that holds ``full_key`` (a name with the cache's prefix).
+
+    ``redis_breaker`` on one Redis; on a cluster the breaker of the node serving the key's slot,
+    as the client last learned the slots' owners (no round trip). A slot the client knows no
+    owner of falls to ``redis_breaker``.
+    """
+    nodes = getattr(client, "nodes_manager", None)
+    if nodes is None:
+        return redis_breaker
+    try:
+        node = nodes.get_node_from_slot(client.keyslot(full_key)).name
+    except SlotNotCoveredError:
+        return redis_breaker
+    breaker = node_breakers.get(node)
+    if breaker is None:
+        breaker = node_breakers.setdefault(
+            node,
+            CircuitBreaker(
+                f"Redis Cluster node {node}",
+                cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
+            ),
+        )
+    return breaker
+
+
+def reset_all() -> None:
+    """Close every breaker and forget the cluster's nodes (after fork, between tests)."""
+    redis_breaker.reset()
+    node_breakers.clear()
 
 
 def share(limit: int) -> int:

@@ -4,7 +4,8 @@ It follows DRF's contract: ``None`` when the request carries no bearer credentia
 permission check answers 401 ``missing_api_key``), an exception when it carries a bad one, and
 ``authenticate_header`` so that DRF answers 401 rather than 403. A malformed key is refused
 before any query. A well-formed one costs one indexed query, or, with Redis, one script call
-that also counts the request (``keycache``); Redis being unavailable, the database answers.
+(two on Redis Cluster) that also counts the request (``keycache``); Redis being unavailable,
+the database answers.
 """
 
 from django.conf import settings
@@ -113,8 +114,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         counting = settings.APIKEYS_RATE_LIMITS_ENABLED
         found = missing = counts = read = None
         if keycache.enabled():
-            found = ratelimit.shared_call(
-                keycache.fetch,
+            found = keycache.fetch(
                 secret_hash,
                 record_format=lookup.RECORD_FORMAT,
                 window=window,
@@ -146,8 +146,7 @@ class ApiKeyAuthentication(BaseAuthentication):
                 ratelimit.refund(key, counts, now=moment)
             raise
         if missing is not None:
-            counts = ratelimit.shared_call(
-                keycache.store,
+            counts = keycache.store(
                 secret_hash,
                 lookup.record(secret),
                 since=missing.since,

@@ -41,12 +41,15 @@ def get(name: str) -> int:
 
 
 def refund(key_pk: int, organization_pk: int, counts: Counts, *, window: int, day: int) -> None:
-    """Take back what ``counts`` counted, for a request refused before the limiter."""
-    names = []
+    """Take back what ``counts`` counted, for a request refused before the limiter.
+
+    (Its counters share the organization's slot, so one node answers on a cluster.)
+    """
+    names, owner = [], {"key": key_pk, "organization": organization_pk}
     if counts.minute > 0:
-        names.append(contract.MINUTE.format(key=key_pk, window=window))
+        names.append(contract.MINUTE.format(**owner, window=window))
     if counts.day > 0:
-        names.append(contract.DAY.format(key=key_pk, day=day))
+        names.append(contract.DAY.format(**owner, day=day))
     if counts.org_day > 0:
         names.append(contract.ORGANIZATION_DAY.format(organization=organization_pk, day=day))
     pipe = redis_or_none().pipeline(transaction=False)
@@ -58,7 +61,8 @@ def refund(key_pk: int, organization_pk: int, counts: Counts, *, window: int, da
 def add(counts: dict[str, int]) -> None:
     """Add counts taken while Redis was away to its counters (created with their lifetime).
 
-    Single-key commands only, so that it works on Redis Cluster too.
+    Single-key commands only, so that it works on Redis Cluster too (the pipeline sends each
+    node its own).
     """
     redis = redis_or_none()
     if redis is None or not counts:

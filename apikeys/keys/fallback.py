@@ -1,23 +1,23 @@
 """What the request path does while Redis is unavailable: a circuit breaker and counting alone.
 
 Every Redis call of the request path goes through ``shared_call``: after a connection error or
-a timeout the breaker (``redis_breaker``) skips Redis for ``APIKEYS_REDIS_BREAKER_SECONDS``,
-and each process counts on its own (``local_counters``) at its share of each limit
+a timeout the breaker (``redis_breaker``; on Redis Cluster the breaker of the node that holds the
+call's keys, ``breaker_for``) skips Redis for ``APIKEYS_REDIS_BREAKER_SECONDS``, and each
+process counts on its own (``local_counters``) at its share of each limit
 (``remaining_share``). When Redis answers again, the first call adds what the process counted
 alone to Redis's counters before anything else, so the minute an outage ends in still allows
-a key no more than its limit. Any other error from Redis (a script that fails, a wrong type)
-is a bug, not an outage: it is logged as one and raised.
+a key no more than its limit (on a cluster: the counters of the node that answers again). Any
+other error from Redis (a script that fails, a wrong type) is a bug, not an outage: it is
+logged as one and raised.
 """
 
 import logging
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from apikeys.keys import counters
 from apikeys.keys.process_state import state
-from perceptis.breaker import share
+from apikeys.keys.redis_client import is_cluster, prefix, redis_or_none
+from perceptis import breaker
+from perceptis.breaker import OUTAGE_ERRORS, share
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +26,19 @@ logger = logging.getLogger(__name__)
 redis_breaker = state.breaker
 local_counters = state.counters
 
-# What an unreachable, hung, restarting or failing-over Redis raises: connection errors (a
-# server still loading its data is one, ``BusyLoadingError``), timeouts, a replica that was
-# written to while it took over (``ReadOnlyError``), and socket errors that escaped redis-py.
-OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+__all__ = ["OUTAGE_ERRORS", "breaker_for", "remaining_share", "shared_call", "share"]
+
+
+def breaker_for(name: str | None):
+    """The breaker of the Redis server holding ``name`` (a contract name, without the prefix):
+    ``redis_breaker`` on one Redis, or for no name; the node's on a cluster."""
+    if name is None or not is_cluster():
+        return redis_breaker
+    try:
+        client = redis_or_none()
+    except OUTAGE_ERRORS:  # a cluster whose nodes cannot be asked for the slots' owners
+        return redis_breaker
+    return breaker.breaker_for(client, prefix() + name)
 
 
 def remaining_share(name: str, quota: int) -> int:
@@ -47,29 +56,35 @@ def remaining_share(name: str, quota: int) -> int:
     return max(0, min(share(max(0, quota - seen)), share(quota) - own))
 
 
-def shared_call(function, *args, **kwargs):
+def shared_call(function, *args, on: str | None = None, **kwargs):
     """Call Redis through the breaker: the result, or None when Redis is unavailable.
 
-    After an outage, what this process counted alone is added to Redis's counters first.
+    ``on`` names a key the call touches (on a cluster, all its keys share that key's slot): the
+    breaker of its server guards the call. After an outage, what this process counted alone
+    (on that server) is added to Redis's counters first.
     """
-    if not redis_breaker.allows():
+    guard = breaker_for(on)
+    if not guard.allows():
         return None
     try:
-        if redis_breaker.is_open:
-            _add_local_counts()
+        if guard.is_open:
+            _add_local_counts(guard)
         result = function(*args, **kwargs)
     except OUTAGE_ERRORS as error:
-        redis_breaker.failed(error)
+        guard.failed(error)
         return None
     except Exception:
         logger.exception("Redis call %s failed: a bug, not an outage", function.__qualname__)
         raise
-    redis_breaker.succeeded()
+    guard.succeeded()
     return result
 
 
-def _add_local_counts() -> None:
-    taken = local_counters.take()
+def _add_local_counts(guard) -> None:
+    if guard is redis_breaker:
+        taken = local_counters.take()
+    else:  # a cluster node: its counters only (the others may still be away)
+        taken = local_counters.take(lambda name: breaker_for(name) is guard)
     try:
         counters.add(taken)
     except OUTAGE_ERRORS:

@@ -75,10 +75,11 @@ _PARTS = _parts()  # (model, attnames, start, end) in a row
 
 def _record_format() -> str:
     # The record's shape: its columns in order, and the script that stores them. A deploy that
-    # changes either reads and writes records under another key, so old and new processes
+    # changes either reads and writes records under another key (the scripts that store them:
+    # ``STORE`` on one Redis, ``RECORD_PUT`` on a cluster), so old and new processes
     # never decode each other's records with shifted fields.
     shape = repr([(model._meta.label, attnames) for model, attnames, _, _ in _PARTS])
-    shape += redis_contract.STORE_LUA
+    shape += redis_contract.STORE_LUA + redis_contract.RECORD_PUT_LUA
     return hashlib.sha256(shape.encode()).hexdigest()[:12]
 
 

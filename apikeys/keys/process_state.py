@@ -14,6 +14,7 @@ import os
 import threading
 import weakref
 
+from perceptis import breaker
 from perceptis.breaker import redis_breaker
 
 MAX_ENTRIES = 50_000
@@ -52,10 +53,16 @@ class LocalCounters:
                 self.seen[name] = count
                 self.own[name] = self.own.get(name, 0) + 1
 
-    def take(self) -> dict[str, int]:
-        """Return and forget what this process counted alone (to add it to Redis's counts)."""
+    def take(self, select=None) -> dict[str, int]:
+        """Return and forget what this process counted alone (to add it to Redis's counts):
+        every counter, or those whose name ``select`` accepts (a cluster node's)."""
         with self._lock:
-            taken, self.counts = dict(self.counts), Bounded()
+            if select is None:
+                taken, self.counts = dict(self.counts), Bounded()
+                return taken
+            taken = {name: n for name, n in self.counts.items() if select(name)}
+            for name in taken:
+                del self.counts[name]
             return taken
 
     def clear(self) -> None:
@@ -67,14 +74,15 @@ class LocalCounters:
 
 class ProcessState:
     def __init__(self):
-        # The process's one Redis breaker, shared with the pages' cache (perceptis.pagecache).
+        # The process's Redis breaker, shared with the pages' cache (perceptis.pagecache); on a
+        # cluster, one per node besides (perceptis.breaker.breaker_for).
         self.breaker = redis_breaker
         self.counters = LocalCounters()
         self.reset()
 
     def reset(self) -> None:
         """Forget everything this process learned (after fork, between tests)."""
-        self.breaker.reset()
+        breaker.reset_all()  # the breaker, and a cluster's one per node
         self.counters.clear()
         self.blocked = Bounded()  # client address -> the minute it reached the failure limit
         self.failed_keys = Bounded()  # hash of a key that failed a check -> the minute it did

@@ -25,6 +25,7 @@ from apikeys.keys import counters
 from apikeys.keys import redis_contract as contract
 from apikeys.keys.errors import DailyQuotaExceeded, RateLimited
 from apikeys.keys.fallback import (  # noqa: F401  (redis_breaker: tests and callers use it here)
+    breaker_for,
     local_counters,
     redis_breaker,
     remaining_share,
@@ -64,11 +65,11 @@ def now() -> float:
 
 
 def _minute_key(key: ApiKey, window: int) -> str:
-    return contract.MINUTE.format(key=key.pk, window=window)
+    return contract.MINUTE.format(organization=key.organization_id, key=key.pk, window=window)
 
 
 def _day_key(key: ApiKey, day: int) -> str:
-    return contract.DAY.format(key=key.pk, day=day)
+    return contract.DAY.format(organization=key.organization_id, key=key.pk, day=day)
 
 
 def _org_day_key(organization_id: int, day: int) -> str:
@@ -110,7 +111,7 @@ def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) 
         return RateLimitState(limit, limit, reset)
     per_process = False
     if counts is None or counts.minute < 0:
-        counts = shared_call(_count, key, window, day, alone=False)
+        counts = shared_call(_count, key, window, day, alone=False, on=_minute_key(key, window))
         if counts is None:
             counts, per_process = _count(key, window, day, alone=True), True
     quota = settings.APIKEYS_TEST_DAILY_QUOTA
@@ -142,7 +143,15 @@ def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) 
 def refund(key: ApiKey, counts: Counts, *, now: float) -> None:
     """Take back a request the authentication's script counted but the pipeline refused."""
     window, day = int(now // 60), int(now // _DAY)
-    shared_call(counters.refund, key.pk, key.organization_id, counts, window=window, day=day)
+    shared_call(
+        counters.refund,
+        key.pk,
+        key.organization_id,
+        counts,
+        window=window,
+        day=day,
+        on=_minute_key(key, window),
+    )
 
 
 def peek(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) -> RateLimitState:
@@ -153,10 +162,10 @@ def peek(key: ApiKey, *, now: float | None = None, counts: Counts | None = None)
     if counts is not None and counts.minute > 0:
         return RateLimitState(limit, limit - counts.minute + 1, reset)
     name = _minute_key(key, int(now // 60))
-    if redis_breaker.is_open:
+    if breaker_for(name).is_open:
         limit = share(limit)
         return RateLimitState(limit, limit - local_counters.get(name), reset, True)
-    count = shared_call(counters.get, name) or 0
+    count = shared_call(counters.get, name, on=name) or 0
     return RateLimitState(limit, limit - count, reset)
 
 
@@ -215,7 +224,7 @@ def failed_auth_record(
         state.failed_keys[secret_hash] = window
     limit = settings.APIKEYS_FAILED_AUTH_PER_MINUTE
     name = _failed_key(ip, window)
-    failures = shared_call(counters.incr, name, contract.FAILED_AUTH_TTL)
+    failures = shared_call(counters.incr, name, contract.FAILED_AUTH_TTL, on=name)
     if failures is None:
         failures, limit = local_counters.incr(name), max(1, share(limit))
     if failures >= limit:

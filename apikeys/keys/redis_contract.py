@@ -10,8 +10,13 @@ Everything the Python code and the Lua scripts must agree on is written here onc
   and the Lua source opens with ``local <name> = ARGV[i]`` for each, so a renamed or reordered
   argument breaks both sides at once;
 - the counting rule, ``count``: the per-process fallback calls it, the shared path calls it with
-  Redis's ``INCR``, and ``COUNT_LUA`` is the same rule for the scripts (a table-driven test runs
-  the same cases through both, ``tests/apikeys/keys/test_redis_contract.py``).
+  Redis's ``INCR``, and ``COMMON_LUA``'s ``count_request`` is the same rule for the scripts (a
+  table-driven test runs the same cases through both, ``tests/apikeys/keys/test_redis_contract.py``,
+  and through the cluster's scripts, ``test_redis_cluster.py``);
+- the hash-slot layout for Redis Cluster: every name of an organization carries its hash tag
+  (``ORGANIZATION_TAG``), the record alone is in the slot of the secret's hash, and each script
+  touches one slot (the single-Redis ``FETCH`` and ``STORE`` build their names at run time; the
+  cluster's ``CHECK`` and ``STORE_COUNT`` take them all as ``KEYS``, ``organization_names``).
 """
 
 import string
@@ -46,23 +51,47 @@ class Name:
         return " .. ".join(parts)
 
 
+# Hash tags. On Redis Cluster every key of one script call must live in one hash slot, so every
+# name that belongs to an organization (its keys' versions, counters and read models) carries the
+# organization's tag, ``{o<id>}``: Redis hashes only what is inside the braces. Only the record,
+# named by the secret's hash before anything else is known, lives in a slot of its own.
+ORGANIZATION_TAG = "{{o{organization}}}"
+
 # The verified key record, per secret hash and record format (``lookup.RECORD_FORMAT``): a
 # process reads only records written in the format it builds objects from.
 RECORD = Name("ak:r:{format}:{secret_hash}")
-# Versions (Redis time in µs of the last change) of a key, an organization, and of all plans.
-KEY_VERSION = Name("ak:v:k:{key}")
-ORGANIZATION_VERSION = Name("ak:v:o:{organization}")
-PLANS_VERSION = Name("ak:v:g")
+# Versions (Redis time in µs of the last change) of a key and of an organization. A plan has no
+# version of its own: changing it moves the versions of the organizations on it (a name shared
+# by every organization could not share a slot with each of them).
+KEY_VERSION = Name(f"ak:v:{ORGANIZATION_TAG}:k:{{key}}")
+ORGANIZATION_VERSION = Name(f"ak:v:{ORGANIZATION_TAG}:o")
 # Request counters: a key's minute and UTC day (test keys), an organization's day (test keys).
-MINUTE = Name("rl:m:{key}:{window}")
-DAY = Name("rl:d:{key}:{day}")
-ORGANIZATION_DAY = Name("rl:od:{organization}:{day}")
-# Failed key checks per client address and minute.
+MINUTE = Name(f"rl:m:{ORGANIZATION_TAG}:{{key}}:{{window}}")
+DAY = Name(f"rl:d:{ORGANIZATION_TAG}:{{key}}:{{day}}")
+ORGANIZATION_DAY = Name(f"rl:od:{ORGANIZATION_TAG}:{{day}}")
+# Failed key checks per client address and minute (one name per call: any slot).
 FAILED_AUTH = Name("rl:af:{ip}:{window}")
-# A view's cached answer for one key (a job's status body): a hash of version and data. (Not
-# ``ak:x:``, where earlier releases kept unversioned strings: a rolling deploy must never read
-# a key of another type.)
-READ_MODEL = Name("ak:rm:{key}:{name}")
+# A view's cached answer for one key (a job's status body): a hash of version and data.
+READ_MODEL = Name(f"ak:rm:{ORGANIZATION_TAG}:{{key}}:{{name}}")
+# Names are never reused for another type: a rolling deploy must never read a key of another
+# type. (Earlier releases kept unversioned strings under ``ak:x:``, read models without a tag
+# under ``ak:rm:<key>:``, versions under ``ak:v:k:``, ``ak:v:o:``, ``ak:v:g`` and counters
+# without a tag; none of those is read any more.)
+
+
+def organization_names(*, key: int, organization: int, window: int, day: int, read: str):
+    """The names one request counts and checks, all in the organization's slot, as ``KEYS``
+    of the cluster's scripts (``CHECK``, ``STORE_COUNT``): the key's and organization's
+    versions, the minute, day and organization-day counters, and the read model (``read``,
+    '' for none: then a name nobody writes)."""
+    return [
+        KEY_VERSION.format(organization=organization, key=key),
+        ORGANIZATION_VERSION.format(organization=organization),
+        MINUTE.format(organization=organization, key=key, window=window),
+        DAY.format(organization=organization, key=key, day=day),
+        ORGANIZATION_DAY.format(organization=organization, day=day),
+        READ_MODEL.format(organization=organization, key=key, name=read),
+    ]
 
 
 @dataclass(frozen=True)
@@ -81,9 +110,17 @@ class Script:
         return "\n".join(f"local {name} = ARGV[{i}]" for i, name in enumerate(self.args, 1))
 
 
-# Both scripts count: ``window`` and ``day`` number the minute and the UTC day, ``count`` is "1"
-# to count (rate limits on). ``read`` names a read model to return ('' for none); ``since`` is
-# the Redis time of the miss the record was read after; the rest is the record.
+# The scripts' arguments. ``count`` is "1" to count (rate limits on); ``window`` and ``day``
+# number the minute and the UTC day; ``read`` names a read model to return ('' for none; "1" or
+# '' in ``CHECK``, whose names are ``KEYS``); ``since`` is the Redis time of the miss the record
+# was read after; ``kv`` and ``ov`` the versions a record was stored with; the rest is the record.
+#
+# On one Redis (or a primary with replicas) a request is one call, ``FETCH``, which reads the
+# record and builds the names it then counts under from the record's key and organization. On
+# Redis Cluster those names live in the organization's slot and the record in another, so a
+# request is two single-slot calls: ``RECORD_GET`` (the record's slot) and then ``CHECK`` (the
+# organization's, every name passed as ``KEYS``). A miss stores with ``STORE``, or on a cluster
+# with ``STORE_COUNT`` and then ``RECORD_PUT``.
 FETCH = Script(("prefix", "window", "day", "count", "read"))
 STORE = Script(
     (
@@ -101,7 +138,15 @@ STORE = Script(
         "seconds",
     )
 )
+RECORD_GET = Script(())
+CHECK = Script(("count", "test", "limit", "quota", "kv", "ov", "read"))
+STORE_COUNT = Script(("count", "since", "test", "limit", "quota"))
+RECORD_PUT = Script(
+    ("key", "organization", "test", "limit", "quota", "kv", "ov", "data", "seconds")
+)
 READ_MODEL_PUT = Script(("version", "data", "seconds"))
+# The record's fields, in the order the scripts read them.
+RECORD_FIELDS = ("key", "organization", "test", "limit", "quota", "kv", "ov", "data")
 
 
 @dataclass
@@ -130,88 +175,161 @@ def count(
     ``limit``, and the organization's only within the key's ``quota``, so a refused request
     never uses up the next quota. ``COUNT_LUA`` is this rule for the scripts.
     """
-    counts = Counts(incr(MINUTE.format(key=key, window=window), MINUTE_TTL))
+    names = {"key": key, "organization": organization}
+    counts = Counts(incr(MINUTE.format(**names, window=window), MINUTE_TTL))
     if test and counts.minute <= limit:
-        counts.day = incr(DAY.format(key=key, day=day), DAY_TTL)
+        counts.day = incr(DAY.format(**names, day=day), DAY_TTL)
         if counts.day <= quota:
-            counts.org_day = incr(
-                ORGANIZATION_DAY.format(organization=organization, day=day), DAY_TTL
-            )
+            org_day = ORGANIZATION_DAY.format(organization=organization, day=day)
+            counts.org_day = incr(org_day, DAY_TTL)
     return counts
 
 
-# ``count`` in Lua, over the script's ``window``, ``day`` and ``count`` arguments.
-COUNT_LUA = f"""
+# ``count`` in Lua (``count_request``, over the three counters' names and the script's ``count``
+# argument), and the other pieces every script is built from.
+COMMON_LUA = f"""
 local function incr(name, ttl)
   local n = redis.call('INCR', name)
   if n == 1 then redis.call('EXPIRE', name, ttl) end
   return n
 end
-local function count_request(key, organization, test, limit, quota)
+local function count_request(minute, day, org_day, test, limit, quota)
   if count ~= '1' then return -1, -1, -1 end
-  local n = incr({MINUTE.lua(key="key", window="window")}, {MINUTE_TTL})
+  local n = incr(minute, {MINUTE_TTL})
   local used, oused = -1, -1
   if test == '1' and n <= tonumber(limit) then
-    used = incr({DAY.lua(key="key", day="day")}, {DAY_TTL})
+    used = incr(day, {DAY_TTL})
     if used <= tonumber(quota) then
-      oused = incr({ORGANIZATION_DAY.lua(organization="organization", day="day")}, {DAY_TTL})
+      oused = incr(org_day, {DAY_TTL})
     end
   end
   return n, used, oused
 end
-local function versions(key, organization)
-  local v = redis.call('MGET', {KEY_VERSION.lua(key="key")},
-                       {ORGANIZATION_VERSION.lua(organization="organization")},
-                       {PLANS_VERSION.lua()})
-  return v[1] or '0', v[2] or '0', v[3] or '0'
+local function versions(key_version, organization_version)
+  local v = redis.call('MGET', key_version, organization_version)
+  return v[1] or '0', v[2] or '0'
 end
 local function now_us()
   local t = redis.call('TIME')
   return t[1] * 1000000 + t[2]
 end
+local function record_put(name, key, organization, test, limit, quota, kv, ov, data, seconds)
+  redis.call('HSET', name, 'key', key, 'organization', organization, 'test', test,
+             'limit', limit, 'quota', quota, 'kv', kv, 'ov', ov, 'data', data)
+  redis.call('EXPIRE', name, seconds)
+end
 """
 
-# KEYS[1] the record. Returns {0, now} on a miss, {1, now} when stale (now: Redis time in µs),
-# else {2, data, minute, day, org_day, read model or false}.
+# One Redis: the names of a key's versions and counters, built from the record at run time.
+NAMES_LUA = f"""
+local function names(key, organization)
+  return {KEY_VERSION.lua(organization="organization", key="key")},
+         {ORGANIZATION_VERSION.lua(organization="organization")},
+         {MINUTE.lua(organization="organization", key="key", window="window")},
+         {DAY.lua(organization="organization", key="key", day="day")},
+         {ORGANIZATION_DAY.lua(organization="organization", day="day")}
+end
+"""
+
+_FIELDS_LUA = ", ".join(repr(field) for field in RECORD_FIELDS)
+
+# One Redis. KEYS[1] the record. Returns {0, now} on a miss, {1, now} when stale (now: Redis
+# time in µs), else {2, data, minute, day, org_day, read model or false}.
 FETCH_LUA = (
     FETCH.lua_locals()
-    + COUNT_LUA
+    + COMMON_LUA
+    + NAMES_LUA
     + f"""
-local r = redis.call('HMGET', KEYS[1], 'key', 'organization', 'test', 'limit', 'quota',
-                     'kv', 'ov', 'gv', 'data')
+local r = redis.call('HMGET', KEYS[1], {_FIELDS_LUA})
 if not r[1] then return {{0, now_us()}} end
-local kv, ov, gv = versions(r[1], r[2])
-if kv ~= r[6] or ov ~= r[7] or gv ~= r[8] then return {{1, now_us()}} end
-local n, used, oused = count_request(r[1], r[2], r[3], r[4], r[5])
+local key_version, organization_version, minute, day_name, org_day = names(r[1], r[2])
+local kv, ov = versions(key_version, organization_version)
+if kv ~= r[6] or ov ~= r[7] then return {{1, now_us()}} end
+local n, used, oused = count_request(minute, day_name, org_day, r[3], r[4], r[5])
 local model = false
 if read ~= '' and n <= tonumber(r[4]) then
-  model = redis.call('HGET', {READ_MODEL.lua(key="r[1]", name="read")}, 'data')
+  model = redis.call('HGET', {READ_MODEL.lua(organization="r[2]", key="r[1]", name="read")}, 'data')
 end
-return {{2, r[9], n, used, oused, model}}
+return {{2, r[8], n, used, oused, model}}
 """
 )
 
-# KEYS[1] the record. Stores it unless a version it depends on moved after ``since``.
-# Returns {stored, minute, day, org_day}.
+# One Redis. KEYS[1] the record. Stores it unless a version it depends on moved after
+# ``since``. Returns {stored, minute, day, org_day}.
 STORE_LUA = (
     STORE.lua_locals()
-    + COUNT_LUA
+    + COMMON_LUA
+    + NAMES_LUA
     + """
-local kv, ov, gv = versions(key, organization)
+local key_version, organization_version, minute, day_name, org_day = names(key, organization)
+local kv, ov = versions(key_version, organization_version)
 local after = tonumber(since)
 local stored = 0
-if tonumber(kv) <= after and tonumber(ov) <= after and tonumber(gv) <= after then
-  redis.call('HSET', KEYS[1], 'key', key, 'organization', organization, 'test', test,
-             'limit', limit, 'quota', quota, 'kv', kv, 'ov', ov, 'gv', gv, 'data', data)
-  redis.call('EXPIRE', KEYS[1], seconds)
+if tonumber(kv) <= after and tonumber(ov) <= after then
+  record_put(KEYS[1], key, organization, test, limit, quota, kv, ov, data, seconds)
   stored = 1
 end
-local n, used, oused = count_request(key, organization, test, limit, quota)
+local n, used, oused = count_request(minute, day_name, org_day, test, limit, quota)
 return {stored, n, used, oused}
 """
 )
 
-# KEYS: version keys. Each becomes Redis's clock in microseconds, always moving forward.
+# Cluster, the record's slot. KEYS[1] the record. Returns {0, now} on a miss (now: this node's
+# time in µs), else {1, <the record's fields in RECORD_FIELDS order>}.
+RECORD_GET_LUA = (
+    COMMON_LUA
+    + f"""
+local r = redis.call('HMGET', KEYS[1], {_FIELDS_LUA})
+if not r[1] then return {{0, now_us()}} end
+return {{1, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]}}
+"""
+)
+
+# Cluster, the organization's slot. KEYS: ``organization_names``. Checks the record's versions
+# and counts. Returns {1, now} when stale (now: this node's time in µs), else {2, minute, day,
+# org_day, read model or false}.
+CHECK_LUA = (
+    CHECK.lua_locals()
+    + COMMON_LUA
+    + """
+local kv_now, ov_now = versions(KEYS[1], KEYS[2])
+if kv_now ~= kv or ov_now ~= ov then return {1, now_us()} end
+local n, used, oused = count_request(KEYS[3], KEYS[4], KEYS[5], test, limit, quota)
+local model = false
+if read ~= '' and n <= tonumber(limit) then model = redis.call('HGET', KEYS[6], 'data') end
+return {2, n, used, oused, model}
+"""
+)
+
+# Cluster, the organization's slot. KEYS: ``organization_names``. Counts, and returns whether a
+# record read after ``since`` may be stored with the versions returned: {fresh, kv, ov, minute,
+# day, org_day}.
+STORE_COUNT_LUA = (
+    STORE_COUNT.lua_locals()
+    + COMMON_LUA
+    + """
+local kv, ov = versions(KEYS[1], KEYS[2])
+local after = tonumber(since)
+local fresh = 0
+if tonumber(kv) <= after and tonumber(ov) <= after then fresh = 1 end
+local n, used, oused = count_request(KEYS[3], KEYS[4], KEYS[5], test, limit, quota)
+return {fresh, kv, ov, n, used, oused}
+"""
+)
+
+# Cluster, the record's slot. KEYS[1] the record, stored with the versions ``STORE_COUNT``
+# read: a change after that read moves a version, and the record is stale from then on.
+RECORD_PUT_LUA = (
+    RECORD_PUT.lua_locals()
+    + COMMON_LUA
+    + """
+record_put(KEYS[1], key, organization, test, limit, quota, kv, ov, data, seconds)
+return 1
+"""
+)
+
+# KEYS: version keys, all in one slot (one organization's) on a cluster. Each becomes Redis's
+# clock in microseconds, always moving forward.
 BUMP_LUA = """
 local now = redis.call('TIME')
 now = now[1] * 1000000 + now[2]

@@ -6,6 +6,14 @@ See the README's "Redis on the request path".
 from perceptis.settings.base import env
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# REDIS_URL names a node of a Redis Cluster (any one; database 0): the cache, the request path's
+# records, counters, versions and read models run on the cluster, each script call in one hash
+# slot (apikeys.keys.redis_contract). Off: one Redis (or a primary with replicas).
+REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=False)
+# How far apart the cluster nodes' clocks may be (NTP): a key record read within this of a change
+# to its key is not cached (apikeys.keys.keycache), since the miss and the change are timed by
+# different nodes.
+REDIS_CLUSTER_CLOCK_SKEW_MS = env.int("REDIS_CLUSTER_CLOCK_SKEW_MS", default=1000)
 CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="perceptis")
 # Bounds every connect and reply: a hung Redis costs a request at most this, once per
 # APIKEYS_REDIS_BREAKER_SECONDS.
@@ -22,6 +30,8 @@ _REDIS_CACHE = {
         "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
     },
 }
+if REDIS_CLUSTER:
+    _REDIS_CACHE["OPTIONS"]["CONNECTION_FACTORY"] = "perceptis.pagecache.ClusterConnectionFactory"
 _LOCAL_MEMORY_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 CACHES = {"default": _REDIS_CACHE if REDIS_URL else _LOCAL_MEMORY_CACHE}
 

@@ -4,7 +4,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from perceptis import queues
 from perceptis.settings.base import env
-from perceptis.settings.cache import REDIS_URL
+from perceptis.settings.cache import REDIS_CLUSTER, REDIS_URL
 from perceptis.settings.jobs import JOBS_LEASE_SECONDS
 
 Q_WORKERS = env.int("Q_WORKERS", default=2)
@@ -15,6 +15,13 @@ Q_POLL = env.float("Q_POLL", default=0.5)
 # delivery receipts: jobs are enqueued on commit and the reconciler covers any message lost in
 # between.
 Q_USE_REDIS_BROKER = env.bool("Q_USE_REDIS_BROKER", default=False)
+# django-q2's Redis broker is a plain client of one server: on a cluster its queue's keys would
+# be answered with MOVED by the nodes that do not hold them. With REDIS_CLUSTER the queue stays
+# in the database (the ORM broker, the default).
+if Q_USE_REDIS_BROKER and REDIS_CLUSTER:
+    raise ImproperlyConfigured(
+        "Q_USE_REDIS_BROKER needs a single Redis; with REDIS_CLUSTER use the ORM broker."
+    )
 # A task must not run twice: retried only once its run has timed out, and timed out before the
 # job's lease ends.
 if Q_RETRY <= Q_TIMEOUT:

@@ -104,7 +104,9 @@ def test_a_miss_reads_the_database_and_stores_what_it_read(
     key, plaintext = live_key
     job = job_submit(key=key, prompt="hi").job  # no commit hook ran: nothing stored
     client = client_for(plaintext)
-    assert readmodels.read_model_get(key.pk, read_model_name(job.job_id)) is None
+    assert (
+        readmodels.read_model_get(key.organization_id, key.pk, read_model_name(job.job_id)) is None
+    )
     assert _poll(client, job)["status"] == "queued"
     with django_assert_num_queries(0):
         assert _poll(client, job)["status"] == "queued"
@@ -131,7 +133,9 @@ def test_a_body_that_can_still_change_lives_briefly(redis_read_models, live_key,
     key, _ = live_key
     job = job_submit(key=key, prompt="hi").job
     job_status_store(job)
-    name = redis_contract.READ_MODEL.format(key=key.pk, name=read_model_name(job.job_id))
+    name = redis_contract.READ_MODEL.format(
+        organization=key.organization_id, key=key.pk, name=read_model_name(job.job_id)
+    )
     assert 0 < redis_or_none().ttl(prefix() + name) <= 7
 
 

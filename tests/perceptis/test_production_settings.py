@@ -13,6 +13,9 @@ import urllib.request
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from tests.helpers import settings_loaded
 
 # Everything the project reads from the environment; each test states the ones it sets.
 _PROJECT_VARS = {
@@ -218,3 +221,21 @@ def test_deploy_check_warns_without_an_api_key_pepper():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode != 0
     assert "perceptis.W002" in result.stderr + result.stdout
+
+
+def test_redis_cluster_is_off_by_default_and_a_cluster_client_when_set():
+    single = settings_loaded(REDIS_URL="redis://127.0.0.1:6379/0")
+    assert single.REDIS_CLUSTER is False
+    assert "CONNECTION_FACTORY" not in single.CACHES["default"]["OPTIONS"]
+    cluster = settings_loaded(REDIS_URL="redis://127.0.0.1:7000/0", REDIS_CLUSTER="True")
+    assert cluster.REDIS_CLUSTER is True
+    assert cluster.CACHES["default"]["OPTIONS"]["CONNECTION_FACTORY"] == (
+        "perceptis.pagecache.ClusterConnectionFactory"
+    )
+
+
+def test_the_redis_broker_is_refused_on_a_cluster():
+    with pytest.raises(ImproperlyConfigured, match="REDIS_CLUSTER"):
+        settings_loaded(
+            REDIS_URL="redis://127.0.0.1:7000/0", REDIS_CLUSTER="True", Q_USE_REDIS_BROKER="True"
+        )

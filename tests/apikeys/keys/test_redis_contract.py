@@ -9,6 +9,7 @@ with the reason where none is installed; CI has one), so they run on a laptop wi
 
 import logging
 import pickle
+import re
 from unittest import mock
 
 import pytest
@@ -41,8 +42,8 @@ CASES = [
 
 def _names():
     return (
-        contract.MINUTE.format(key=KEY, window=WINDOW),
-        contract.DAY.format(key=KEY, day=DAY),
+        contract.MINUTE.format(organization=ORGANIZATION, key=KEY, window=WINDOW),
+        contract.DAY.format(organization=ORGANIZATION, key=KEY, day=DAY),
         contract.ORGANIZATION_DAY.format(organization=ORGANIZATION, day=DAY),
     )
 
@@ -213,3 +214,26 @@ def test_any_other_redis_error_is_a_bug_raised_and_logged(caplog):
         shared_call(call)
     assert not redis_breaker.is_open
     assert [r for r in caplog.records if "a bug, not an outage" in r.getMessage() and r.exc_info]
+
+
+# The names earlier releases wrote (ids are numbers), which a rolling deploy leaves in Redis.
+EARLIER_NAMES = [
+    r"ak:v:k:\d+",
+    r"ak:v:o:\d+",
+    r"ak:v:g",
+    r"rl:m:\d+:\d+",
+    r"rl:d:\d+:\d+",
+    r"rl:od:\d+:\d+",
+    r"ak:rm:\d+:.+",
+    r"ak:x:.+",
+]
+
+
+def test_no_name_reuses_one_an_earlier_release_wrote():
+    """A rolling deploy must never read a key of another type, or another meaning: the
+    hash-tagged names never match an earlier release's."""
+    names = contract.organization_names(key=41, organization=7, window=WINDOW, day=DAY, read="j")
+    assert len(names) == 6
+    for name in names:
+        assert "{o7}" in name
+        assert not [old for old in EARLIER_NAMES if re.fullmatch(old, name)], name
