@@ -35,8 +35,17 @@ class CreditsSerializer(serializers.Serializer):
     balance = serializers.IntegerField()
 
 
+class UsageQuerySerializer(serializers.Serializer):
+    project = serializers.CharField(
+        required=False,
+        max_length=40,
+        help_text="Only this project's keys (`proj_…`). A key sees only its own project: "
+        "another project's id reports nothing.",
+    )
+
+
 class UsageReportSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField()
     credits = CreditsSerializer()
-    totals = UsageWindowsSerializer(help_text="All of the organization's keys together.")
+    totals = UsageWindowsSerializer(help_text="The keys of the acting key's project together.")
     keys = KeyUsageSerializer(many=True)
