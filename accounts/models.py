@@ -2,6 +2,7 @@
 
 import secrets
 import string
+from datetime import UTC
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
@@ -192,6 +193,8 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["-is_default", "name", "id"]
+        # Support may archive a project in admin and change nothing else about it.
+        permissions = [("archive_project", "Can archive projects")]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization"],
@@ -218,6 +221,11 @@ class Project(models.Model):
     def spent_this_month(self, month) -> int:
         """Return the credits counted this month (``month`` is its first day, UTC)."""
         return self.spend_month if self.spend_month_start == month else 0
+
+    def spent_in_month_of(self, moment) -> int:
+        """Return the credits counted in the UTC calendar month of ``moment`` (the month
+        ``billing.periods.spend_periods`` gives, which this app sits below)."""
+        return self.spent_this_month(moment.astimezone(UTC).date().replace(day=1))
 
 
 class ProjectAdmin(models.Model):

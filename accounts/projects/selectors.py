@@ -58,3 +58,20 @@ def managed_project_ids(*, user: User, organization: Organization) -> frozenset[
 def project_admins(*, project: Project):
     """Return the project's admin rows with their people."""
     return ProjectAdmin.objects.filter(project=project).select_related("membership__user")
+
+
+def project_scope(membership: Membership) -> frozenset[str] | None:
+    """Return the projects a person is confined to in their organization's pages.
+
+    None for owners, admins and plain members (who read everything, as before projects); for
+    a member who is project admin of some projects, those projects' public ids. Read on every
+    request (one query, members only), so a role granted or removed applies to the next one.
+    """
+    if membership.role != Membership.Role.MEMBER:
+        return None
+    ids = frozenset(
+        ProjectAdmin.objects.filter(
+            membership=membership, project__archived_at__isnull=True
+        ).values_list("project__project_id", flat=True)
+    )
+    return ids or None

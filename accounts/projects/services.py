@@ -30,13 +30,16 @@ UNSET = _Unset()
 
 
 def _manager_check(*, organization: Organization, actor: Actor) -> None:
-    """Refuse anyone but the organization's owners and admins (and the system).
+    """Refuse anyone but the organization's owners and admins (and the system, and staff,
+    whose admin pages check their own permissions).
 
     The role is read inside the transaction, so a demotion a moment ago counts.
     """
     if actor.user is None:
         if actor.key is not None:
             raise MembershipForbidden("API keys do not manage projects.")
+        return
+    if actor.user.is_staff:
         return
     role = (
         Membership.objects.filter(user=actor.user, organization=organization)

@@ -142,12 +142,29 @@ class KeyCreateForm(OnceFormMixin, KeySettingsForm):
         initial=ApiKey.Environment.PRODUCTION,
     )
 
+    project = forms.ChoiceField(
+        label="Project",
+        required=False,
+        help_text="The project the key belongs to: its budget and rate-limit ceiling apply.",
+    )
+
+    def __init__(self, *args, projects=(), confined=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the projects the person may create keys in (a project admin: theirs). A choice
+        # outside these is refused by the form; a project admin (``confined``) must choose one,
+        # since none means the Default project.
+        self.fields["project"].choices = [(p.project_id, p.name) for p in projects]
+        self.fields["project"].required = confined
+        if projects and not self.initial.get("project"):
+            self.initial["project"] = projects[0].project_id
+
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         return {
             **super().service_kwargs(),
             "type": data["type"],
             "environment": data["environment"],
+            "project": data["project"] or None,
         }
 
 
@@ -209,6 +226,14 @@ class KeyFilterForm(forms.Form):
         required=False,
         choices=[("", "Any environment"), *ApiKey.Environment.choices],
     )
+    project = forms.ChoiceField(label="Project", required=False)
+
+    def __init__(self, *args, projects=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [
+            ("", "Every project"),
+            *((p.project_id, p.name) for p in projects),
+        ]
 
     def filters(self) -> dict:
         if not self.is_valid():
