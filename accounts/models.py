@@ -155,6 +155,8 @@ class Membership(models.Model):
 
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+# What a project id can look like: the API's filters refuse anything else before a query.
+PROJECT_ID_PATTERN = r"^proj_[A-Za-z0-9]{1,35}$"
 
 
 def new_project_id() -> str:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from accounts.models import PROJECT_ID_PATTERN
 from apikeys.keys.models import ApiKey, Permission
 from perceptis.fields import (
     RejectUnknownFieldsMixin,
@@ -154,7 +155,8 @@ class KeyListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ApiKey.Status.choices, required=False)
     type = serializers.ChoiceField(choices=ApiKey.Type.choices, required=False)
     environment = serializers.ChoiceField(choices=ApiKey.Environment.choices, required=False)
-    project = serializers.CharField(
+    project = serializers.RegexField(
+        PROJECT_ID_PATTERN,
         required=False,
         max_length=40,
         help_text="Only keys of this project (`proj_…`); a key sees only its own project's.",

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from accounts.models import PROJECT_ID_PATTERN
 from apikeys.keys.models import ApiKey
 
 
@@ -36,7 +37,8 @@ class CreditsSerializer(serializers.Serializer):
 
 
 class UsageQuerySerializer(serializers.Serializer):
-    project = serializers.CharField(
+    project = serializers.RegexField(
+        PROJECT_ID_PATTERN,
         required=False,
         max_length=40,
         help_text="Only this project's keys (`proj_…`). A key sees only its own project: "
