@@ -169,11 +169,26 @@ class KeyCreateForm(OnceFormMixin, KeySettingsForm):
 
 
 class KeyEditForm(KeySettingsForm):
-    """Change a key's name and settings on its page; ``apikey_update`` validates them."""
+    """Change a key's name, settings and project on its page; ``apikey_update`` validates
+    them. The projects offered are those the person may manage (a project admin: theirs)."""
+
+    project = forms.ChoiceField(
+        label="Project",
+        help_text="Moving the key applies the new project's budget and ceiling to its next "
+        "jobs; its past jobs stay where they were submitted.",
+    )
+
+    def __init__(self, *args, projects=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [(p.project_id, p.name) for p in projects]
+
+    def service_kwargs(self) -> dict:
+        return {**super().service_kwargs(), "project": self.cleaned_data["project"]}
 
     @classmethod
     def initial_for(cls, key: ApiKey) -> dict:
         return {
+            "project": key.project_id,
             "name": key.name,
             "permissions": list(key.permissions),
             "rate_limit_per_minute": key.rate_limit_per_minute,

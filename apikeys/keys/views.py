@@ -289,7 +289,12 @@ def key_edit(request, key_id):
         messages.error(request, "A revoked key cannot be changed.")
         return redirect("developer-key", key_id=key.key_id)
     plan = request.organization.plan
-    form = KeyEditForm(request.POST or None, initial=KeyEditForm.initial_for(key), plan=plan)
+    form = KeyEditForm(
+        request.POST or None,
+        initial=KeyEditForm.initial_for(key),
+        plan=plan,
+        projects=_visible_projects(request),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             key = services.apikey_update(

@@ -279,3 +279,39 @@ def test_a_member_cannot_grant_the_role(signed_in, member, org, web_project):
 def test_another_organizations_project_is_404(web, make_org):
     other = project_default(organization=make_org())
     assert web.get(f"/settings/developer/projects/{other.project_id}/").status_code == 404
+
+
+def _edit_form(key, project_id) -> dict:
+    return {
+        "project": project_id,
+        "name": key.name,
+        "permissions": list(key.permissions),
+        "rate_limit_per_minute": "",
+        "expires_at": "",
+        "ip_allowlist": "",
+        "spend_limit_credits": "",
+        "spend_limit_period": "month",
+    }
+
+
+def test_an_owner_moves_a_key_to_another_project_on_its_edit_page(web, org, web_project, make_key):
+    key, _ = make_key(org)
+    response = web.post(
+        f"/settings/developer/keys/{key.key_id}/edit/", _edit_form(key, web_project.project_id)
+    )
+    assert response.status_code == 302
+    assert ApiKey.objects.get(pk=key.pk).project_id == web_project.project_id
+    assert AuditEvent.objects.filter(action="api_key.moved", target_id=key.key_id).exists()
+
+
+def test_a_project_admin_cannot_move_a_key_out_of_their_projects(
+    contractor, org, web_project, mobile_project, make_key
+):
+    key, _ = make_key(org, project=web_project)
+    for target in (mobile_project.project_id, project_default(organization=org).project_id):
+        response = contractor.post(
+            f"/settings/developer/keys/{key.key_id}/edit/", _edit_form(key, target)
+        )
+        assert response.status_code == 400
+        assert ApiKey.objects.get(pk=key.pk).project_id == web_project.project_id
+    assert not AuditEvent.objects.filter(action="api_key.moved").exists()
