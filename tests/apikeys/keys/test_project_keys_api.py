@@ -169,3 +169,25 @@ def test_cli_refuses_an_unknown_project(org):
     with pytest.raises((CommandError, SystemExit)):
         call_command("create_api_key", org=org.slug, name="CLI", project="proj_nope")
     assert not ApiKey.objects.filter(name="CLI").exists()
+
+
+@pytest.mark.parametrize("action", ["revoke", "disable", "rotate", "update"])
+def test_the_services_refuse_a_key_acting_on_another_projects_key(org, projects, make_key, action):
+    """The project axis holds in the services too, whatever a caller looked the key up with."""
+    from accounts.audit import Actor
+    from apikeys.keys import services
+    from apikeys.keys.errors import ExceedsOwnPrivileges
+
+    acting, _ = make_key(org, permissions=ALL, project=projects[1])
+    target, _ = make_key(org, permissions=["jobs:read"])  # Default
+    before = key_state(target)
+    call = {
+        "revoke": lambda: services.apikey_revoke(key=target, actor=Actor(key=acting)),
+        "disable": lambda: services.apikey_disable(key=target, actor=Actor(key=acting)),
+        "rotate": lambda: services.apikey_rotate(key=target, actor=Actor(key=acting)),
+        "update": lambda: services.apikey_update(key=target, actor=Actor(key=acting), name="x"),
+    }[action]
+    with pytest.raises(ExceedsOwnPrivileges) as refused:
+        call()
+    assert list(refused.value.fields) == ["project"]
+    assert key_state(target) == before
