@@ -150,6 +150,10 @@ def project_update(
     lowers every key of the project above it (or on the plan's limit) to the ceiling, in the
     same transaction, so no key of the project is ever allowed more.
     """
+    if rate_limit_ceiling is not UNSET:
+        # Keys before the project, the order a submission locks them in (key, project), so a
+        # ceiling change and a generate never wait on each other in a circle.
+        list(project.api_keys.select_for_update().order_by("pk").values_list("pk", flat=True))
     project = _lock(project)
     _manager_check(organization=project.organization, actor=actor)
     plan_limit = project.organization.plan.rate_limit_per_minute
@@ -196,8 +200,7 @@ def _keys_under_ceiling(project: Project, ceiling: int) -> list[str]:
     Keys are reached through the relation: ``accounts`` sits below ``apikeys``.
     """
     lowered = []
-    keys = project.api_keys.select_for_update().exclude(status="revoked")
-    for key in keys:
+    for key in project.api_keys.exclude(status="revoked").order_by("pk"):  # locked already
         if key.rate_limit_per_minute is None or key.rate_limit_per_minute > ceiling:
             key.rate_limit_per_minute = ceiling
             key.save(update_fields=["rate_limit_per_minute"])
