@@ -180,3 +180,22 @@ def test_forty_concurrent_generates_never_pass_the_projects_limit(make_org, make
     ledger = LedgerEntry.objects.filter(account__organization=org)
     assert ledger.aggregate(s=Sum("amount"))["s"] == credits_balance(organization=org)
     assert ledger.filter(kind="reserve", project=web).count() == 10
+
+
+@requires_postgres
+def test_a_generate_in_a_project_with_a_limit_is_still_one_statement(org, web, make_key):
+    """The project's check and counter join the submission's one statement (PostgreSQL)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs.services import job_submit
+
+    key, _ = make_key(org, project=web, spend_limit_credits=100)
+    job_submit(key=key, prompt="warm the price cache")
+    with CaptureQueriesContext(connection) as captured:
+        job_submit(key=key, prompt="p")
+    statements = [
+        q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"].upper()
+    ]
+    # django-q2's queue row, then the job, the key, the project, the account and the ledger.
+    assert len(statements) == 2, statements
+    assert f"UPDATE {Project._meta.db_table} SET" in statements[1]
