@@ -17,7 +17,7 @@ from accounts.projects.services import (
 from apikeys.keys.models import ApiKey
 from apikeys.keys.services import apikey_create, apikey_revoke, apikey_update
 from perceptis.errors import InvalidRequest
-from tests.helpers import SYSTEM
+from tests.helpers import SYSTEM, requires_postgres
 
 
 def test_business_allows_ten_open_projects_then_project_limit_reached(org):
@@ -211,3 +211,37 @@ def test_a_project_admin_of_another_organization_gets_nothing_here(org, make_org
             project=project, membership=Membership.objects.get(user=member), actor=SYSTEM
         )
     assert managed_project_ids(user=member, organization=org) == frozenset()
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_creations_never_pass_the_project_cap(make_org):
+    """Twelve owners' requests at once for the nine places left on Business: nine win."""
+    import threading
+
+    from django.db import connection
+
+    org = make_org()
+    barrier = threading.Barrier(12)
+    outcomes, lock = [], threading.Lock()
+
+    def create(n: int):
+        try:
+            barrier.wait(timeout=30)
+            try:
+                project_create(organization=org, name=f"P{n}", actor=SYSTEM)
+                outcome = "created"
+            except ProjectLimitReached:
+                outcome = "refused"
+            with lock:
+                outcomes.append(outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["created"] * 9 + ["refused"] * 3
+    assert Project.objects.filter(organization=org).count() == 10
