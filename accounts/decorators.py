@@ -11,14 +11,29 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
 
-def member_required(view):
-    """Let in signed-in members of the current organization (any role) to read."""
+def project_member_required(view):
+    """Let in signed-in members of the current organization (any role), project admins
+    included: the view confines what it reads to ``request.project_scope``."""
 
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if request.organization is None:
             return render(request, "developer/no_organization.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def member_required(view):
+    """Let in signed-in members of the current organization (any role) to read the whole
+    organization's pages; a project admin, who sees only their projects, gets 403."""
+
+    @project_member_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.project_scope is not None:
+            raise PermissionDenied("Project admins see only their projects' pages.")
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -32,6 +47,20 @@ def manager_required(view):
     def wrapper(request, *args, **kwargs):
         if not request.membership.can_manage_keys:
             raise PermissionDenied("Only owners and admins manage API keys.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def key_manager_required(view):
+    """Let in owners and admins, and project admins (the view finds keys within their
+    projects only: any other is 404); a plain member gets 403 whatever the method."""
+
+    @project_member_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not (request.membership.can_manage_keys or request.project_scope):
+            raise PermissionDenied("Only owners, admins and project admins manage API keys.")
         return view(request, *args, **kwargs)
 
     return wrapper

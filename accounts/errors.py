@@ -95,3 +95,21 @@ class AccountExists(DomainError):
     code = "account_exists"
     status_code = 409
     default_message = "An account with this address exists: sign in to accept the invitation."
+
+
+class ProjectLimitReached(DomainError):
+    code = "project_limit_reached"
+    status_code = 403
+    default_message = "The organization's plan allows no more open projects."
+
+
+class ProjectNotFound(DomainError):
+    code = "project_not_found"
+    status_code = 404
+    default_message = "No such project in this organization."
+
+
+class ProjectHasKeys(DomainError):
+    code = "project_has_keys"
+    status_code = 409
+    default_message = "Revoke the project's keys before archiving it."

@@ -12,13 +12,18 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
+from accounts.projects.selectors import project_scope
 from accounts.selectors import membership_for
 
 SESSION_KEY = "current_organization_id"
 
 
 class CurrentOrganizationMiddleware:
-    """Set ``request.membership`` and ``request.organization`` for signed-in people.
+    """Set ``request.membership``, ``request.organization`` and ``request.project_scope`` for
+    signed-in people.
+
+    ``project_scope`` is None for everyone but project admins, for whom it is the public ids of
+    their projects: they see and manage those projects' pages and keys, and nothing else.
 
     The current organization is kept in the session (an id, never anything secret) and the
     membership is read from the database on every request. A person removed from the
@@ -33,6 +38,7 @@ class CurrentOrganizationMiddleware:
     def __call__(self, request):
         request.membership = None
         request.organization = None
+        request.project_scope = None
         if not request.path.startswith("/api/"):
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
@@ -53,6 +59,7 @@ class CurrentOrganizationMiddleware:
         if membership is not None:
             request.membership = membership
             request.organization = membership.organization
+            request.project_scope = project_scope(membership)
             if wanted is None:
                 request.session[SESSION_KEY] = membership.organization_id
 

@@ -1,5 +1,9 @@
 """People, organizations, plans, memberships and the audit log."""
 
+import secrets
+import string
+from datetime import UTC
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -77,6 +81,9 @@ class Plan(models.Model):
     # Keys an organization may create per UTC day by any means; revoked and deleted keys count,
     # so creating and revoking in a loop stays bounded. None means unlimited.
     key_creations_per_day = models.PositiveIntegerField(null=True, blank=True, default=0)
+    # Projects an organization may have open at once (archived ones do not count; the Default
+    # project does). None means unlimited.
+    project_limit = models.PositiveIntegerField(null=True, blank=True, default=1)
 
     class Meta:
         ordering = ["id"]
@@ -145,6 +152,106 @@ class Membership(models.Model):
     @property
     def can_manage_keys(self) -> bool:
         return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+# What a project id can look like: the API's filters refuse anything else before a query.
+PROJECT_ID_PATTERN = r"^proj_[A-Za-z0-9]{1,35}$"
+
+
+def new_project_id() -> str:
+    """Return a fresh public project id: ``proj_`` and 20 random letters and digits."""
+    return "proj_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+class Project(models.Model):
+    """A part of an organization with its own keys, budget and admins.
+
+    Every key belongs to one project, and every organization has exactly one Default project
+    (created with the organization; the data migration moved older keys there). Jobs, ledger
+    rows of jobs and webhook events name the project by its public id (``proj_…``), so the
+    foreign keys to it use ``project_id`` and a job's status body needs no query to say it.
+
+    ``spend_month`` is what the project's jobs submitted in the month starting
+    ``spend_month_start`` hold or were charged, kept by the submission's and the settlement's
+    conditional ``UPDATE``\\ s (``jobs.services.admission``), as the key's and the account's
+    counters are: a submission checks ``monthly_spend_limit`` on this row alone.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="projects"
+    )
+    project_id = models.CharField("Project ID", max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    is_default = models.BooleanField(default=False)
+    # None: no limit of its own (the organization's and the keys' limits still hold).
+    monthly_spend_limit = models.PositiveBigIntegerField(null=True, blank=True)
+    # None: the plan's. No key of the project may have a higher rate limit.
+    rate_limit_ceiling = models.PositiveIntegerField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    spend_month_start = models.DateField(null=True, blank=True, editable=False)
+    spend_month = models.BigIntegerField(default=0, db_default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-is_default", "name", "id"]
+        # Support may archive a project in admin and change nothing else about it.
+        permissions = [("archive_project", "Can archive projects")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(is_default=True),
+                name="one_default_project_per_org",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_default=False) | models.Q(archived_at__isnull=True),
+                name="default_project_not_archived",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.project_id})"
+
+    @property
+    def public_id(self) -> str:
+        return self.project_id
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    def spent_this_month(self, month) -> int:
+        """Return the credits counted this month (``month`` is its first day, UTC)."""
+        return self.spend_month if self.spend_month_start == month else 0
+
+    def spent_in_month_of(self, moment) -> int:
+        """Return the credits counted in the UTC calendar month of ``moment`` (the month
+        ``billing.periods.spend_periods`` gives, which this app sits below)."""
+        return self.spent_this_month(moment.astimezone(UTC).date().replace(day=1))
+
+
+class ProjectAdmin(models.Model):
+    """A member who manages one project's keys and sees its usage, and nothing of the others.
+
+    Owners and admins manage every project without such a row; the row only widens what a
+    ``member`` may do, and is read on every request, so removing it applies to the next one.
+    """
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="project_roles"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="admins")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "project"], name="one_project_admin_row_each"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.membership.user} administers {self.project}"
 
 
 class AuditEvent(AppendOnlyModel):

@@ -6,6 +6,7 @@ from django.utils.text import slugify
 from accounts.audit import Actor, audit_record
 from accounts.errors import PlanNotFound, TwoFactorNotSetUp
 from accounts.models import Organization, Plan, User
+from accounts.projects.services import project_create_default
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_name
 
@@ -28,7 +29,7 @@ def plan_get(code: str) -> Plan:
 
 @transaction.atomic
 def organization_create(*, name: str, plan_code: str, actor: Actor) -> Organization:
-    """Create an organization on a plan, with no credits.
+    """Create an organization on a plan, with no credits, and its Default project.
 
     ``billing.services.organization_open`` is what operators and the demo call: it creates the
     organization through here and gives it its opening balance.
@@ -41,6 +42,7 @@ def organization_create(*, name: str, plan_code: str, actor: Actor) -> Organizat
         raise InvalidRequest(str(exc)) from None
     plan = plan_get(plan_code)
     org = Organization.objects.create(name=name[:200], slug=_unique_slug(name), plan=plan)
+    project_create_default(organization=org)
     audit_record(actor=actor, action="organization.created", organization=org, target=org)
     return org
 

@@ -34,6 +34,7 @@ def keys_fill(count: int) -> int:
     Keys already there count, so a table filled before is not filled again.
     """
     from accounts.audit import Actor
+    from accounts.models import Project
     from apikeys.keys.models import ApiKey, KeySecret
     from billing.services import organization_open
 
@@ -44,6 +45,7 @@ def keys_fill(count: int) -> int:
     organization = organization_open(
         name="Bench filler", plan_code="business", credits=0, actor=Actor.system("bench")
     )
+    project = Project.objects.get(organization=organization, is_default=True)
     now = "now()" if postgresql else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
     random_hash = (
         "md5(random()::text) || md5(random()::text)" if postgresql else "lower(hex(randomblob(32)))"
@@ -58,6 +60,8 @@ def keys_fill(count: int) -> int:
                     ApiKey,
                     {
                         "organization": str(organization.pk),
+                        # A project id is letters and digits only (``new_project_id``).
+                        "project": f"'{project.project_id}'",
                         "key_id": "'bench_' || i",
                         "name": "'filler'",
                         "hint": "'bench'",

@@ -27,3 +27,9 @@ class InsufficientCredits(DomainError):
     code = "insufficient_credits"
     status_code = status.HTTP_402_PAYMENT_REQUIRED
     default_message = "The organization does not have enough credits for this job."
+
+
+class ProjectSpendLimitReached(DomainError):
+    code = "project_spend_limit_reached"
+    status_code = status.HTTP_402_PAYMENT_REQUIRED
+    default_message = "This job would take the key's project past its monthly spend limit."

@@ -24,7 +24,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Organization, Plan
+from accounts.models import Organization, Plan, Project
 from perceptis.models import AppendOnlyModel
 
 
@@ -70,6 +70,16 @@ class LedgerEntry(AppendOnlyModel):
         "jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="ledger_entries"
     )
     job_ref = models.CharField(max_length=40, blank=True)
+    # The job's project on a job's rows (reserve, capture, release); null on grants and
+    # adjustments, which are the organization's.
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.PROTECT,
+        to_field="project_id",
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
     reason = models.CharField(max_length=255, blank=True)
     # The billing period ("2026-11") of a plan's recurring grant: one grant per period.
     period = models.CharField(max_length=7, null=True, blank=True)  # noqa: DJ001 (NULL: no period)

@@ -30,18 +30,22 @@ def credits_ledger_sum(*, organization: Organization) -> int:
     return total or 0
 
 
-def ledger_lines(*, organization: Organization):
+def ledger_lines(*, organization: Organization, project: str | None = None):
     """Return the organization's ledger with one line per finished job, newest first.
 
     A job's reserve and its capture or release are folded into the settlement's line, whose
     ``net`` is the job's charge (negative: credits spent; 0 for a failed job or one canceled
     before its engine returned; a job canceled after its engine returned pays what it used).
     Grants and adjustments are lines of their own (``net`` is their amount). Reservations of
-    jobs still queued or running are not lines yet: they are held, not spent.
+    jobs still queued or running are not lines yet: they are held, not spent. With ``project``
+    (a public id), only that project's jobs' lines: grants and adjustments are the
+    organization's and belong to no project.
     """
+    lines = LedgerEntry.objects.filter(account__organization=organization)
+    if project is not None:
+        lines = lines.filter(project_id=project)
     return (
-        LedgerEntry.objects.filter(account__organization=organization)
-        .exclude(kind=LedgerEntry.Kind.RESERVE)
+        lines.exclude(kind=LedgerEntry.Kind.RESERVE)
         .annotate(net=ledger_net())
         .order_by("-created_at", "-id")
     )

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Case, F, When
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Organization
+from accounts.models import Organization, Project
 from accounts.services import organization_create
 from billing.errors import InsufficientCredits
 from billing.models import CreditAccount, LedgerEntry
@@ -54,6 +54,7 @@ def _entry(
         balance_after=balance_after,
         job=job,
         job_ref=job.job_id if job is not None else "",
+        project_id=job.project_id if job is not None else None,
         reason=reason[:255],
         actor_user=actor.user if actor else None,
         actor_label=actor.label[:255] if actor else "system",
@@ -252,6 +253,9 @@ def _settle(*, job, kind: str, charged: int | None = None) -> LedgerEntry | None
                     spend_total=F("spend_total") - amount,
                     spend_day=_less_if("spend_day", amount, spend_day_start=day),
                     spend_month=_less_if("spend_month", amount, spend_month_start=month),
+                )
+                Project.objects.filter(project_id=job.project_id).update(
+                    spend_month=_less_if("spend_month", amount, spend_month_start=month)
                 )
             balance = _move(
                 account=reserve.account,

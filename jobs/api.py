@@ -14,6 +14,7 @@ from billing.errors import (
     InsufficientCredits,
     ModelNotAvailable,
     OrgSpendLimitReached,
+    ProjectSpendLimitReached,
     SpendLimitReached,
 )
 from billing.prices import prices_for_plan
@@ -54,6 +55,7 @@ class GenerateView(APIView):
         ModelNotAvailable,
         TooManyJobsInFlight,
         SpendLimitReached,
+        ProjectSpendLimitReached,
         OrgSpendLimitReached,
         InsufficientCredits,
         IdempotencyKeyReused,

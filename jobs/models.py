@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Organization
+from accounts.models import Organization, Project
 from apikeys.keys.models import ApiKey
 
 # What a job id can look like: anything else (too long, unicode, NUL) is refused before a query,
@@ -28,6 +28,11 @@ class Job(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="jobs")
     # Jobs belong to the key, not to one of its secrets: rotation keeps them reachable.
     api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="jobs")
+    # The key's project when the job was submitted (a key moved later leaves its jobs, and
+    # their spend, where they were), by its public id.
+    project = models.ForeignKey(
+        Project, on_delete=models.PROTECT, to_field="project_id", related_name="jobs"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     test = models.BooleanField(default=False)
     prompt = models.TextField()
@@ -70,6 +75,7 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["status", "enqueued_at"]),
             models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["project", "-created_at"], name="jobs_project_newest_idx"),
             # The retention purge finds finished jobs by age.
             models.Index(fields=["status", "finished_at"]),
             # Jobs in flight per organization.

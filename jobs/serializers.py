@@ -78,6 +78,11 @@ class JobSerializer(serializers.ModelSerializer):
         allow_null=True, read_only=True, help_text="Null until the job has succeeded."
     )
     usage = JobUsageSerializer(allow_null=True, read_only=True)
+    project = serializers.CharField(
+        source="project_id",
+        read_only=True,
+        help_text="The project (`proj_…`) of the key that submitted the job, when it did.",
+    )
     cancel_requested = serializers.BooleanField(
         read_only=True,
         help_text=(
@@ -90,6 +95,7 @@ class JobSerializer(serializers.ModelSerializer):
         model = Job
         fields = [
             "job_id",
+            "project",
             "status",
             "created_at",
             "started_at",

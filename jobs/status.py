@@ -47,6 +47,7 @@ def job_status_body(job: Job) -> dict:
     """
     return {
         "job_id": job.job_id,
+        "project": job.project_id,
         "status": job.status,
         "created_at": _iso_datetime(job.created_at),
         "started_at": _iso_datetime(job.started_at),

@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("exposure.urls")),
     path("", include("apikeys.keys.urls")),
     path("", include("apikeys.usage.urls")),
+    path("", include("apikeys.projects.urls")),
     path("", include("alerts.urls")),
     path("", include("webhooks.urls")),
     path("", include("jobs.urls")),

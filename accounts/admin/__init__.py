@@ -1,5 +1,5 @@
 """Django admin for support staff: organizations, plans, people, memberships, invitations
-and the audit log.
+projects and the audit log.
 
 Support staff belong to the ``Support`` group (``accounts/migrations/0004_support_group.py``),
 which holds exactly the permissions the support tasks need; superusers have every permission.
@@ -10,11 +10,11 @@ deleted here: organizations, plans and audit events are protected, for superuser
 
 from django.contrib import admin
 
-from accounts.admin import members, organizations, people
+from accounts.admin import members, organizations, people, projects
 from accounts.admin.organizations import OrganizationAdmin
 
 admin.site.site_header = "Perceptis support"
 admin.site.site_title = "Perceptis support"
 admin.site.index_title = "Support"
 
-__all__ = ["OrganizationAdmin", "members", "organizations", "people"]
+__all__ = ["OrganizationAdmin", "members", "organizations", "people", "projects"]

@@ -65,12 +65,21 @@ class _KeyView(APIView):
 
     def get_key(self, request, key_id: str):
         return selectors.apikey_get(
-            organization=request.auth.organization, key_id=key_id, test_only=_test_only(request)
+            organization=request.auth.organization,
+            key_id=key_id,
+            test_only=_test_only(request),
+            projects=_own_project(request),
         )
 
 
 def _test_only(request) -> bool:
     return request.auth.type == ApiKey.Type.TEST
+
+
+def _own_project(request) -> frozenset[str]:
+    # A key sees and manages only its own project's keys: any other is 404, as another
+    # organization's key is.
+    return frozenset({request.auth.project_id})
 
 
 class KeyListView(_KeyView):
@@ -100,7 +109,11 @@ class KeyListView(_KeyView):
     @extend_schema(
         operation_id="keys_list",
         summary="List the organization's keys",
-        description="Newest first, in pages of `limit` (default 20); follow `next` for more.",
+        description=(
+            "The keys of the acting key's project, newest first, in pages of `limit` "
+            "(default 20); follow `next` for more. `project` filters by project: another "
+            "project's id lists nothing."
+        ),
         parameters=[KeyListQuerySerializer],
         responses={200: KeyPageSerializer},
     )
@@ -110,7 +123,10 @@ class KeyListView(_KeyView):
         query.is_valid(raise_exception=True)
         filters = {k: v for k, v in query.validated_data.items() if k not in ("limit", "cursor")}
         keys = selectors.apikey_list(
-            organization=request.auth.organization, test_only=_test_only(request), **filters
+            organization=request.auth.organization,
+            test_only=_test_only(request),
+            projects=_own_project(request),
+            **filters,
         )
         paginator = NextCursorPagination()
         page = paginator.paginate_queryset(keys, request, view=self)
@@ -120,9 +136,10 @@ class KeyListView(_KeyView):
         operation_id="keys_create",
         summary="Create a key (its plaintext is in this response only)",
         description=(
-            "Create a key in this organization, at most as powerful as the acting key on every "
-            "axis (`403 exceeds_own_privileges` with `fields` otherwise), within the plan's key "
-            "limit and key creations per day. The plaintext `key` is in this response only, "
+            "Create a key in the acting key's project (`project` may only name it), at most as "
+            "powerful as the acting key on every axis (`403 exceeds_own_privileges` with "
+            "`fields` otherwise), within the plan's key limit, key creations per day and the "
+            "project's rate-limit ceiling. The plaintext `key` is in this response only, "
             "which is `Cache-Control: no-store`."
         ),
         request=KeyCreateSerializer,
@@ -163,7 +180,8 @@ class KeyDetailView(_KeyView):
         "or spend limit",
         description=(
             "Change only the fields sent. The result must stay at most as powerful as the "
-            "acting key, and a key may only tighten its own restrictions."
+            "acting key, and a key may only tighten its own restrictions. A key of another "
+            "project is `404`; `project` may only name the acting key's own."
         ),
         parameters=[KEY_ID_PARAMETER],
         request=KeyChangeSerializer,

@@ -142,21 +142,53 @@ class KeyCreateForm(OnceFormMixin, KeySettingsForm):
         initial=ApiKey.Environment.PRODUCTION,
     )
 
+    project = forms.ChoiceField(
+        label="Project",
+        required=False,
+        help_text="The project the key belongs to: its budget and rate-limit ceiling apply.",
+    )
+
+    def __init__(self, *args, projects=(), confined=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the projects the person may create keys in (a project admin: theirs). A choice
+        # outside these is refused by the form; a project admin (``confined``) must choose one,
+        # since none means the Default project.
+        self.fields["project"].choices = [(p.project_id, p.name) for p in projects]
+        self.fields["project"].required = confined
+        if projects and not self.initial.get("project"):
+            self.initial["project"] = projects[0].project_id
+
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         return {
             **super().service_kwargs(),
             "type": data["type"],
             "environment": data["environment"],
+            "project": data["project"] or None,
         }
 
 
 class KeyEditForm(KeySettingsForm):
-    """Change a key's name and settings on its page; ``apikey_update`` validates them."""
+    """Change a key's name, settings and project on its page; ``apikey_update`` validates
+    them. The projects offered are those the person may manage (a project admin: theirs)."""
+
+    project = forms.ChoiceField(
+        label="Project",
+        help_text="Moving the key applies the new project's budget and ceiling to its next "
+        "jobs; its past jobs stay where they were submitted.",
+    )
+
+    def __init__(self, *args, projects=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [(p.project_id, p.name) for p in projects]
+
+    def service_kwargs(self) -> dict:
+        return {**super().service_kwargs(), "project": self.cleaned_data["project"]}
 
     @classmethod
     def initial_for(cls, key: ApiKey) -> dict:
         return {
+            "project": key.project_id,
             "name": key.name,
             "permissions": list(key.permissions),
             "rate_limit_per_minute": key.rate_limit_per_minute,
@@ -209,6 +241,14 @@ class KeyFilterForm(forms.Form):
         required=False,
         choices=[("", "Any environment"), *ApiKey.Environment.choices],
     )
+    project = forms.ChoiceField(label="Project", required=False)
+
+    def __init__(self, *args, projects=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [
+            ("", "Every project"),
+            *((p.project_id, p.name) for p in projects),
+        ]
 
     def filters(self) -> dict:
         if not self.is_valid():

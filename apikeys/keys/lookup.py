@@ -24,6 +24,7 @@ _KEY_COLUMNS = (
         (
             "id",
             "organization",
+            "project",
             "key_id",
             "name",
             "type",

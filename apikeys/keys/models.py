@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Organization
+from accounts.models import Organization, Project
 
 
 class Permission(models.TextChoices):
@@ -67,6 +67,11 @@ class ApiKey(models.Model):
 
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="api_keys"
+    )
+    # The project the key belongs to, by its public id (``proj_…``): the pipeline and the jobs
+    # it makes carry it without a join.
+    project = models.ForeignKey(
+        Project, on_delete=models.PROTECT, to_field="project_id", related_name="api_keys"
     )
     key_id = models.CharField("Key ID", max_length=32, unique=True)
     name = models.CharField(max_length=100)

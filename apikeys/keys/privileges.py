@@ -14,6 +14,7 @@ ip_allowlist       if the acting key has one, a non-empty allowlist inside its C
 expires_at         if the acting key expires, an expiry no later than its own
 rate_limit         no higher than the acting key's effective limit (own or the plan's)
 spend_limit        if the acting key has one, one no higher, with the same period
+project            only the acting key's own project
 ================== ====================================================================
 
 A key may always revoke itself. People (Developer Settings, admin) and operators' commands act
@@ -42,6 +43,7 @@ AXES = (
     "expires_at",
     "rate_limit_per_minute",
     "spend_limit",
+    "project",
 )
 
 
@@ -146,6 +148,33 @@ def exceeded(acting: KeySettings, other: KeySettings) -> dict[str, str]:
     return out
 
 
+def project_exceeded(acting_project_id: str, other_project_id: str) -> dict[str, str]:
+    """Return ``{"project": reason}`` when a key of ``acting_project_id`` reaches another
+    project (creating a key there, moving a key there or from there, acting on its key).
+
+    The project is one more axis of the rule, kept apart from ``KeySettings``: a key's project
+    is where it lives, not a power it holds, so it is compared for equality only.
+    """
+    if other_project_id != acting_project_id:
+        return {"project": f"This key manages only keys of its own project ({acting_project_id})."}
+    return {}
+
+
+def _project_id(value) -> str | None:
+    # A project instance, its public id, or None (the service chose the default).
+    return getattr(value, "project_id", value)
+
+
+def check_project(actor: Actor, *, project_id: str) -> None:
+    """Refuse an acting key naming a project other than its own (before it is looked up)."""
+    if actor.key is None:
+        return
+    _refuse(
+        project_exceeded(actor.key.project_id, project_id),
+        "This API key cannot reach another project",
+    )
+
+
 def _refuse(reasons: dict, message: str) -> None:
     if reasons:
         fields = {axis: [reasons[axis]] for axis in AXES if axis in reasons}
@@ -158,9 +187,10 @@ def check_create(actor: Actor, *, values: Mapping, plan_rate_limit: int) -> None
         return
     acting = KeySettings.of_key(actor.key, plan_rate_limit=plan_rate_limit)
     proposed = KeySettings.from_values(values, plan_rate_limit=plan_rate_limit)
-    _refuse(
-        exceeded(acting, proposed), "This API key cannot create a key more powerful than itself"
-    )
+    reasons = exceeded(acting, proposed)
+    if "project" in values:
+        reasons.update(project_exceeded(actor.key.project_id, _project_id(values["project"])))
+    _refuse(reasons, "This API key cannot create a key more powerful than itself")
 
 
 def check_update(actor: Actor, *, key: ApiKey, changes: Mapping, plan_rate_limit: int) -> None:
@@ -173,10 +203,16 @@ def check_update(actor: Actor, *, key: ApiKey, changes: Mapping, plan_rate_limit
         return
     acting_key = key if key.pk == actor.key.pk else actor.key
     acting = KeySettings.of_key(acting_key, plan_rate_limit=plan_rate_limit)
+    settings_changes = {f: v for f, v in changes.items() if f != "project"}
     reasons = {
-        **exceeded(acting, KeySettings.of_key(key, plan_rate_limit=plan_rate_limit, **changes)),
+        **exceeded(
+            acting, KeySettings.of_key(key, plan_rate_limit=plan_rate_limit, **settings_changes)
+        ),
         **exceeded(acting, KeySettings.of_key(key, plan_rate_limit=plan_rate_limit)),
+        **project_exceeded(acting_key.project_id, key.project_id),
     }
+    if "project" in changes:
+        reasons.update(project_exceeded(acting_key.project_id, _project_id(changes["project"])))
     _refuse(
         reasons,
         "This API key cannot change a key to or from more than it holds itself",
@@ -194,10 +230,13 @@ def check_act_on(actor: Actor, *, key: ApiKey, action: str) -> None:
     plan_rate_limit = key.organization.plan.rate_limit_per_minute
     acting_key = key if key.pk == actor.key.pk else actor.key
     _refuse(
-        exceeded(
-            KeySettings.of_key(acting_key, plan_rate_limit=plan_rate_limit),
-            KeySettings.of_key(key, plan_rate_limit=plan_rate_limit),
-        ),
+        {
+            **exceeded(
+                KeySettings.of_key(acting_key, plan_rate_limit=plan_rate_limit),
+                KeySettings.of_key(key, plan_rate_limit=plan_rate_limit),
+            ),
+            **project_exceeded(acting_key.project_id, key.project_id),
+        },
         f"This API key cannot {action} a key that holds more than it does",
     )
 

@@ -19,11 +19,15 @@ def apikey_list(
     environment: str | None = None,
     now: datetime | None = None,
     test_only: bool = False,
+    project: str | None = None,
+    projects: frozenset[str] | None = None,
 ):
     """Return the organization's keys (deleted ones hidden), newest first, optionally filtered.
 
     ``status`` may be ``expired``, which is derived from ``expires_at``. ``test_only`` (a test
-    key is asking) hides live keys whatever the other filters say.
+    key is asking) hides live keys whatever the other filters say. ``project`` filters by one
+    project's public id; ``projects`` (None: all) is what the asker may see at all, a key its
+    own project, a project admin their projects.
     """
     now = now or timezone.now()
     qs = ApiKey.objects.filter(organization=organization, deleted_at__isnull=True).select_related(
@@ -37,17 +41,31 @@ def apikey_list(
         qs = qs.filter(type=ApiKey.Type.TEST)
     if environment:
         qs = qs.filter(environment=environment)
+    if project:
+        qs = qs.filter(project_id=project)
+    if projects is not None:
+        qs = qs.filter(project_id__in=projects)
     return qs
 
 
-def apikey_get(*, organization: Organization, key_id: str, test_only: bool = False) -> ApiKey:
+def apikey_get(
+    *,
+    organization: Organization,
+    key_id: str,
+    test_only: bool = False,
+    projects: frozenset[str] | None = None,
+) -> ApiKey:
     """Return the organization's key with this Key ID, or raise ``KeyNotFound`` (404).
 
-    With ``test_only`` (a test key is asking) a live key is not found either.
+    With ``test_only`` (a test key is asking) a live key is not found either; with
+    ``projects``, a key of any other project (another project's key is as missing as another
+    organization's).
     """
     keys = ApiKey.objects.filter(organization=organization, key_id=key_id, deleted_at__isnull=True)
     if test_only:
         keys = keys.filter(type=ApiKey.Type.TEST)
+    if projects is not None:
+        keys = keys.filter(project_id__in=projects)
     key = keys.select_related("created_by", "organization__plan").first()
     if key is None:
         raise KeyNotFound()

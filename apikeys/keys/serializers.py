@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from accounts.models import PROJECT_ID_PATTERN
 from apikeys.keys.models import ApiKey, Permission
 from perceptis.fields import (
     RejectUnknownFieldsMixin,
@@ -42,6 +43,9 @@ class KeySerializer(serializers.Serializer):
     """A key as clients see it; never its secret or hash."""
 
     id = serializers.CharField(source="key_id", help_text="The Key ID, e.g. key_7Hq2…")
+    project = serializers.CharField(
+        source="project_id", help_text="The project the key belongs to (`proj_…`)."
+    )
     name = serializers.CharField()
     hint = serializers.CharField(help_text="The key's start and last four characters.")
     type = serializers.ChoiceField(choices=ApiKey.Type.choices)
@@ -123,6 +127,12 @@ class KeyChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         required=False,
         help_text="day or month (UTC), or total; month by default.",
     )
+    project = StrictCharField(
+        required=False,
+        max_length=40,
+        help_text="The key's project (`proj_…`); on create, the acting key's project when "
+        "omitted. A key reaches only its own project (`403 exceeds_own_privileges`).",
+    )
 
 
 class KeyCreateSerializer(KeyChangeSerializer):
@@ -145,6 +155,12 @@ class KeyListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ApiKey.Status.choices, required=False)
     type = serializers.ChoiceField(choices=ApiKey.Type.choices, required=False)
     environment = serializers.ChoiceField(choices=ApiKey.Environment.choices, required=False)
+    project = serializers.RegexField(
+        PROJECT_ID_PATTERN,
+        required=False,
+        max_length=40,
+        help_text="Only keys of this project (`proj_…`); a key sees only its own project's.",
+    )
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=100, help_text="Keys per page (default 20)."
     )

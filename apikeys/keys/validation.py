@@ -76,3 +76,19 @@ def clean_user_agent(user_agent: str) -> str:
 
 TYPE_CHOICES = ApiKey.Type.values
 ENVIRONMENT_CHOICES = ApiKey.Environment.values
+
+
+def clean_rate_limit_in_project(value, plan_limit: int, ceiling: int | None) -> int | None:
+    """Return the key's rate limit within the plan's and its project's ceiling.
+
+    No limit of the key's own (None) under a ceiling lower than the plan's becomes the ceiling,
+    so a key never runs above its project's ceiling.
+    """
+    if ceiling is None or ceiling >= plan_limit:
+        return clean_rate_limit(value, plan_limit)
+    if value is None:
+        return ceiling
+    value = clean_rate_limit(value, plan_limit)
+    if value > ceiling:
+        raise ValueError(f"The key's project allows at most {ceiling} requests per minute.")
+    return value

@@ -12,7 +12,12 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.audit import Actor
-from accounts.decorators import manager_required, member_required, recent_authentication_required
+from accounts.decorators import (
+    key_manager_required,
+    project_member_required,
+    recent_authentication_required,
+)
+from accounts.projects.selectors import project_list
 from apikeys.keys import policy, selectors, services
 from apikeys.keys.errors import KeyNotFound
 from apikeys.keys.forms import (
@@ -30,9 +35,14 @@ from perceptis.pagination import paginate
 
 
 def key_or_404(request, key_id: str) -> ApiKey:
-    """Return the current organization's key; any other organization's key is a 404."""
+    """Return the current organization's key; any other organization's key is a 404, and so
+    is, for a project admin, a key of a project they do not administer."""
     try:
-        return selectors.apikey_get(organization=request.organization, key_id=key_id)
+        return selectors.apikey_get(
+            organization=request.organization,
+            key_id=key_id,
+            projects=getattr(request, "project_scope", None),
+        )
     except KeyNotFound:
         raise Http404("No such API key in this organization.") from None
 
@@ -75,16 +85,20 @@ def _sort_columns(current: str) -> dict:
 
 
 @require_GET
-@member_required
+@project_member_required
 def key_list(request):
-    """The key table: sortable, filterable by status, type and environment, 50 to a page."""
-    filters = KeyFilterForm(request.GET)
+    """The key table: sortable, filterable by status, type, environment and project, 50 to a
+    page; a project admin's shows their projects' keys only."""
+    filters = KeyFilterForm(request.GET, projects=_visible_projects(request))
     sort = request.GET.get("sort", DEFAULT_SORT)
     if sort.lstrip("-") not in SORTS:
         sort = DEFAULT_SORT
     now = timezone.now()
     keys = selectors.apikey_list(
-        organization=request.organization, now=now, **filters.filters()
+        organization=request.organization,
+        now=now,
+        projects=request.project_scope,
+        **filters.filters(),
     ).order_by(*_ordering(sort))
     page = paginate(request, keys)
     _mark_expiry(page, request.organization, now)
@@ -100,6 +114,14 @@ def key_list(request):
             "plan": selectors.plan_status(request.organization),
         },
     )
+
+
+def _visible_projects(request) -> list:
+    """Return the projects the person may pick (a project admin: theirs), open ones only."""
+    projects = project_list(organization=request.organization, include_archived=False)
+    if request.project_scope is not None:
+        projects = projects.filter(project_id__in=request.project_scope)
+    return list(projects)
 
 
 # Keys expiring within this many days say so in the key table.
@@ -145,14 +167,20 @@ def _already_shown(request, key_id: str):
 
 
 @require_http_methods(["GET", "POST"])
-@manager_required
+@key_manager_required
 @recent_authentication_required
 def key_create(request):
     plan = selectors.plan_status(request.organization)
     org_plan = request.organization.plan
     key_policy = policy.KeyPolicy.of(request.organization)
     if request.method == "POST":
-        form = KeyCreateForm(request.POST, plan=org_plan, policy=key_policy)
+        form = KeyCreateForm(
+            request.POST,
+            plan=org_plan,
+            policy=key_policy,
+            projects=_visible_projects(request),
+            confined=request.project_scope is not None,
+        )
         claim = form_claim(request, form, CREATE)
         if claim and claim.outcome is Claim.USED:
             return _already_shown(request, claim.key_id)
@@ -171,7 +199,14 @@ def key_create(request):
                 return _show_secret(request, key=key, plaintext=plaintext, rotated=False)
     else:
         form = KeyCreateForm(
-            initial={"nonce": form_token_for(request, CREATE)}, plan=org_plan, policy=key_policy
+            initial={
+                "nonce": form_token_for(request, CREATE),
+                "project": request.GET.get("project", ""),
+            },
+            plan=org_plan,
+            policy=key_policy,
+            projects=_visible_projects(request),
+            confined=request.project_scope is not None,
         )
     status = 400 if form.is_bound else 200
     return render(request, "developer/key_create.html", {"form": form, "plan": plan}, status=status)
@@ -182,7 +217,7 @@ def _detail(request, key: ApiKey, *, rename_form=None, status=200):
         "key": key,
         "status": key.effective_status(),
         "rename_form": rename_form or KeyRenameForm(initial={"name": key.name}),
-        "can_manage": request.membership.can_manage_keys,
+        "can_manage": request.membership.can_manage_keys or bool(request.project_scope),
         "outside_policy": key.status != ApiKey.Status.REVOKED
         and policy.outside(key, request.organization, timezone.now()),
     }
@@ -190,13 +225,13 @@ def _detail(request, key: ApiKey, *, rename_form=None, status=200):
 
 
 @require_GET
-@member_required
+@project_member_required
 def key_detail(request, key_id):
     return _detail(request, key_or_404(request, key_id))
 
 
 @require_POST
-@manager_required
+@key_manager_required
 def key_rename(request, key_id):
     key = key_or_404(request, key_id)
     form = KeyRenameForm(request.POST)
@@ -226,7 +261,7 @@ def _status_change(request, key_id, *, service, done: str):
 
 
 @require_http_methods(["GET", "POST"])
-@manager_required
+@key_manager_required
 def key_disable(request, key_id):
     """Ask first, saying what stops working; then disable the key (it can be enabled again)."""
     key = key_or_404(request, key_id)
@@ -244,7 +279,7 @@ def key_disable(request, key_id):
 
 
 @require_http_methods(["GET", "POST"])
-@manager_required
+@key_manager_required
 @recent_authentication_required
 def key_edit(request, key_id):
     """Change a key's name, permissions, limits, allowlist and expiry: the API's rules
@@ -254,7 +289,12 @@ def key_edit(request, key_id):
         messages.error(request, "A revoked key cannot be changed.")
         return redirect("developer-key", key_id=key.key_id)
     plan = request.organization.plan
-    form = KeyEditForm(request.POST or None, initial=KeyEditForm.initial_for(key), plan=plan)
+    form = KeyEditForm(
+        request.POST or None,
+        initial=KeyEditForm.initial_for(key),
+        plan=plan,
+        projects=_visible_projects(request),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             key = services.apikey_update(
@@ -270,7 +310,7 @@ def key_edit(request, key_id):
 
 
 @require_POST
-@manager_required
+@key_manager_required
 def key_enable(request, key_id):
     return _status_change(
         request, key_id, service=services.apikey_enable, done="“{name}” is enabled again."
@@ -278,7 +318,7 @@ def key_enable(request, key_id):
 
 
 @require_http_methods(["GET", "POST"])
-@manager_required
+@key_manager_required
 def key_revoke(request, key_id):
     key = key_or_404(request, key_id)
     if request.method == "POST":
@@ -289,7 +329,7 @@ def key_revoke(request, key_id):
 
 
 @require_http_methods(["GET", "POST"])
-@manager_required
+@key_manager_required
 def key_delete(request, key_id):
     key = key_or_404(request, key_id)
     if request.method == "POST":
@@ -304,7 +344,7 @@ def key_delete(request, key_id):
 
 
 @require_http_methods(["GET", "POST"])
-@manager_required
+@key_manager_required
 @recent_authentication_required
 def key_rotate(request, key_id):
     key = key_or_404(request, key_id)

@@ -1,4 +1,5 @@
-"""``GET /api/v1/usage``: the organization's credit balance and usage per key.
+"""``GET /api/v1/usage``: the organization's credit balance and usage per key of the acting
+key's project (a key sees nothing of other projects).
 
 Figures come from the same selectors as Developer Settings and admin; they are as fresh as the
 last flush of each web process (``APIKEYS_USAGE_FLUSH_SECONDS``, 10 s by default).
@@ -13,7 +14,7 @@ from apikeys.keys.models import Permission
 from apikeys.keys.selectors import apikey_list
 from apikeys.usage import selectors
 from apikeys.usage.selectors import USAGE_WINDOWS, UsageSummary
-from apikeys.usage.serializers import UsageReportSerializer
+from apikeys.usage.serializers import UsageQuerySerializer, UsageReportSerializer
 from billing.selectors import credits_balance
 
 _NO_USAGE = UsageSummary(requests=0, errors=0, p50_ms=None, p95_ms=None)
@@ -38,23 +39,30 @@ class UsageView(APIView):
         summary="Credit balance and usage per key for the last 24 hours, 7 and 30 days",
         description=(
             "The organization's credit balance, and requests, errors, error rate and latency "
-            "(p50, p95) for all keys together and per key, over the last 24 hours, 7 days and "
-            "30 days. Figures are as fresh as each web process's last write, at most "
-            "`APIKEYS_USAGE_FLUSH_SECONDS` (10 s) old."
+            "(p50, p95) for the keys of the acting key's project together and per key, over "
+            "the last 24 hours, 7 days and 30 days; `project` filters by project (another "
+            "project's id reports nothing). Figures are as fresh as each web process's last "
+            "write, at most `APIKEYS_USAGE_FLUSH_SECONDS` (10 s) old."
         ),
+        parameters=[UsageQuerySerializer],
         responses={200: UsageReportSerializer},
     )
     def get(self, request):
+        query = UsageQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
         organization = request.auth.organization
+        own = request.auth.project_id
+        wanted = query.validated_data.get("project", own)
+        projects = frozenset({own}) if wanted == own else frozenset()
         now = timezone.now()
         totals, by_key = {}, {}
         for window, length in USAGE_WINDOWS.items():
             since = now - length
             totals[window] = _figures(
-                selectors.usage_summary(organization=organization, since=since)
+                selectors.usage_summary(organization=organization, since=since, projects=projects)
             )
             by_key[window] = selectors.usage_summaries_by_key(
-                organization=organization, since=since
+                organization=organization, since=since, projects=projects
             )
         keys = [
             {
@@ -64,7 +72,7 @@ class UsageView(APIView):
                 "status": key.effective_status(now),
                 "usage": {w: _figures(by_key[w].get(key.pk, _NO_USAGE)) for w in USAGE_WINDOWS},
             }
-            for key in apikey_list(organization=organization, now=now)
+            for key in apikey_list(organization=organization, now=now, projects=projects)
         ]
         return Response(
             {

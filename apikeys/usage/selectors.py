@@ -49,12 +49,23 @@ class UsageSummary:
         return self.errors / self.requests if self.requests else 0.0
 
 
-def _usage_rows(*, organization: Organization, api_key: ApiKey | None, since: datetime, until=None):
+def _usage_rows(
+    *,
+    organization: Organization,
+    api_key: ApiKey | None,
+    since: datetime,
+    until=None,
+    projects: frozenset[str] | None = None,
+):
     qs = UsageHourly.objects.filter(organization=organization, hour__gte=_hour(since))
     if until is not None:
         qs = qs.filter(hour__lt=until)
     if api_key is not None:
         qs = qs.filter(api_key=api_key)
+    if projects is not None:
+        # Requests count where their key is now: a moved key takes its request figures along
+        # (its jobs' spend stays where it was submitted).
+        qs = qs.filter(api_key__project_id__in=projects)
     return qs
 
 
@@ -68,9 +79,13 @@ def usage_summary(
     since: datetime,
     api_key: ApiKey | None = None,
     until: datetime | None = None,
+    projects: frozenset[str] | None = None,
 ) -> UsageSummary:
-    """Return requests, errors and p50/p95 latency from ``since`` to ``until`` (whole hours)."""
-    rows = _usage_rows(organization=organization, api_key=api_key, since=since, until=until)
+    """Return requests, errors and p50/p95 latency from ``since`` to ``until`` (whole hours),
+    of the keys of ``projects`` (None: every key)."""
+    rows = _usage_rows(
+        organization=organization, api_key=api_key, since=since, until=until, projects=projects
+    )
     sums = rows.aggregate(
         requests=Sum("requests"), errors=Sum("errors"), **{f: Sum(f) for f in BUCKET_FIELDS}
     )
@@ -84,11 +99,17 @@ def usage_summary(
 
 
 def usage_summaries_by_key(
-    *, organization: Organization, since: datetime, until: datetime | None = None
+    *,
+    organization: Organization,
+    since: datetime,
+    until: datetime | None = None,
+    projects: frozenset[str] | None = None,
 ) -> dict[int, UsageSummary]:
     """Return ``{api_key_id: UsageSummary}`` for every key with usage since ``since``."""
     rows = (
-        _usage_rows(organization=organization, api_key=None, since=since, until=until)
+        _usage_rows(
+            organization=organization, api_key=None, since=since, until=until, projects=projects
+        )
         .values("api_key_id")
         .annotate(
             requests_sum=Sum("requests"),
@@ -115,6 +136,7 @@ def usage_series(
     api_key: ApiKey | None = None,
     step: timedelta = timedelta(hours=1),
     now: datetime | None = None,
+    projects: frozenset[str] | None = None,
 ) -> list[tuple[datetime, int, int]]:
     """Return ``[(bucket_start, requests, errors)]`` from ``since`` to ``now`` (the end of the
     range), every bucket present.
@@ -129,7 +151,7 @@ def usage_series(
         buckets[moment] = [0, 0]
         moment += step
     rows = _usage_rows(
-        organization=organization, api_key=api_key, since=since, until=now
+        organization=organization, api_key=api_key, since=since, until=now, projects=projects
     ).values_list("hour", "requests", "errors")
     for hour, requests, errors in rows:
         index = int((hour - start) / step)

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from accounts.models import PROJECT_ID_PATTERN
 from apikeys.keys.models import ApiKey
 
 
@@ -35,8 +36,18 @@ class CreditsSerializer(serializers.Serializer):
     balance = serializers.IntegerField()
 
 
+class UsageQuerySerializer(serializers.Serializer):
+    project = serializers.RegexField(
+        PROJECT_ID_PATTERN,
+        required=False,
+        max_length=40,
+        help_text="Only this project's keys (`proj_…`). A key sees only its own project: "
+        "another project's id reports nothing.",
+    )
+
+
 class UsageReportSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField()
     credits = CreditsSerializer()
-    totals = UsageWindowsSerializer(help_text="All of the organization's keys together.")
+    totals = UsageWindowsSerializer(help_text="The keys of the acting key's project together.")
     keys = KeyUsageSerializer(many=True)

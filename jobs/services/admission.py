@@ -1,10 +1,11 @@
 """Admitting a submission: every cap, limit and write of a new job in one statement.
 
-A submission is decided on two rows, never on a sum of jobs: the key's row carries what its
-jobs spent per UTC day, calendar month and in total (``ApiKey.spend_*``), and the
-organization's credit account its balance, its jobs in flight and its month's spend
-(``CreditAccount``). One conditional ``UPDATE`` of each row checks and moves them, and on
-PostgreSQL the job's ``INSERT``, both ``UPDATE``\\ s and the ledger's reserve row are one
+A submission is decided on three rows, never on a sum of jobs: the key's row carries what its
+jobs spent per UTC day, calendar month and in total (``ApiKey.spend_*``), the key's project's
+row its month's spend (``Project.spend_month``), and the organization's credit account its
+balance, its jobs in flight and its month's spend (``CreditAccount``). One conditional
+``UPDATE`` of each row checks and moves them, and on PostgreSQL the job's ``INSERT``, the
+three ``UPDATE``\\ s and the ledger's reserve row are one
 statement (data-modifying CTEs): the rows are locked by that statement and released at the
 commit that follows it, so one organization's submissions queue on its row for one statement,
 not for a whole request. Each ``UPDATE``'s condition is re-checked by PostgreSQL on the row's
@@ -18,7 +19,8 @@ the two rows again and names the first cap the job is past, in the pipeline's or
 Workers keep the counters: ``counters_job_left_flight`` when a job reaches a terminal status
 (same transaction), ``billing.services`` when a settlement returns credits (spend is what a job
 holds while queued or running and what it was charged once finished, as
-``jobs.selectors.spend_for_key`` sums it). Rows are always locked job, key, then account.
+``jobs.selectors.spend_for_key`` sums it). Rows are always locked job, key, project, then
+account.
 """
 
 from datetime import datetime
@@ -27,9 +29,14 @@ from django.db import connection
 from django.db.models import F
 from django.db.models.sql import InsertQuery
 
-from accounts.models import Organization, Plan
+from accounts.models import Organization, Plan, Project
 from apikeys.keys.models import ApiKey
-from billing.errors import InsufficientCredits, OrgSpendLimitReached, SpendLimitReached
+from billing.errors import (
+    InsufficientCredits,
+    OrgSpendLimitReached,
+    ProjectSpendLimitReached,
+    SpendLimitReached,
+)
 from billing.models import CreditAccount, LedgerEntry
 from billing.periods import spend_periods
 from jobs.errors import TooManyJobsInFlight
@@ -43,6 +50,7 @@ def _tables() -> dict:
         "entry": LedgerEntry._meta.db_table,
         "organization": Organization._meta.db_table,
         "plan": Plan._meta.db_table,
+        "project": Project._meta.db_table,
     }
 
 
@@ -66,7 +74,17 @@ WHERE id = %(key_id)s
     + """ + %(cost)s <= spend_limit_credits)"""
 )
 
-# ``{admitted}``: on PostgreSQL, that the key's UPDATE matched (its CTE); on SQLite, true.
+# The project's month, as the organization's below. ``{admitted}``: on PostgreSQL, that the
+# key's UPDATE matched (its CTE); on SQLite, true.
+_PROJECT_UPDATE = """UPDATE {project} SET
+    spend_month = CASE WHEN spend_month_start = %(month)s THEN spend_month ELSE 0 END + %(cost)s,
+    spend_month_start = %(month)s
+WHERE project_id = %(project_id)s AND {admitted}
+    AND (%(cost)s = 0 OR monthly_spend_limit IS NULL
+         OR CASE WHEN spend_month_start = %(month)s THEN spend_month ELSE 0 END + %(cost)s
+            <= monthly_spend_limit)"""
+
+# ``{admitted}``: on PostgreSQL, that the project's UPDATE matched (its CTE); on SQLite, true.
 _ACCOUNT_UPDATE = """UPDATE {account} SET
     balance = balance - %(cost)s,
     jobs_in_flight = jobs_in_flight + 1,
@@ -84,7 +102,7 @@ RETURNING id, balance"""
 
 _ENTRY_COLUMNS = (
     "account_id, kind, amount, job_id, job_ref, reason, period, actor_user_id, actor_label, "
-    "balance_after, created_at"
+    "balance_after, created_at, project_id"
 )
 
 
@@ -108,6 +126,7 @@ def _params(*, job: Job, key: ApiKey, cost: int) -> dict:
         "month": month,
         "key_id": key.pk,
         "organization_id": key.organization_id,
+        "project_id": job.project_id,
         "job_ref": job.job_id,
         "now": job.created_at,
     }
@@ -133,11 +152,12 @@ def _admit_in_one_statement(*, job: Job, key: ApiKey, cost: int) -> bool:
     # Table names and Django's own INSERT only; every value is a parameter.
     sql = f"""WITH job AS ({insert} RETURNING id),
 k AS ({_KEY_UPDATE.format(**tables)} RETURNING id),
-a AS ({_ACCOUNT_UPDATE.format(admitted="EXISTS (SELECT 1 FROM k)", **tables)}),
+p AS ({_PROJECT_UPDATE.format(admitted="EXISTS (SELECT 1 FROM k)", **tables)} RETURNING id),
+a AS ({_ACCOUNT_UPDATE.format(admitted="EXISTS (SELECT 1 FROM p)", **tables)}),
 entry AS (
     INSERT INTO {tables["entry"]} ({_ENTRY_COLUMNS})
     SELECT a.id, 'reserve', -%(cost)s, job.id, %(job_ref)s, '', NULL, NULL, 'system',
-        a.balance, %(now)s
+        a.balance, %(now)s, %(project_id)s
     FROM a, job WHERE %(cost)s > 0
 )
 SELECT (SELECT id FROM job), (SELECT balance FROM a)"""  # noqa: S608
@@ -158,6 +178,9 @@ def _admit_step_by_step(*, job: Job, key: ApiKey, cost: int) -> bool:
         cursor.execute(_KEY_UPDATE.format(**tables), params)
         if cursor.rowcount != 1:
             return False
+        cursor.execute(_PROJECT_UPDATE.format(admitted="1 = 1", **tables), params)
+        if cursor.rowcount != 1:
+            return False
         cursor.execute(_ACCOUNT_UPDATE.format(admitted="1 = 1", **tables), params)
         row = cursor.fetchone()
     if row is None:
@@ -171,6 +194,7 @@ def _admit_step_by_step(*, job: Job, key: ApiKey, cost: int) -> bool:
             balance_after=balance,
             job=job,
             job_ref=job.job_id,
+            project_id=job.project_id,
             actor_label="system",
             created_at=job.created_at,
         )
@@ -187,8 +211,9 @@ def admission_refusal(*, key: ApiKey, cost: int, now: datetime) -> Exception | N
     """Return the refusal a submission of ``cost`` credits by ``key`` meets now, or None.
 
     In the pipeline's order: ``too_many_jobs_in_flight``, ``spend_limit_reached``,
-    ``org_spend_limit_reached``, ``insufficient_credits``. None means the rows have changed
-    since the refused attempt (a job finished meanwhile): the caller tries again.
+    ``project_spend_limit_reached``, ``org_spend_limit_reached``, ``insufficient_credits``.
+    None means the rows have changed since the refused attempt (a job finished meanwhile): the
+    caller tries again.
     """
     day, month = spend_periods(now)
     account, _ = CreditAccount.objects.get_or_create(organization_id=key.organization_id)
@@ -212,6 +237,14 @@ def admission_refusal(*, key: ApiKey, cost: int, now: datetime) -> Exception | N
                 return SpendLimitReached(
                     f"This job reserves {cost} credits; the key has spent {spent} of its "
                     f"{limit}-credit limit for the {period}."
+                )
+        project = Project.objects.get(project_id=key.project_id)
+        if project.monthly_spend_limit is not None:
+            spent = project.spent_this_month(month)
+            if spent + cost > project.monthly_spend_limit:
+                return ProjectSpendLimitReached(
+                    f"This job reserves {cost} credits; the key's project has spent {spent} of "
+                    f"its {project.monthly_spend_limit}-credit limit for this month."
                 )
         org_limit = account.monthly_spend_limit
         spent = account.spend_month if account.spend_month_start == month else 0

@@ -78,8 +78,8 @@ def job_submit(
 
     Refusals, in the pipeline's order, each writing nothing: ``invalid_request`` (options),
     ``model_not_available``, ``too_many_jobs_in_flight``, ``spend_limit_reached`` /
-    ``org_spend_limit_reached`` and ``insufficient_credits`` (see ``job_price`` and
-    ``jobs.services.admission``).
+    ``project_spend_limit_reached`` / ``org_spend_limit_reached`` and ``insufficient_credits``
+    (see ``job_price`` and ``jobs.services.admission``).
 
     With an ``idempotency_key``, the same key and body within 24 h return the original job
     (even when the balance has since run out); the same key with another body is refused with
@@ -142,6 +142,7 @@ def _new_job(key, prompt, options, priced, idempotency_key, request_hash, now) -
         job_id=_new_job_id(),
         organization_id=key.organization_id,
         api_key=key,
+        project_id=key.project_id,
         test=key.type == ApiKey.Type.TEST,
         prompt=prompt,
         options=options,

@@ -1,10 +1,11 @@
 """Developer Settings: what the organization and each key spent, the limits, the ledger."""
 
 import csv
+import re
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -13,6 +14,7 @@ from accounts.audit import Actor
 from accounts.decorators import (
     manager_required,
     member_required,
+    project_member_required,
     recent_authentication_required,
 )
 from accounts.models import Membership
@@ -124,6 +126,9 @@ def org_spend_limit(request):
     return _page(request, org_form=form, status=400)
 
 
+_PROJECT_ID = re.compile(r"proj_[A-Za-z0-9]{1,35}")
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -164,16 +169,23 @@ def _csv_rows(lines):
 
 
 @require_GET
-@member_required
+@project_member_required
 def ledger_csv(request):
-    """Download the folded ledger (one line per finished job) as CSV."""
+    """Download the folded ledger (one line per finished job) as CSV; ``?project=proj_…``
+    keeps one project's jobs. A project admin gets only their projects' (another is 404)."""
     writer = csv.writer(_Echo())
-    lines = ledger_lines(organization=request.organization).select_related("job")
+    project = request.GET.get("project") or None
+    scope = request.project_scope
+    if scope is not None and project not in scope:
+        raise Http404("No such project.")
+    lines = ledger_lines(organization=request.organization, project=project).select_related("job")
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in _csv_rows(lines)), content_type="text/csv"
     )
     stamp = timezone.now().strftime("%Y%m%d")
+    # Only a project id's own characters reach the header.
+    suffix = f"-{project}" if project and _PROJECT_ID.fullmatch(project) else ""
     response["Content-Disposition"] = (
-        f'attachment; filename="ledger-{request.organization.slug}-{stamp}.csv"'
+        f'attachment; filename="ledger-{request.organization.slug}{suffix}-{stamp}.csv"'
     )
     return response

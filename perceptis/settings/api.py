@@ -36,6 +36,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "Jobs", "description": "Submit generation jobs and read their status."},
         {"name": "Keys", "description": "Manage the organization's API keys."},
         {"name": "Usage", "description": "Credit balance and usage per key."},
+        {"name": "Projects", "description": "The key's project and its month's spend."},
         {"name": "Models", "description": "The models a key's plan may use, with prices."},
         {"name": "Webhooks", "description": "Endpoints that receive job events."},
         {

@@ -5,9 +5,10 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
 
-from accounts.models import AuditEvent, User
+from accounts.models import AuditEvent, Project, User
+from accounts.projects.services import project_create
 from billing.models import LedgerEntry
-from tests.helpers import enable_totp
+from tests.helpers import SYSTEM, enable_totp
 
 SUPPORT_PERMISSIONS = {
     "accounts.view_organization",
@@ -33,6 +34,9 @@ SUPPORT_PERMISSIONS = {
     # Read only: webhook endpoints (never their secrets) and their deliveries.
     "webhooks.view_webhookendpoint",
     "webhooks.view_webhookdelivery",
+    # Projects: read, and archive (the one action).
+    "accounts.view_project",
+    "accounts.archive_project",
 }
 SUPPORT_PAGES = [
     "/admin/accounts/organization/",
@@ -48,6 +52,7 @@ SUPPORT_PAGES = [
     "/admin/alerts/alertdelivery/",
     "/admin/webhooks/webhookendpoint/",
     "/admin/webhooks/webhookdelivery/",
+    "/admin/accounts/project/",
 ]
 
 
@@ -206,6 +211,7 @@ def test_support_index_lists_only_what_support_works_with(support, db):
     }
     assert models == {
         "Organization",
+        "Project",
         "Plan",
         "AuditEvent",
         "Membership",
@@ -272,3 +278,24 @@ def test_createsuperuser_noinput_reads_the_standard_environment(db, monkeypatch)
     client = Client()
     assert client.login(email="ops@example.com", password="correct-horse-battery-staple")
     assert client.get("/admin/accounts/user/").status_code == 200
+
+
+def test_support_lists_projects_with_spend_and_keys_and_only_archives_them(support, org, live_key):
+    empty = project_create(organization=org, name="Empty", actor=SYSTEM)
+    page = support.get("/admin/accounts/project/")
+    assert page.status_code == 200
+    assert empty.project_id in page.content.decode()
+    # Read-only: no add, no change, no delete.
+    assert support.get("/admin/accounts/project/add/").status_code == 403
+    change = support.post(f"/admin/accounts/project/{empty.pk}/change/", {"name": "Renamed"})
+    assert change.status_code == 403
+    default = Project.objects.get(organization=org, is_default=True)
+    response = support.post(
+        "/admin/accounts/project/",
+        {"action": "archive_projects", "_selected_action": [empty.pk, default.pk]},
+    )
+    assert response.status_code == 302
+    assert Project.objects.get(pk=empty.pk).archived_at is not None
+    assert Project.objects.get(pk=default.pk).archived_at is None  # refused: the Default one
+    event = AuditEvent.objects.get(action="project.archived")
+    assert event.actor_user.email == "support@example.com"

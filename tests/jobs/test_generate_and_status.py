@@ -18,6 +18,7 @@ from tests.helpers import bearer, requires_postgres
 
 JOB_FIELDS = {
     "job_id",
+    "project",
     "status",
     "created_at",
     "started_at",

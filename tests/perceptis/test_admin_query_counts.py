@@ -5,7 +5,7 @@ import itertools
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import AuditEvent, Membership, Organization, Plan, User
+from accounts.models import AuditEvent, Membership, Organization, Plan, Project, User
 from apikeys.keys.models import ApiKey
 from billing.models import CreditAccount, LedgerEntry
 from jobs.models import Job
@@ -51,9 +51,14 @@ def _populate(*, orgs: int, rows: int):
     Membership.objects.bulk_create(
         Membership(user=u, organization=o, role="admin") for u, o in zip(users, new_orgs)
     )
+    projects = Project.objects.bulk_create(
+        Project(organization=o, project_id=f"proj_bulk{n}x{o.pk}", name="Default", is_default=True)
+        for o in new_orgs
+    )
     keys = ApiKey.objects.bulk_create(
         ApiKey(
             organization=new_orgs[i % orgs],
+            project=projects[i % orgs],
             key_id=f"key_bulk{n}x{i}",
             name=f"bulk key {i}",
             hint="sk-live-per-…abcd",
@@ -68,6 +73,7 @@ def _populate(*, orgs: int, rows: int):
             job_id=f"job_bulk{n}x{i}",
             organization_id=keys[i].organization_id,
             api_key=keys[i],
+            project_id=keys[i].project_id,
             status="queued" if i % 2 else "succeeded",
             prompt="p",
         )

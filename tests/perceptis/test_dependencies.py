@@ -17,6 +17,7 @@ LAYERS = [
     "billing",
     "apikeys.keys",
     "apikeys.usage",
+    "apikeys.projects",
     "apikeys",  # the app's own modules: models, admin, apps, management commands
     "webhooks",
     "exposure",

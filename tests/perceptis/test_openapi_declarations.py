@@ -32,7 +32,7 @@ PIPELINE = {
     503: {"service_unavailable"},
 }
 RATE_LIMIT = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
-TAGS = ["Jobs", "Keys", "Usage", "Models", "Webhooks", "Exposed keys"]
+TAGS = ["Jobs", "Keys", "Usage", "Projects", "Models", "Webhooks", "Exposed keys"]
 
 
 @pytest.fixture
@@ -116,6 +116,7 @@ def test_operation_specific_codes_are_declared_where_they_can_happen(schema):
     generate = paths["/api/v1/generate"]["post"]
     assert openapi_error_codes(generate, 402) == {
         "spend_limit_reached",
+        "project_spend_limit_reached",
         "org_spend_limit_reached",
         "insufficient_credits",
     }
@@ -203,6 +204,7 @@ def test_operations_are_tagged_as_the_readme_sections(schema):
     }
     assert tags["Models"] == {"/api/v1/models"}
     assert tags["Usage"] == {"/api/v1/usage"}
+    assert tags["Projects"] == {"/api/v1/projects"}
     assert all(path.startswith("/api/v1/keys") for path in tags["Keys"])
     assert tags["Webhooks"] == {
         "/api/v1/webhooks",

@@ -16,6 +16,7 @@ from werkzeug.test import Client, EnvironBuilder, TestResponse, run_wsgi_app
 from werkzeug.wrappers import Request
 
 from accounts.models import Plan
+from accounts.projects.services import project_create
 from accounts.services import organization_set_plan
 from apikeys.keys.models import ApiKey, Permission
 from apikeys.keys.services import apikey_disable, apikey_revoke
@@ -176,6 +177,13 @@ def _job_cases():
         _, plaintext = c.key(spend_limit_credits=0)
         return generate(c, {"prompt": "x"}, plaintext=plaintext)
 
+    def project_spend_limit(c):
+        project = project_create(
+            organization=c.org, name="Capped", monthly_spend_limit=0, actor=SYSTEM
+        )
+        _, plaintext = c.key(project=project)
+        return generate(c, {"prompt": "x"}, plaintext=plaintext)
+
     def org_spend_limit(c):
         credits_spend_limit_set(organization=c.org, monthly_limit=0, actor=SYSTEM)
         return generate(c, {"prompt": "x"})
@@ -220,6 +228,7 @@ def _job_cases():
         "model_not_available": unknown_model,
         "too_many_jobs_in_flight": in_flight,
         "spend_limit_reached": key_spend_limit,
+        "project_spend_limit_reached": project_spend_limit,
         "org_spend_limit_reached": org_spend_limit,
         "insufficient_credits": no_credits,
         "idempotency_key_reused": reused_idempotency_key,

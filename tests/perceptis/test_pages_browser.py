@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.audit import Actor
 from accounts.members.services.invitations import invitation_create
 from accounts.models import Membership
+from accounts.projects.services import project_create
 from alerts.models import AlertDelivery, AlertRule
 from apikeys.keys.services.changes import apikey_disable, apikey_revoke
 from apikeys.usage.models import RequestLog, UsageHourly
@@ -104,7 +105,13 @@ def populate(org, make_user, make_key):
         actor=Actor.system("tour"), base_url="http://testserver",
     )  # fmt: skip
     colleague_membership = Membership.objects.get(organization=org, user=colleague)
+    project = project_create(
+        organization=org, name="Mobile app with a long name", monthly_spend_limit=5000,
+        rate_limit_ceiling=120, actor=SYSTEM,
+    )  # fmt: skip
+    make_key(org, name="Mobile backend", project=project)
     return {
+        "project": project,
         "owner": owner,
         "backend": backend,
         "revoked": revoked,
@@ -126,6 +133,8 @@ def signed_in_pages(o) -> dict[str, str]:
     key, endpoint = o["backend"].key_id, o["endpoint"].public_id
     return {
         "keys": reverse("developer-settings"),
+        "projects": reverse("developer-projects"),
+        "project-detail": reverse("developer-project", args=[o["project"].project_id]),
         "key-create": reverse("developer-key-create"),
         "key-detail": reverse("developer-key", args=[key]),
         "key-detail-unused": reverse("developer-key", args=[o["unused"].key_id]),

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from accounts.projects.services import project_create
+from apikeys.keys.models import Permission
 from jobs.models import Job
 from jobs.services import job_cancel, job_run
 from tests.helpers import SYSTEM, FakeServer, run_outbound_queue
@@ -234,3 +236,24 @@ def test_the_readme_receiver_verifies_a_real_delivery(
     assert verify_webhook(secret, headers, request["body"]) is True
     assert verify_webhook(secret, headers, request["body"] + b" ") is False
     assert verify_webhook("whsec_" + "A" * 43 + "=", headers, request["body"]) is False
+
+
+def test_a_job_event_carries_the_jobs_project(
+    org, make_key, client_for, receiver, django_capture_on_commit_callbacks
+):
+    web = project_create(organization=org, name="Web", actor=SYSTEM)
+    _, plaintext = make_key(
+        org,
+        project=web,
+        permissions=[Permission.KEYS_MANAGE, Permission.JOBS_WRITE, Permission.JOBS_READ],
+    )
+    client = client_for(plaintext)
+    _, secret = register(client, receiver.url)
+    job_id = submit(client)
+    run(job_id, django_capture_on_commit_callbacks)
+
+    assert run_outbound_queue() == 1
+
+    payload = verify(secret, receiver.requests[0])
+    assert payload["data"]["job_id"] == job_id
+    assert payload["data"]["project"] == web.project_id

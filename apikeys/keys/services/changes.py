@@ -19,6 +19,7 @@ from apikeys.keys.errors import (
     KeyRevoked,
 )
 from apikeys.keys.models import ApiKey, KeySecret
+from apikeys.keys.projects import key_project
 from apikeys.keys.services.creation import jsonable, store_secret
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_fields
@@ -49,23 +50,39 @@ def apikey_update(
     ip_allowlist=UNSET,
     spend_limit_credits=UNSET,
     spend_limit_period=UNSET,
+    project=UNSET,
 ) -> ApiKey:
     """Change a key's name or settings; only the arguments given change. Revoked keys are final.
 
     An acting key may change only keys it dominates, and only to settings it dominates
     (``exceeds_own_privileges``, audited). A new expiry must keep the organization's key
-    policy (``key_policy_violation``).
+    policy (``key_policy_violation``). ``project`` moves the key to another open project of
+    the organization (``api_key.moved``; an acting key cannot, the project being an axis of
+    the rule); its rate limit is lowered to that project's ceiling if above it. Jobs already
+    submitted stay in the project they were submitted in.
     """
     key = _locked(key)
     if key.status == ApiKey.Status.REVOKED:
         raise KeyRevoked("A revoked key cannot be changed.")
     plan_limit = key.organization.plan.rate_limit_per_minute
+    moved = {}
+    if project is not UNSET:
+        moved = clean_fields(
+            {
+                "project": lambda: key_project(
+                    organization=key.organization, project=project, actor=actor
+                )
+            }
+        )
+    ceiling = (moved["project"] if moved else key.project).rate_limit_ceiling
     checks = {
         "name": (name, lambda: validation.clean_name(name, what="key")),
         "permissions": (permissions, lambda: validation.clean_permissions(permissions)),
         "rate_limit_per_minute": (
             rate_limit_per_minute,
-            lambda: validation.clean_rate_limit(rate_limit_per_minute, plan_limit),
+            lambda: validation.clean_rate_limit_in_project(
+                rate_limit_per_minute, plan_limit, ceiling
+            ),
         ),
         "expires_at": (expires_at, lambda: validation.clean_expires_at(expires_at)),
         "ip_allowlist": (ip_allowlist, lambda: validation.clean_ip_allowlist(ip_allowlist)),
@@ -79,10 +96,26 @@ def apikey_update(
         ),
     }
     cleaned = clean_fields({f: check for f, (value, check) in checks.items() if value is not UNSET})
+    if moved and "rate_limit_per_minute" not in cleaned:
+        # A key moved under a lower ceiling keeps no more than the ceiling.
+        cleaned["rate_limit_per_minute"] = validation.clean_rate_limit_in_project(
+            None
+            if key.rate_limit_per_minute is not None
+            and ceiling is not None
+            and key.rate_limit_per_minute > ceiling
+            else key.rate_limit_per_minute,
+            plan_limit,
+            ceiling,
+        )
     if "expires_at" in cleaned and cleaned["expires_at"] != key.expires_at:
         policy.check(key.organization, expires_at=cleaned["expires_at"], now=timezone.now())
-    privileges.check_update(actor, key=key, changes=cleaned, plan_rate_limit=plan_limit)
+    privileges.check_update(
+        actor, key=key, changes={**cleaned, **moved}, plan_rate_limit=plan_limit
+    )
     changes = {}
+    if moved and moved["project"].project_id != key.project_id:
+        changes["project"] = {"from": key.project_id, "to": moved["project"].project_id}
+        key.project = moved["project"]
     for field, value in cleaned.items():
         old = getattr(key, field)
         if old != value:
@@ -91,6 +124,8 @@ def apikey_update(
     if changes:
         key.save(update_fields=list(changes))
         action = "api_key.renamed" if list(changes) == ["name"] else "api_key.updated"
+        if "project" in changes:
+            action = "api_key.moved"
         audit_record(
             actor=actor,
             action=action,

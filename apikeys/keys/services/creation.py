@@ -15,6 +15,7 @@ from apikeys.keys.errors import (
     PlanNotEligible,
 )
 from apikeys.keys.models import DEFAULT_PERMISSIONS, ApiKey, KeySecret
+from apikeys.keys.projects import key_project
 from apikeys.keys.selectors import apikey_counts_by_type
 from perceptis.validation import clean_fields
 
@@ -57,6 +58,7 @@ def apikey_create(
     ip_allowlist: list[str] | None = None,
     spend_limit_credits: int | None = None,
     spend_limit_period: str = ApiKey.SpendPeriod.MONTH,
+    project=None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is never stored or shown again.
 
@@ -65,14 +67,23 @@ def apikey_create(
     when an acting key would create a key beyond itself on any axis (audited), and
     ``key_creation_limit_reached`` past the plan's key creations per UTC day, and
     ``key_policy_violation`` for an expiry the organization's key policy does not allow.
+
+    ``project`` (a public id or a ``Project``; None: the acting key's project, or the
+    organization's Default one) must be an open project of the organization; an acting key
+    names only its own (``exceeds_own_privileges`` on ``project``). The key's rate limit stays
+    within the project's ceiling.
     """
     # Lock the organization row so two concurrent creations cannot both pass the limit check.
     organization = (
         Organization.objects.select_for_update().select_related("plan").get(pk=organization.pk)
     )
     plan_limit = organization.plan.rate_limit_per_minute
+    target = clean_fields(
+        {"project": lambda: key_project(organization=organization, project=project, actor=actor)}
+    )["project"]
     cleaned = clean_fields(
         {
+            "project": lambda: target,
             "name": lambda: validation.clean_name(name, what="key"),
             "type": lambda: validation.clean_choice(type, validation.TYPE_CHOICES, "Type"),
             "environment": lambda: validation.clean_choice(
@@ -81,8 +92,8 @@ def apikey_create(
             "permissions": lambda: validation.clean_permissions(
                 DEFAULT_PERMISSIONS if permissions is None else permissions
             ),
-            "rate_limit_per_minute": lambda: validation.clean_rate_limit(
-                rate_limit_per_minute, plan_limit
+            "rate_limit_per_minute": lambda: validation.clean_rate_limit_in_project(
+                rate_limit_per_minute, plan_limit, target.rate_limit_ceiling
             ),
             "expires_at": lambda: validation.clean_expires_at(expires_at),
             "ip_allowlist": lambda: validation.clean_ip_allowlist(ip_allowlist),
@@ -116,6 +127,7 @@ def apikey_create(
         organization=organization,
         target=key,
         metadata={
+            "project": key.project_id,
             "type": key.type,
             "environment": key.environment,
             "permissions": key.permissions,

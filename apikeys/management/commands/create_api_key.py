@@ -55,6 +55,11 @@ class Command(OperatorCommand):
         )
         parser.add_argument("--expires-in-days", type=_days, default=None)
         parser.add_argument(
+            "--project",
+            default=None,
+            help="The project's id (proj_…); the organization's Default project if omitted.",
+        )
+        parser.add_argument(
             "--json",
             action="store_true",
             help="Print the key (plaintext included, once) and its details as JSON on stdout.",
@@ -72,6 +77,7 @@ class Command(OperatorCommand):
             environment=options["environment"],
             permissions=options["permissions"],
             expires_at=expires_at,
+            project=options["project"],
             actor=Actor.system("operator (create_api_key)"),
         )
         if options["json"]:
@@ -79,6 +85,7 @@ class Command(OperatorCommand):
                 "key": plaintext,
                 "key_id": key.key_id,
                 "organization": org.slug,
+                "project": key.project_id,
                 "name": key.name,
                 "type": key.type,
                 "environment": key.environment,

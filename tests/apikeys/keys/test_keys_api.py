@@ -267,8 +267,10 @@ def test_get_a_key(manager):
     assert body["hint"] == key.hint
     assert body["permissions"] == ALL
     assert body["rate_limit_per_minute"] == key.organization.plan.rate_limit_per_minute
+    assert body["project"] == key.project_id
     assert set(body) == {
         "id",
+        "project",
         "name",
         "hint",
         "type",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apikeys.keys.models import ApiKey
-from apikeys.keys.privileges import AXES, KeySettings, exceeded
+from apikeys.keys.privileges import AXES, KeySettings, exceeded, project_exceeded
 
 NOON = datetime(2027, 1, 1, 12, tzinfo=UTC)
 BASE = KeySettings(
@@ -80,7 +80,8 @@ def test_every_axis_fails_together_in_table_order():
         expires_at=None,
         rate_limit=3000,
     )
-    assert tuple(exceeded(acting, strongest)) == AXES
+    reasons = {**exceeded(acting, strongest), **project_exceeded("proj_a", "proj_b")}
+    assert tuple(reasons) == AXES
 
 
 def test_null_rate_limit_means_the_plans_limit():

@@ -15,6 +15,7 @@ EDIT = "/settings/developer/keys/{}/edit/"
 
 def form(key, **overrides) -> dict:
     data = {
+        "project": key.project_id,
         "name": key.name,
         "permissions": list(key.permissions),
         "rate_limit_per_minute": "",
