@@ -221,8 +221,10 @@ class ModelsView(APIView):
 
     @extend_schema(
         operation_id="models",
-        summary="List the models this key's plan may use, with their prices",
+        summary="List the models this key may use, with their prices",
         description=(
+            "The models of the plan's price table that this key may use: all of them, or those "
+            "of the key's `allowed_models` when it has a list. "
             "Prices are credits per 1,000 tokens. A job reserves "
             "`ceil(input tokens × input price / 1000 + max_tokens × output price / 1000)` "
             "(at least 1) and is charged the same on the tokens it used."
@@ -230,5 +232,11 @@ class ModelsView(APIView):
         responses={200: ModelListSerializer},
     )
     def get(self, request):
-        prices = prices_for_plan(plan=request.auth.organization.plan)
+        key = request.auth
+        prices = [
+            price
+            for price in prices_for_plan(plan=key.organization.plan)
+            if key.allows_model(price.model)
+        ]
         return Response({"results": ModelEntrySerializer(prices, many=True).data, "next": None})
+

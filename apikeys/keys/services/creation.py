@@ -57,6 +57,7 @@ def apikey_create(
     ip_allowlist: list[str] | None = None,
     spend_limit_credits: int | None = None,
     spend_limit_period: str = ApiKey.SpendPeriod.MONTH,
+    allowed_models: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is never stored or shown again.
 
@@ -65,6 +66,8 @@ def apikey_create(
     when an acting key would create a key beyond itself on any axis (audited), and
     ``key_creation_limit_reached`` past the plan's key creations per UTC day, and
     ``key_policy_violation`` for an expiry the organization's key policy does not allow.
+    ``allowed_models`` limits the key's jobs to those models of the price table (None or
+    empty: every model the plan allows).
     """
     # Lock the organization row so two concurrent creations cannot both pass the limit check.
     organization = (
@@ -88,6 +91,7 @@ def apikey_create(
             "ip_allowlist": lambda: validation.clean_ip_allowlist(ip_allowlist),
             "spend_limit_credits": lambda: spend_limits.clean_spend_limit(spend_limit_credits),
             "spend_limit_period": lambda: spend_limits.clean_spend_period(spend_limit_period),
+            "allowed_models": lambda: validation.clean_allowed_models(allowed_models),
         }
     )
     policy.check(organization, expires_at=cleaned["expires_at"], now=timezone.now())
@@ -122,6 +126,7 @@ def apikey_create(
             "rate_limit_per_minute": key.rate_limit_per_minute,
             "expires_at": jsonable(key.expires_at),
             "ip_allowlist": key.ip_allowlist,
+            "allowed_models": key.allowed_models,
         },
     )
     return key, plaintext
