@@ -3,7 +3,14 @@
 from django.urls import include, path
 
 from jobs import views
-from jobs.api import GenerateView, JobCancelView, JobListView, ModelsView, StatusView
+from jobs.api import (
+    CostsView,
+    GenerateView,
+    JobCancelView,
+    JobListView,
+    ModelsView,
+    StatusView,
+)
 
 api_patterns = [
     path("generate", GenerateView.as_view(), name="api-generate"),
@@ -11,6 +18,7 @@ api_patterns = [
     path("jobs", JobListView.as_view(), name="api-jobs"),
     path("jobs/<str:job_id>/cancel", JobCancelView.as_view(), name="api-job-cancel"),
     path("models", ModelsView.as_view(), name="api-models"),
+    path("usage/costs", CostsView.as_view(), name="api-usage-costs"),
 ]
 
 job_page_patterns = [
