@@ -122,8 +122,7 @@ def models_exceeded(acting: KeySettings, other: KeySettings) -> str | None:
     if outside:
         return f"Models this key may not use: {', '.join(outside)}."
     return (
-        "The key must be limited to models this key may use: "
-        f"{', '.join(acting.allowed_models)}."
+        f"The key must be limited to models this key may use: {', '.join(acting.allowed_models)}."
     )
 
 

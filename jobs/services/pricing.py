@@ -2,7 +2,8 @@
 
 ``options.model`` must be a model of the price table the key's plan may use and, when the key
 has a list of allowed models, one of them (default: the plan's default model), and
-``options.max_tokens`` a whole number from 1 to the model's maximum (default: the maximum). Nothing else decides what reaches an engine.
+``options.max_tokens`` a whole number from 1 to the model's maximum (default: the maximum).
+Nothing else decides what reaches an engine.
 """
 
 from dataclasses import dataclass

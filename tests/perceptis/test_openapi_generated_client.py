@@ -208,9 +208,7 @@ def test_generated_client_parses_refusals_and_the_other_endpoints(
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_generated_client_reads_costs_by_key_and_model(
-    generated, live_server, make_org, make_key
-):
+def test_generated_client_reads_costs_by_key_and_model(generated, live_server, make_org, make_key):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -244,8 +242,6 @@ def test_generated_client_reads_costs_by_key_and_model(
     assert isinstance(row, models.CostResult)
     assert (row.key_id, row.model, row.test, row.jobs) == (key.key_id, "gpt-4o-mini", False, 1)
     assert row.credits_ == report.totals.credits_ >= 1  # "credits" is a Python builtin
-    too_long = usage_costs.sync_detailed(
-        client=api, start=today - timedelta(days=40), end=today
-    )
+    too_long = usage_costs.sync_detailed(client=api, start=today - timedelta(days=40), end=today)
     assert too_long.status_code == 400
     assert too_long.parsed.error.code.value == "invalid_request"
