@@ -34,8 +34,14 @@ page_patterns = [
     path("ledger.csv", views.ledger_csv, name="developer-ledger-csv"),
 ]
 
+usage_page_patterns = [
+    path("", views.usage, name="developer-usage"),
+    path("costs.csv", views.usage_costs_csv, name="developer-usage-costs-csv"),
+]
+
 urlpatterns = [
     path("api/v1/", include(api_patterns)),
     path("settings/developer/spend/", include(page_patterns)),
     path("settings/developer/jobs/", include(job_page_patterns)),
+    path("settings/developer/usage/", include(usage_page_patterns)),
 ]

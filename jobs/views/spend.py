@@ -124,12 +124,12 @@ def org_spend_limit(request):
     return _page(request, org_form=form, status=400)
 
 
-class _Echo:
+class CsvEcho:
     def write(self, value):
         return value
 
 
-def _cell(value) -> str:
+def csv_cell(value) -> str:
     # A spreadsheet runs a cell that starts with = + - @ as a formula: quote text cells.
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -153,13 +153,13 @@ def _csv_rows(lines):
         yield [
             line.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             entry,
-            _cell(line.job_ref),
-            _cell(job.model if job else ""),
+            csv_cell(line.job_ref),
+            csv_cell(job.model if job else ""),
             job.input_tokens if job and job.input_tokens is not None else "",
             job.output_tokens if job and job.output_tokens is not None else "",
             line.net,
             line.balance_after,
-            _cell(line.reason),
+            csv_cell(line.reason),
         ]
 
 
@@ -167,7 +167,7 @@ def _csv_rows(lines):
 @member_required
 def ledger_csv(request):
     """Download the folded ledger (one line per finished job) as CSV."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(CsvEcho())
     lines = ledger_lines(organization=request.organization).select_related("job")
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in _csv_rows(lines)), content_type="text/csv"
