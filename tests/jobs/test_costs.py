@@ -10,9 +10,13 @@ from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from apikeys.usage import metering
 from billing.models import LedgerEntry
+from jobs.costs import bucket_start
 from jobs.engines import DevelopmentEngine, GenerationRequest
 from jobs.models import CostHourly, CostRollup, Job
 from jobs.services import job_cancel, job_fail, job_retry, job_run, job_submit
@@ -421,7 +425,7 @@ def test_a_month_of_costs_equals_the_ledger_from_the_rollup_and_from_the_live_ta
 def test_a_job_settling_after_its_hour_was_rolled_up_reaches_that_hour(reader, at):
     key, client = reader
     at(DAY0 + timedelta(hours=1))
-    job = submit(key)
+    job = submit(key, model="gpt-4o", max_tokens=4000)  # most of it comes back on success
     at(DAY0 + timedelta(hours=3))
     costs_rollup()
     span = {"start": iso(DAY0), "end": iso(DAY0 + timedelta(days=1))}
@@ -433,6 +437,7 @@ def test_a_job_settling_after_its_hour_was_rolled_up_reaches_that_hour(reader, a
     assert costs_rollup()["recomputed"] == 1
 
     body = costs(client, **span).json()
+    assert job.credits_charged < job.credits_reserved
     assert body["totals"]["credits"] == job.credits_charged == ledger_net([job])
     assert CostHourly.objects.get().credits == job.credits_charged
 
@@ -495,3 +500,63 @@ def test_a_report_makes_the_same_queries_for_ten_jobs_and_a_hundred(
     many = queries()
 
     assert few == many
+
+
+# --- Property: the rollup kept run after run agrees with the ledger -------------------------
+
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["submit", "submit", "settle", "fail", "rollup"]),
+        st.integers(min_value=0, max_value=150),  # minutes that pass first
+        st.integers(min_value=0, max_value=10**6),  # which key, model or job
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@hypothesis_settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(steps=STEPS)
+def test_after_every_rollup_run_the_report_equals_the_ledger(make_org, make_key, steps):
+    """Jobs are submitted and settled, minutes and hours pass, the worker runs now and then:
+    right after each run, the report by day, key and model equals the ledger's rows."""
+    CostRollup.objects.all().delete()
+    CostHourly.objects.all().delete()
+    organization = make_org(credits=10_000_000)
+    keys = [make_key(organization)[0], make_key(organization)[0]]
+    _, plaintext = make_key(organization, permissions=["usage:read"])
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    moment, open_jobs = DAY0, []
+    original = timezone.now
+    try:
+        for action, minutes, pick in [*steps, ("rollup", 10, 0)]:
+            moment += timedelta(minutes=minutes)
+            timezone.now = lambda moment=moment: moment
+            if action == "submit":
+                key = keys[pick % 2]
+                open_jobs.append(submit(key, model=["gpt-4o", "gpt-4o-mini"][pick % 3 % 2]))
+            elif action in ("settle", "fail") and open_jobs:
+                job = open_jobs.pop(pick % len(open_jobs))
+                if action == "settle":
+                    succeed(job)
+                else:
+                    job_fail(job=job_claim(job_id=job.job_id), code="upstream", message="no")
+            elif action == "rollup":
+                costs_rollup()
+                end = bucket_start(moment, "day") + timedelta(days=1)
+                start = max(DAY0, end - timedelta(days=31))
+                body = costs(client, start=iso(start), end=iso(end), group_by="key,model")
+                assert _report_by_day_key_model(body.json()) == _ledger_by_day_key_model(
+                    organization
+                )
+    finally:
+        timezone.now = original
