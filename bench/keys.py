@@ -69,6 +69,7 @@ def keys_fill(count: int) -> int:
                         "environment": "'production'",
                         "permissions": empty_list,
                         "ip_allowlist": empty_list,
+                        "allowed_models": empty_list,
                         "spend_limit_period": "'month'",
                         "status": "'active'",
                         "created_at": now,

@@ -3,7 +3,6 @@
 from django.db.models import (
     BigIntegerField,
     Case,
-    Count,
     Exists,
     F,
     OuterRef,
@@ -12,7 +11,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models.functions import Coalesce
 
 from accounts.models import Organization
 from billing.models import CreditAccount, LedgerEntry
@@ -92,52 +91,3 @@ def credits_balance(*, organization: Organization) -> int:
         .first()
         or 0
     )
-
-
-def _settlements(*, organization: Organization, since, until):
-    # One capture or release per finished job: its net (with its reserve) is what it cost.
-    return LedgerEntry.objects.filter(
-        account__organization=organization,
-        kind__in=[LedgerEntry.Kind.CAPTURE, LedgerEntry.Kind.RELEASE],
-        created_at__gte=since,
-        created_at__lt=until,
-    )
-
-
-def credits_spent_by(*, organization: Organization, since, until, group: str) -> list[dict]:
-    """Return the credits finished jobs cost from ``since`` to ``until``, grouped by ``group``
-    (``"model"`` or ``"key"``): ``[{"group", "credits", "jobs"}]``, most credits first."""
-    field = {"model": "job__model", "key": "job__api_key_id"}[group]
-    rows = (
-        _settlements(organization=organization, since=since, until=until)
-        .values(field)
-        .annotate(net=Sum(ledger_net()), jobs=Count("id"))
-        .order_by()
-    )
-    out = [
-        {"group": row[field], "credits": -(row["net"] or 0), "jobs": row["jobs"]} for row in rows
-    ]
-    return sorted(out, key=lambda row: (-row["credits"], -row["jobs"], str(row["group"])))
-
-
-def credits_spent_series(*, organization: Organization, since, until, step) -> list[tuple]:
-    """Return ``[(bucket_start, credits, 0)]`` of what finished jobs cost, every ``step``
-    (whole hours) from ``since``'s hour to ``until``, every bucket present."""
-    start = since.replace(minute=0, second=0, microsecond=0)
-    buckets = {}
-    moment = start
-    while moment < until:
-        buckets[moment] = 0
-        moment += step
-    rows = (
-        _settlements(organization=organization, since=start, until=until)
-        .annotate(hour=TruncHour("created_at"))
-        .values("hour")
-        .annotate(net=Sum(ledger_net()))
-        .order_by()
-    )
-    for row in rows:
-        bucket = start + int((row["hour"] - start) / step) * step
-        if bucket in buckets:
-            buckets[bucket] += -(row["net"] or 0)
-    return [(moment, credits, 0) for moment, credits in buckets.items()]

@@ -1,4 +1,5 @@
-"""The jobs API: generate, status, the key's job list, cancel, and the models it may use."""
+"""The jobs API: generate, status, the key's job list, cancel, the models it may use, and the
+organization's costs by key, model and hour or day."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -8,7 +9,7 @@ from rest_framework.views import APIView
 from accounts.audit import Actor
 from apikeys.keys import keycache, readmodels
 from apikeys.keys.fallback import shared_call
-from apikeys.keys.models import Permission
+from apikeys.keys.models import ApiKey, Permission
 from apikeys.keys.pipeline import ANY_KEY, request_state
 from billing.errors import (
     InsufficientCredits,
@@ -18,6 +19,7 @@ from billing.errors import (
     SpendLimitReached,
 )
 from billing.prices import prices_for_plan
+from jobs.costs import costs_report
 from jobs.errors import (
     IdempotencyKeyReused,
     JobNotCancelable,
@@ -26,6 +28,8 @@ from jobs.errors import (
 )
 from jobs.selectors import jobs_list
 from jobs.serializers import (
+    CostReportSerializer,
+    CostsQuerySerializer,
     GenerateRequestSerializer,
     JobListQuerySerializer,
     JobPageSerializer,
@@ -229,8 +233,10 @@ class ModelsView(APIView):
 
     @extend_schema(
         operation_id="models",
-        summary="List the models this key's plan may use, with their prices",
+        summary="List the models this key may use, with their prices",
         description=(
+            "The models of the plan's price table that this key may use: all of them, or those "
+            "of the key's `allowed_models` when it has a list. "
             "Prices are credits per 1,000 tokens. A job reserves "
             "`ceil(input tokens × input price / 1000 + max_tokens × output price / 1000)` "
             "(at least 1) and is charged the same on the tokens it used."
@@ -238,5 +244,46 @@ class ModelsView(APIView):
         responses={200: ModelListSerializer},
     )
     def get(self, request):
-        prices = prices_for_plan(plan=request.auth.organization.plan)
+        key = request.auth
+        prices = [
+            price
+            for price in prices_for_plan(plan=key.organization.plan)
+            if key.allows_model(price.model)
+        ]
         return Response({"results": ModelEntrySerializer(prices, many=True).data, "next": None})
+
+
+class CostsView(APIView):
+    required_permission = Permission.USAGE_READ
+    schema_tag = "Usage"
+
+    @extend_schema(
+        operation_id="usage_costs",
+        summary="Costs by key, model and hour or day",
+        description=(
+            "What the organization's jobs cost, in UTC buckets from `start` to `end` (rounded "
+            "out to whole buckets): at most 7 days of `hour` buckets or 31 days of `day` "
+            "buckets, else `400 invalid_request` with `fields`. Every bucket is listed, with "
+            "an empty `results` when nothing was submitted in it. Each result is one group "
+            "(`group_by`: `key`, `model`, both, or none) with the credits the ledger holds for "
+            "its jobs (the charge of finished jobs: what a capture or release gave back is not "
+            "counted, so refunds and cancels count; the reservation of jobs still queued or "
+            "running), the jobs submitted and their tokens. Test keys' jobs are results of "
+            "their own (`test: true`, 0 credits); a test key sees only those. Hours the "
+            "worker has rolled up are read from the rollup, the last ones from the jobs."
+        ),
+        parameters=[CostsQuerySerializer],
+        responses={200: CostReportSerializer},
+    )
+    def get(self, request):
+        # A plain dict: as a QueryDict, an empty value would count as absent.
+        query = CostsQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        report = costs_report(
+            organization=request.auth.organization,
+            query=query.validated_data,
+            test_only=request.auth.type == ApiKey.Type.TEST,
+        )
+        # Already in its declared shape (``CostReportSerializer``, the schema's): rendered as is,
+        # since a month of days by key and model is thousands of results.
+        return Response(report)

@@ -122,3 +122,50 @@ class Job(models.Model):
         if not self.error_code:
             return None
         return {"code": self.error_code, "message": self.error_message}
+
+
+class CostHourly(models.Model):
+    """What one key's jobs on one model, submitted in one UTC hour, cost: the costs rollup.
+
+    ``credits`` is the ledger's net for those jobs (their reserve rows plus their capture or
+    release: what finished jobs were charged, and what queued or running ones still hold), so
+    the rollup sums to the ledger. Rows are written only by ``jobs.costs.services.costs_rollup``
+    on the worker, which recomputes whole hours; the hours it has not rolled up yet are read
+    from the jobs and the ledger themselves.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    model = models.CharField(max_length=100, blank=True)
+    # A test key's jobs: watermarked and free, always rows of their own.
+    test = models.BooleanField(default=False)
+    jobs = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    credits = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "hourly costs"
+        ordering = ["-hour"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "hour", "model"], name="one_cost_row_per_key_hour_model"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "hour"], name="jobs_cost_org_hour_idx")]
+
+    def __str__(self):
+        return f"{self.api_key_id} {self.model} {self.hour:%Y-%m-%d %H}:00 {self.credits} credits"
+
+
+class CostRollup(models.Model):
+    """The costs rollup's progress: one row. Hours before ``rolled_until`` are in
+    ``CostHourly``; ``ran_at`` is when the last run began (the next one recomputes the hours of
+    jobs that finished since, so a late settlement reaches its hour)."""
+
+    rolled_until = models.DateTimeField(null=True, blank=True)
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"costs rolled up until {self.rolled_until}"

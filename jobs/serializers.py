@@ -1,12 +1,16 @@
-"""The jobs API's request and response shapes: generate, status, list, cancel, models."""
+"""The jobs API's request and response shapes: generate, status, list, cancel, models, costs."""
 
 import json
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apikeys.keys.serializers import IsoDateTimeField
+from jobs import costs
 from jobs.models import Job
 from jobs.status import job_status_body
 from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
@@ -164,3 +168,107 @@ class JobListQuerySerializer(serializers.Serializer):
 class JobPageSerializer(serializers.Serializer):
     results = JobSerializer(many=True)
     next = serializers.URLField(allow_null=True)
+
+
+# --- GET /api/v1/usage/costs -------------------------------------------------------------------
+
+# Dates outside these are refused rather than computed with (year 1 or 9999 overflow).
+COSTS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+COSTS_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class CostsQuerySerializer(serializers.Serializer):
+    start = IsoDateTimeField(
+        help_text="ISO 8601, UTC when no offset is given; rounded down to its hour or day."
+    )
+    end = IsoDateTimeField(
+        required=False,
+        help_text="ISO 8601, exclusive; rounded up to a whole hour or day. Default: now.",
+    )
+    bucket = serializers.ChoiceField(
+        choices=list(costs.BUCKETS),
+        required=False,
+        default="day",
+        help_text=f"`hour` (at most {costs.MAX_BUCKETS['hour']} buckets, 7 days) or `day` "
+        f"(at most {costs.MAX_BUCKETS['day']}); default `day`. Buckets are UTC hours or days.",
+    )
+    group_by = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="`key`, `model` or `key,model`; none: one row per bucket (and one more for "
+        "test keys' jobs, if any).",
+    )
+
+    def validate_group_by(self, value: str) -> tuple[str, ...]:
+        names = {part.strip() for part in value.split(",") if part.strip()}
+        unknown = sorted(names - set(costs.GROUPS))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Group by {' or '.join(costs.GROUPS)}, comma-separated; not {unknown[0][:20]!r}."
+            )
+        return tuple(name for name in costs.GROUPS if name in names)
+
+    def validate(self, data):
+        start, end = data["start"], data.get("end") or timezone.now()
+        for name, moment in (("start", start), ("end", end)):
+            if not COSTS_EARLIEST <= moment < COSTS_LATEST:
+                raise serializers.ValidationError({name: ["A time from 2000 to 2099."]})
+        if end <= start:
+            raise serializers.ValidationError({"end": ["The end must be after the start."]})
+        bucket = data["bucket"]
+        start, end = costs.bucket_bounds(start, end, bucket)
+        query = costs.CostQuery(
+            start=start, end=end, bucket=bucket, group_by=data.get("group_by", ())
+        )
+        maximum = costs.MAX_BUCKETS[bucket]
+        if query.bucket_count > maximum:
+            span = "7 days of hour buckets" if bucket == "hour" else "31 days of day buckets"
+            raise serializers.ValidationError(
+                {
+                    "end": [
+                        f"At most {span} ({maximum} buckets); this asks for {query.bucket_count}."
+                    ]
+                }
+            )
+        return query
+
+
+class CostResultSerializer(serializers.Serializer):
+    key_id = serializers.CharField(
+        allow_null=True, help_text="The Key ID, when grouped by key; null otherwise."
+    )
+    key_name = serializers.CharField(allow_null=True, help_text="The key's name, with key_id.")
+    model = serializers.CharField(
+        allow_null=True, help_text="The model, when grouped by model; null otherwise."
+    )
+    test = serializers.BooleanField(help_text="Test keys' jobs (free: 0 credits) are own rows.")
+    credits = serializers.IntegerField(
+        help_text="The ledger's net for these jobs: charged once finished (what a capture or "
+        "release gave back is not counted), held while queued or running."
+    )
+    jobs = serializers.IntegerField(help_text="Jobs submitted in the bucket.")
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+
+
+class CostBucketSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    results = CostResultSerializer(many=True, help_text="Empty when nothing was submitted.")
+
+
+class CostTotalsSerializer(serializers.Serializer):
+    credits = serializers.IntegerField()
+    jobs = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+
+
+class CostReportSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="The first bucket's start.")
+    end = serializers.DateTimeField(help_text="The last bucket's end (exclusive).")
+    bucket = serializers.ChoiceField(choices=list(costs.BUCKETS))
+    group_by = serializers.ListField(child=serializers.ChoiceField(choices=list(costs.GROUPS)))
+    buckets = CostBucketSerializer(many=True)
+    totals = CostTotalsSerializer()

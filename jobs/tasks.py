@@ -7,6 +7,7 @@ from django.utils import timezone
 from apikeys.keys.services import form_tokens_purge
 from apikeys.usage.retention import request_log_purge, usage_purge
 from jobs.services import job_run, jobs_purge_finished, jobs_reconcile
+from jobs.services.costs import costs_rollup
 from webhooks.retention import webhookdelivery_purge
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,10 @@ def run_job(job_id: str):
 
 def reconcile_jobs():
     return jobs_reconcile()
+
+
+def roll_up_costs():
+    return costs_rollup()
 
 
 def purge_old_data(*, now=None, batch_size: int | None = None) -> dict:

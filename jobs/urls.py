@@ -3,7 +3,14 @@
 from django.urls import include, path
 
 from jobs import views
-from jobs.api import GenerateView, JobCancelView, JobListView, ModelsView, StatusView
+from jobs.api import (
+    CostsView,
+    GenerateView,
+    JobCancelView,
+    JobListView,
+    ModelsView,
+    StatusView,
+)
 
 api_patterns = [
     path("generate", GenerateView.as_view(), name="api-generate"),
@@ -11,6 +18,7 @@ api_patterns = [
     path("jobs", JobListView.as_view(), name="api-jobs"),
     path("jobs/<str:job_id>/cancel", JobCancelView.as_view(), name="api-job-cancel"),
     path("models", ModelsView.as_view(), name="api-models"),
+    path("usage/costs", CostsView.as_view(), name="api-usage-costs"),
 ]
 
 job_page_patterns = [
@@ -26,8 +34,14 @@ page_patterns = [
     path("ledger.csv", views.ledger_csv, name="developer-ledger-csv"),
 ]
 
+usage_page_patterns = [
+    path("", views.usage, name="developer-usage"),
+    path("costs.csv", views.usage_costs_csv, name="developer-usage-costs-csv"),
+]
+
 urlpatterns = [
     path("api/v1/", include(api_patterns)),
     path("settings/developer/spend/", include(page_patterns)),
     path("settings/developer/jobs/", include(job_page_patterns)),
+    path("settings/developer/usage/", include(usage_page_patterns)),
 ]

@@ -171,6 +171,14 @@ AXIS_ROWS = {
         "tighter": {"rate_limit_per_minute": 4},
         "stronger": {"rate_limit_per_minute": None},
     },
+    "allowed_models": {
+        "acting": {"allowed_models": ["gpt-4o", "gpt-4o-mini"]},
+        "beyond": {"allowed_models": ["gpt-4o", "o1"]},
+        "within": {"allowed_models": ["gpt-4o-mini"]},
+        "lift": {"allowed_models": None},
+        "tighter": {"allowed_models": ["gpt-4o-mini"]},
+        "stronger": {"allowed_models": []},
+    },
 }
 AXES = list(AXIS_ROWS)
 LIFTABLE = [axis for axis, row in AXIS_ROWS.items() if row["lift"] is not None]

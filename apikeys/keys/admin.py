@@ -98,6 +98,7 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
         "permissions",
         "rate_limit_per_minute",
         "ip_allowlist",
+        "allowed_models",
         "spend_limit_credits",
         "spend_limit_period",
         "expires_at",

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apikeys.keys.models import DEFAULT_PERMISSIONS, ApiKey, Permission
 from apikeys.keys.policy import KeyPolicy
+from billing.models import ModelPrice
 from perceptis.forms import ServiceErrorsMixin
 
 # A signed form token (``apikeys.keys.services.form_tokens``): URL-safe base64 and colons.
@@ -74,6 +75,12 @@ class KeySettingsForm(ServiceErrorsMixin, forms.Form):
         help_text="Addresses or CIDR ranges, one per line. Empty allows every address.",
     )
 
+    allowed_models = forms.MultipleChoiceField(
+        label="Models",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unticked for every model the plan allows.",
+    )
     spend_limit_credits = forms.IntegerField(
         label="Spend limit (credits)",
         required=False,
@@ -88,6 +95,10 @@ class KeySettingsForm(ServiceErrorsMixin, forms.Form):
 
     def __init__(self, *args, plan=None, policy: KeyPolicy | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The price table's models; the service checks the names again when saving.
+        self.fields["allowed_models"].choices = [
+            (name, name) for name in ModelPrice.objects.values_list("model", flat=True)
+        ]
         if plan is not None:
             self.fields[
                 "rate_limit_per_minute"
@@ -125,6 +136,7 @@ class KeySettingsForm(ServiceErrorsMixin, forms.Form):
             "ip_allowlist": _split_lines(data["ip_allowlist"]),
             "spend_limit_credits": data["spend_limit_credits"],
             "spend_limit_period": data["spend_limit_period"] or ApiKey.SpendPeriod.MONTH,
+            "allowed_models": list(data["allowed_models"]),
         }
 
 
@@ -196,6 +208,7 @@ class KeyEditForm(KeySettingsForm):
             "ip_allowlist": "\n".join(key.ip_allowlist or []),
             "spend_limit_credits": key.spend_limit_credits,
             "spend_limit_period": key.spend_limit_period or ApiKey.SpendPeriod.MONTH,
+            "allowed_models": list(key.allowed_models),
         }
 
 

@@ -33,6 +33,7 @@ _KEY_COLUMNS = (
             "rate_limit_per_minute",
             "expires_at",
             "ip_allowlist",
+            "allowed_models",
             "status",
             "deleted_at",
             "last_used_at",

@@ -85,6 +85,9 @@ class ApiKey(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     ip_allowlist = models.JSONField(default=list, blank=True)
+    # Model names of the price table this key's jobs may ask for; empty: every model the plan
+    # allows. Names, not rows: a model removed from the price table is simply not available.
+    allowed_models = models.JSONField(default=list, blank=True)
     # None: no limit of its own. Credits reserved by its queued and running jobs plus those
     # charged for its finished ones (succeeded, or canceled after the engine returned), per UTC
     # day, calendar month or in total.
@@ -182,6 +185,10 @@ class ApiKey(models.Model):
         return any(
             address in ipaddress.ip_network(cidr, strict=False) for cidr in self.ip_allowlist
         )
+
+    def allows_model(self, model: str) -> bool:
+        """Return whether the key may use ``model`` (an empty list allows every model)."""
+        return not self.allowed_models or model in self.allowed_models
 
     def effective_rate_limit(self) -> int:
         """Return requests per minute: the plan's, or the key's where it is lower."""

@@ -14,6 +14,7 @@ ip_allowlist       if the acting key has one, a non-empty allowlist inside its C
 expires_at         if the acting key expires, an expiry no later than its own
 rate_limit         no higher than the acting key's effective limit (own or the plan's)
 spend_limit        if the acting key has one, one no higher, with the same period
+allowed_models     if the acting key has a list, a non-empty list inside it
 project            only the acting key's own project
 ================== ====================================================================
 
@@ -43,6 +44,7 @@ AXES = (
     "expires_at",
     "rate_limit_per_minute",
     "spend_limit",
+    "allowed_models",
     "project",
 )
 
@@ -59,6 +61,7 @@ class KeySettings:
     rate_limit: int  # effective requests per minute: the key's own, or the plan's when null
     spend_limit_credits: int | None = None
     spend_limit_period: str | None = None
+    allowed_models: tuple[str, ...] = ()  # empty: every model the plan allows
 
     @classmethod
     def from_values(cls, values: Mapping, *, plan_rate_limit: int) -> "KeySettings":
@@ -73,6 +76,7 @@ class KeySettings:
             rate_limit=plan_rate_limit if own is None else min(own, plan_rate_limit),
             spend_limit_credits=values.get("spend_limit_credits"),
             spend_limit_period=values.get("spend_limit_period"),
+            allowed_models=tuple(values.get("allowed_models") or ()),
         )
 
     @classmethod
@@ -87,6 +91,7 @@ class KeySettings:
             "rate_limit_per_minute": key.rate_limit_per_minute,
             "spend_limit_credits": key.spend_limit_credits,
             "spend_limit_period": key.spend_limit_period,
+            "allowed_models": key.allowed_models,
         }
         values.update(changes)
         return cls.from_values(values, plan_rate_limit=plan_rate_limit)
@@ -102,6 +107,24 @@ def _inside(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
     return all(
         any(net.version == out.version and net.subnet_of(out) for out in outer_networks)
         for net in _networks(inner)
+    )
+
+
+def models_exceeded(acting: KeySettings, other: KeySettings) -> str | None:
+    """Return why ``other`` may use models ``acting`` may not, or None.
+
+    An empty list means every model the plan allows, so under a key with a list only a
+    non-empty list inside it is no wider.
+    """
+    if not acting.allowed_models:
+        return None
+    outside = sorted(set(other.allowed_models) - set(acting.allowed_models))
+    if other.allowed_models and not outside:
+        return None
+    if outside:
+        return f"Models this key may not use: {', '.join(outside)}."
+    return (
+        f"The key must be limited to models this key may use: {', '.join(acting.allowed_models)}."
     )
 
 
@@ -145,6 +168,9 @@ def exceeded(acting: KeySettings, other: KeySettings) -> dict[str, str]:
             f"A spend limit of at most {acting.spend_limit_credits} credits per "
             f"{acting.spend_limit_period}, as this key has."
         )
+    models_reason = models_exceeded(acting, other)
+    if models_reason is not None:
+        out["allowed_models"] = models_reason
     return out
 
 

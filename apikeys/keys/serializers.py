@@ -61,6 +61,11 @@ class KeySerializer(serializers.Serializer):
         allow_null=True, help_text="Credits the key may spend per period; null: no limit."
     )
     spend_limit_period = serializers.ChoiceField(choices=ApiKey.SpendPeriod.choices)
+    allowed_models = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Models (from `GET /api/v1/models`) the key's jobs may use; empty: every "
+        "model the plan allows.",
+    )
     expires_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
@@ -132,6 +137,14 @@ class KeyChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         max_length=40,
         help_text="The key's project (`proj_…`); on create, the acting key's project when "
         "omitted. A key reaches only its own project (`403 exceeds_own_privileges`).",
+    )
+    allowed_models = StrictListField(
+        child=StrictCharField(max_length=100),
+        required=False,
+        allow_null=True,
+        max_length=100,
+        help_text="Model names from the price table the key's jobs may use (a job naming "
+        "another is `400 model_not_available`); empty or null: every model the plan allows.",
     )
 
 

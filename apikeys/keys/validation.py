@@ -6,9 +6,11 @@ from datetime import datetime
 from django.utils import timezone
 
 from apikeys.keys.models import ApiKey, Permission
+from billing.models import ModelPrice
 from perceptis.validation import clean_choice, clean_name  # noqa: F401  (re-exported)
 
 MAX_ALLOWLIST_ENTRIES = 100
+MAX_ALLOWED_MODELS = 100
 
 
 def clean_permissions(value) -> list[str]:
@@ -62,6 +64,29 @@ def clean_ip_allowlist(value) -> list[str]:
         if str(network) not in out:
             out.append(str(network))
     return out
+
+
+def clean_allowed_models(value) -> list[str]:
+    """Return the model names a key may use, in the price table's order; empty: every model.
+
+    Each name must be a model of the price table (whether the plan may use it is checked per
+    job, so a key keeps its list through a change of plan).
+    """
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError("Allowed models are a list of model names from GET /api/v1/models.")
+    if len(value) > MAX_ALLOWED_MODELS:
+        raise ValueError(f"At most {MAX_ALLOWED_MODELS} models.")
+    names = {v.strip() for v in value}
+    if not names:
+        return []
+    known = set(ModelPrice.objects.filter(model__in=names).values_list("model", flat=True))
+    unknown = sorted(names - known)
+    if unknown:
+        shown = ", ".join(repr(name[:100]) for name in unknown[:5])
+        raise ValueError(f"Not in the price table: {shown}.")
+    return sorted(known)
 
 
 def clean_user_agent(user_agent: str) -> str:

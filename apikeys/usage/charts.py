@@ -85,3 +85,69 @@ def requests_chart(
 ) -> dict:
     """Return the chart of requests (and the errors among them) over time."""
     return bar_chart(series, label_format=label_format, noun="requests", step_label=step_label)
+
+
+# Colours of a stacked chart's series (CSS classes ``series-0`` ...); more series than this are
+# drawn together as the last one, "Other".
+STACK_COLOURS = 6
+
+
+def stacked_chart(
+    starts: list[datetime],
+    series: list[tuple[str, list[int]]],
+    *,
+    label_format: str,
+    noun: str,
+    step_label: str,
+) -> dict:
+    """Return the geometry of a stacked bar per bucket: ``series`` is ``[(label, values)]``,
+    one value per bucket of ``starts``, drawn bottom up in the given order (the largest first,
+    as the caller sorts them); series past ``STACK_COLOURS - 1`` are summed into "Other"."""
+    if len(series) > STACK_COLOURS:
+        kept = series[: STACK_COLOURS - 1]
+        others = [values for _, values in series[STACK_COLOURS - 1 :]]
+        rest = [sum(column) for column in zip(*others, strict=True)]
+        series = [*kept, ("Other", rest)]
+    totals = [sum(values[i] for _, values in series) for i in range(len(starts))]
+    peak = max(totals, default=0)
+    top = nice_ceiling(peak)
+    slot = WIDTH / max(len(starts), 1)
+    bars = []
+    for index, start in enumerate(starts):
+        y = HEIGHT
+        segments = []
+        for number, (label, values) in enumerate(series):
+            value = values[index]
+            if value <= 0:
+                continue
+            height = HEIGHT * value / top
+            y -= height
+            segments.append(
+                {
+                    "y": round(y, 2),
+                    "height": round(height, 2),
+                    "series": number,
+                    "title": f"{start:{label_format}} UTC: {label}, {value:,} {noun}",
+                }
+            )
+        bars.append(
+            {
+                "x": round(index * slot + GAP / 2, 2),
+                "width": round(max(slot - GAP, 0.5), 2),
+                "segments": segments,
+                "title": f"{start:{label_format}} UTC: {totals[index]:,} {noun}",
+            }
+        )
+    picks = sorted({0, len(starts) // 2, len(starts) - 1}) if starts else []
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "peak": peak,
+        "bars": bars,
+        "legend": [{"label": label, "series": n} for n, (label, _) in enumerate(series)],
+        "y_ticks": [_number(top), _number(top / 2), "0"],
+        "x_ticks": [f"{starts[i]:{label_format}}" for i in picks],
+        "y_title": f"{noun.capitalize()} {step_label}",
+        "total": sum(totals),
+        "noun": noun,
+    }

@@ -1,4 +1,5 @@
-"""The usage API (``/api/v1/usage``) and the usage, request-log and activity pages."""
+"""The usage API (``/api/v1/usage``) and the request-log and activity pages (the usage page,
+which draws the jobs' costs, is ``jobs.views.usage``)."""
 
 from django.urls import include, path
 
@@ -9,7 +10,6 @@ api_patterns = [
 ]
 
 page_patterns = [
-    path("usage/", views.usage, name="developer-usage"),
     path("requests/", views.request_log, name="developer-requests"),
     path("requests/<int:pk>/", views.request_detail, name="developer-request"),
     path("activity/", views.activity, name="developer-activity"),

@@ -1,4 +1,5 @@
-"""Usage figures and chart, credits, the request log and the activity log."""
+"""Usage figures and chart (shared with the usage page, ``jobs.views.usage``, and the key page),
+the request log and the activity log."""
 
 from datetime import UTC, datetime, time, timedelta
 
@@ -13,11 +14,9 @@ from accounts.selectors import audit_events_for
 from apikeys.keys.models import ApiKey
 from apikeys.keys.selectors import apikey_list
 from apikeys.usage import selectors
-from apikeys.usage.charts import bar_chart, requests_chart
+from apikeys.usage.charts import requests_chart
 from apikeys.usage.forms import RequestLogFilterForm, UsageRangeForm
 from apikeys.usage.models import RequestLog
-from billing.models import CreditAccount
-from billing.selectors import credits_spent_by, credits_spent_series, ledger_lines
 from perceptis.pagination import paginate
 
 # Chart buckets per preset: 24 hourly bars, 28 six-hour bars, 30 daily bars, 30 three-day bars.
@@ -29,7 +28,6 @@ CHART_STEPS = {
 }
 WINDOW_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "90d": "90 days"}
 DEFAULT_WINDOW = "24h"
-LEDGER_ROWS = 20
 
 
 def figures(summary: selectors.UsageSummary) -> dict:
@@ -109,59 +107,6 @@ def usage_context(request, *, api_key: ApiKey | None = None) -> dict:
         "api_key": api_key,
         "api_base": request.build_absolute_uri("/api/v1/"),
     }
-
-
-@require_GET
-@member_required
-def usage(request):
-    """The organization's usage and credits for a range, by key and by model."""
-    context = usage_context(request)
-    since, until = context["since"], context["until"]
-    organization = request.organization
-    by_key = selectors.usage_summaries_by_key(organization=organization, since=since, until=until)
-    spent_by_key = {
-        row["group"]: row
-        for row in credits_spent_by(
-            organization=organization, since=since, until=until, group="key"
-        )
-    }
-    key_ids = set(by_key) | {pk for pk in spent_by_key if pk is not None}
-    keys = ApiKey.objects.filter(pk__in=key_ids, organization=organization).in_bulk()
-    empty = selectors.UsageSummary(requests=0, errors=0, p50_ms=None, p95_ms=None)
-    rows = sorted(
-        (
-            {
-                "key": keys.get(pk),
-                "figures": figures(by_key.get(pk, empty)),
-                "credits": spent_by_key.get(pk, {}).get("credits", 0),
-                "jobs": spent_by_key.get(pk, {}).get("jobs", 0),
-            }
-            for pk in key_ids
-        ),
-        key=lambda row: (-row["figures"]["requests"], -row["credits"]),
-    )
-    credits_series = credits_spent_series(
-        organization=organization, since=since, until=until, step=context["step"]
-    )
-    account = CreditAccount.objects.filter(organization=organization).first()
-    # One line per finished job (reserve and settlement folded into its net charge).
-    entries = ledger_lines(organization=organization)[:LEDGER_ROWS] if account else []
-    context.update(
-        key_rows=rows,
-        model_rows=credits_spent_by(
-            organization=organization, since=since, until=until, group="model"
-        ),
-        credits_chart=bar_chart(
-            credits_series,
-            label_format=context["label_format"],
-            noun="credits",
-            step_label=context["step_label"],
-        ),  # fmt: skip
-        balance=account.balance if account else 0,
-        entries=entries,
-        first_key=apikey_list(organization=organization).filter(status="active").first(),
-    )
-    return render(request, "developer/usage.html", context)
 
 
 def request_log_for(

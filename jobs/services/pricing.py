@@ -1,14 +1,16 @@
 """What a submitted job may ask the engine for, and the most it can cost.
 
-``options.model`` must be a model of the price table the key's plan may use (default: the
-plan's default model) and ``options.max_tokens`` a whole number from 1 to the model's maximum
-(default: the maximum). Nothing else decides what reaches an engine.
+``options.model`` must be a model of the price table the key's plan may use and, when the key
+has a list of allowed models, one of them (default: the plan's default model), and
+``options.max_tokens`` a whole number from 1 to the model's maximum (default: the maximum).
+Nothing else decides what reaches an engine.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
 
 from apikeys.keys.models import ApiKey
+from billing.errors import ModelNotAvailable
 from billing.prices import price_charge, price_reservation, price_resolve
 from jobs.engines import reported_usage
 from perceptis.errors import InvalidRequest
@@ -53,11 +55,19 @@ def job_price(*, key: ApiKey, prompt: str, options: dict) -> JobPrice:
 
     Raise ``InvalidRequest`` (400, with the field) for a malformed ``model`` or ``max_tokens``
     or one above the model's maximum, and ``ModelNotAvailable`` (400) for a model the plan may
-    not use or that does not exist. Test keys are priced the same way and reserve nothing.
+    not use, that does not exist, or that is outside the key's allowed models (also when the
+    plan's default, asked for by naming none, is). Test keys are priced the same way and
+    reserve nothing.
     """
     max_tokens = _max_tokens_option(options)
     model = _model_option(options)
     price = price_resolve(plan=key.organization.plan, model=model)
+    if not key.allows_model(price.model):
+        named = "The model" if model is not None else "The plan's default model"
+        raise ModelNotAvailable(
+            f"{named} {price.model!r} is not one this API key may use: "
+            f"{', '.join(key.allowed_models)}. Name one of them in options.model."
+        )
     if max_tokens is None:
         max_tokens = price.max_output_tokens
     elif max_tokens > price.max_output_tokens:

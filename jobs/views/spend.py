@@ -129,12 +129,12 @@ def org_spend_limit(request):
 _PROJECT_ID = re.compile(r"proj_[A-Za-z0-9]{1,35}")
 
 
-class _Echo:
+class CsvEcho:
     def write(self, value):
         return value
 
 
-def _cell(value) -> str:
+def csv_cell(value) -> str:
     # A spreadsheet runs a cell that starts with = + - @ as a formula: quote text cells.
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -158,13 +158,13 @@ def _csv_rows(lines):
         yield [
             line.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             entry,
-            _cell(line.job_ref),
-            _cell(job.model if job else ""),
+            csv_cell(line.job_ref),
+            csv_cell(job.model if job else ""),
             job.input_tokens if job and job.input_tokens is not None else "",
             job.output_tokens if job and job.output_tokens is not None else "",
             line.net,
             line.balance_after,
-            _cell(line.reason),
+            csv_cell(line.reason),
         ]
 
 
@@ -173,7 +173,7 @@ def _csv_rows(lines):
 def ledger_csv(request):
     """Download the folded ledger (one line per finished job) as CSV; ``?project=proj_…``
     keeps one project's jobs. A project admin gets only their projects' (another is 404)."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(CsvEcho())
     project = request.GET.get("project") or None
     scope = request.project_scope
     if scope is not None and project not in scope:

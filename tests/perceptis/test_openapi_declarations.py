@@ -203,7 +203,7 @@ def test_operations_are_tagged_as_the_readme_sections(schema):
         "/api/v1/jobs/{job_id}/cancel",
     }
     assert tags["Models"] == {"/api/v1/models"}
-    assert tags["Usage"] == {"/api/v1/usage"}
+    assert tags["Usage"] == {"/api/v1/usage", "/api/v1/usage/costs"}
     assert tags["Projects"] == {"/api/v1/projects"}
     assert all(path.startswith("/api/v1/keys") for path in tags["Keys"])
     assert tags["Webhooks"] == {

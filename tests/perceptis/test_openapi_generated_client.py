@@ -205,3 +205,43 @@ def test_generated_client_parses_refusals_and_the_other_endpoints(
     )
     assert gone.status_code == 404
     assert gone.parsed.error.code.value == "webhook_not_found"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_generated_client_reads_costs_by_key_and_model(generated, live_server, make_org, make_key):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    organization = make_org(plan="business", credits=1000)
+    key, plaintext = make_key(organization, permissions=[p.value for p in Permission])
+    api = generated.AuthenticatedClient(
+        base_url=live_server.url, token=plaintext, raise_on_unexpected_status=True
+    )
+    models = _module(generated, "models")
+    submitted = _module(generated, "api.jobs.generate").sync(
+        client=api, body=models.GenerateRequestRequest(prompt="What did this cost?")
+    )
+    assert run_job(submitted.job_id) == "succeeded"
+    usage_costs = _module(generated, "api.usage.usage_costs")
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+    answer = usage_costs.sync_detailed(
+        client=api,
+        start=today - timedelta(days=2),
+        end=today + timedelta(days=1),
+        bucket=models.UsageCostsBucket.DAY,
+        group_by="key,model",
+    )
+
+    assert answer.status_code == 200
+    report = answer.parsed
+    assert isinstance(report, models.CostReport)
+    assert [len(bucket.results) for bucket in report.buckets] == [0, 0, 1]
+    [row] = report.buckets[-1].results
+    assert isinstance(row, models.CostResult)
+    assert (row.key_id, row.model, row.test, row.jobs) == (key.key_id, "gpt-4o-mini", False, 1)
+    assert row.credits_ == report.totals.credits_ >= 1  # "credits" is a Python builtin
+    too_long = usage_costs.sync_detailed(client=api, start=today - timedelta(days=40), end=today)
+    assert too_long.status_code == 400
+    assert too_long.parsed.error.code.value == "invalid_request"

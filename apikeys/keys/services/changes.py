@@ -51,6 +51,7 @@ def apikey_update(
     spend_limit_credits=UNSET,
     spend_limit_period=UNSET,
     project=UNSET,
+    allowed_models=UNSET,
 ) -> ApiKey:
     """Change a key's name or settings; only the arguments given change. Revoked keys are final.
 
@@ -93,6 +94,10 @@ def apikey_update(
         "spend_limit_period": (
             spend_limit_period,
             lambda: spend_limits.clean_spend_period(spend_limit_period),
+        ),
+        "allowed_models": (
+            allowed_models,
+            lambda: validation.clean_allowed_models(allowed_models),
         ),
     }
     cleaned = clean_fields({f: check for f, (value, check) in checks.items() if value is not UNSET})

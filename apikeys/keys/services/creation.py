@@ -59,6 +59,7 @@ def apikey_create(
     spend_limit_credits: int | None = None,
     spend_limit_period: str = ApiKey.SpendPeriod.MONTH,
     project=None,
+    allowed_models: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is never stored or shown again.
 
@@ -72,6 +73,9 @@ def apikey_create(
     organization's Default one) must be an open project of the organization; an acting key
     names only its own (``exceeds_own_privileges`` on ``project``). The key's rate limit stays
     within the project's ceiling.
+
+    ``allowed_models`` limits the key's jobs to those models of the price table (None or
+    empty: every model the plan allows).
     """
     # Lock the organization row so two concurrent creations cannot both pass the limit check.
     organization = (
@@ -99,6 +103,7 @@ def apikey_create(
             "ip_allowlist": lambda: validation.clean_ip_allowlist(ip_allowlist),
             "spend_limit_credits": lambda: spend_limits.clean_spend_limit(spend_limit_credits),
             "spend_limit_period": lambda: spend_limits.clean_spend_period(spend_limit_period),
+            "allowed_models": lambda: validation.clean_allowed_models(allowed_models),
         }
     )
     policy.check(organization, expires_at=cleaned["expires_at"], now=timezone.now())
@@ -134,6 +139,7 @@ def apikey_create(
             "rate_limit_per_minute": key.rate_limit_per_minute,
             "expires_at": jsonable(key.expires_at),
             "ip_allowlist": key.ip_allowlist,
+            "allowed_models": key.allowed_models,
         },
     )
     return key, plaintext

@@ -32,6 +32,14 @@ def _permissions(value: str) -> list[str]:
     return perms
 
 
+def _models(value: str) -> list[str]:
+    # Only the shape here; the service checks each name against the price table.
+    models = [m.strip() for m in value.split(",") if m.strip()]
+    if not models:
+        raise argparse.ArgumentTypeError("name at least one model, e.g. gpt-4o-mini")
+    return models
+
+
 class Command(OperatorCommand):
     help = (
         "Create an API key. The plaintext key goes to standard output, once; its Key ID to "
@@ -52,6 +60,13 @@ class Command(OperatorCommand):
             type=_permissions,
             default=None,
             help="Comma-separated, e.g. jobs:write,jobs:read (the default).",
+        )
+        parser.add_argument(
+            "--models",
+            type=_models,
+            default=None,
+            help="Comma-separated model names from the price table the key may use, e.g. "
+            "gpt-4o-mini,gpt-4o (default: every model the plan allows).",
         )
         parser.add_argument("--expires-in-days", type=_days, default=None)
         parser.add_argument(
@@ -76,6 +91,7 @@ class Command(OperatorCommand):
             type=options["type"],
             environment=options["environment"],
             permissions=options["permissions"],
+            allowed_models=options["models"],
             expires_at=expires_at,
             project=options["project"],
             actor=Actor.system("operator (create_api_key)"),
@@ -90,6 +106,7 @@ class Command(OperatorCommand):
                 "type": key.type,
                 "environment": key.environment,
                 "permissions": list(key.permissions),
+                "allowed_models": list(key.allowed_models),
                 "expires_at": key.expires_at.isoformat() if key.expires_at else None,
             }
             self.stdout.write(json.dumps(payload))

@@ -276,6 +276,7 @@ def test_get_a_key(manager):
         "type",
         "environment",
         "permissions",
+        "allowed_models",
         "status",
         "rate_limit_per_minute",
         "ip_allowlist",

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apikeys.keys.models import ApiKey
-from apikeys.keys.privileges import AXES, KeySettings, exceeded, project_exceeded
+from apikeys.keys.privileges import (
+    AXES,
+    KeySettings,
+    exceeded,
+    models_exceeded,
+    project_exceeded,
+)
 
 NOON = datetime(2027, 1, 1, 12, tzinfo=UTC)
 BASE = KeySettings(
@@ -18,6 +24,7 @@ BASE = KeySettings(
     rate_limit=10,
     spend_limit_credits=100,
     spend_limit_period="month",
+    allowed_models=("gpt-4o", "gpt-4o-mini"),
 )
 
 
@@ -42,6 +49,9 @@ def test_a_key_dominates_itself():
         ("spend_limit", {"spend_limit_credits": 101}),
         ("spend_limit", {"spend_limit_period": "total"}),
         ("spend_limit", {"spend_limit_credits": 5, "spend_limit_period": "day"}),
+        ("allowed_models", {"allowed_models": ()}),
+        ("allowed_models", {"allowed_models": ("o1",)}),
+        ("allowed_models", {"allowed_models": ("gpt-4o", "o1")}),
     ],
 )
 def test_each_axis_fails_alone(axis, change):
@@ -60,12 +70,15 @@ def test_weaker_on_every_axis_is_dominated():
         rate_limit=1,
         spend_limit_credits=100,
         spend_limit_period="month",
+        allowed_models=("gpt-4o-mini",),
     )
     assert exceeded(BASE, weaker) == {}
 
 
 def test_an_unrestricted_acting_key_dominates_any_restriction():
-    free = replace(BASE, ip_allowlist=(), expires_at=None, spend_limit_credits=None)
+    free = replace(
+        BASE, ip_allowlist=(), expires_at=None, spend_limit_credits=None, allowed_models=()
+    )
     assert exceeded(free, replace(BASE, ip_allowlist=(), expires_at=None)) == {}
     assert exceeded(free, BASE) == {}
 
@@ -82,6 +95,14 @@ def test_every_axis_fails_together_in_table_order():
     )
     reasons = {**exceeded(acting, strongest), **project_exceeded("proj_a", "proj_b")}
     assert tuple(reasons) == AXES
+
+
+def test_the_models_axis_is_its_own_function():
+    # An empty list is every model: no narrower than any list, and no list is wider than it.
+    assert models_exceeded(BASE, replace(BASE, allowed_models=())) is not None
+    assert models_exceeded(replace(BASE, allowed_models=()), BASE) is None
+    assert models_exceeded(BASE, replace(BASE, allowed_models=("gpt-4o",))) is None
+    assert "o1" in models_exceeded(BASE, replace(BASE, allowed_models=("o1", "gpt-4o")))
 
 
 def test_null_rate_limit_means_the_plans_limit():
