@@ -269,7 +269,8 @@ class CostsView(APIView):
             "its jobs (the charge of finished jobs: what a capture or release gave back is not "
             "counted, so refunds and cancels count; the reservation of jobs still queued or "
             "running), the jobs submitted and their tokens. Test keys' jobs are results of "
-            "their own (`test: true`, 0 credits); a test key sees only those. Hours the "
+            "their own (`test: true`, 0 credits); a test key sees only those. A key sees the "
+            "jobs of its own project (`project` naming another reports nothing). Hours the "
             "worker has rolled up are read from the rollup, the last ones from the jobs."
         ),
         parameters=[CostsQuerySerializer],
@@ -279,10 +280,13 @@ class CostsView(APIView):
         # A plain dict: as a QueryDict, an empty value would count as absent.
         query = CostsQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
+        # A key sees its own project's jobs: naming another project reports nothing.
+        own, wanted = request.auth.project_id, query.validated_data.project
         report = costs_report(
             organization=request.auth.organization,
             query=query.validated_data,
             test_only=request.auth.type == ApiKey.Type.TEST,
+            projects=frozenset({own}) if wanted in (None, own) else frozenset(),
         )
         # Already in its declared shape (``CostReportSerializer``, the schema's): rendered as is,
         # since a month of days by key and model is thousands of results.

@@ -30,22 +30,31 @@ GROUPS = ("key", "model")
 FIGURES = ("credits", "jobs", "input_tokens", "output_tokens")
 
 
-def _scoped(queryset: QuerySet, *, organization: Organization, test_only: bool) -> QuerySet:
+def _scoped(
+    queryset: QuerySet,
+    *,
+    organization: Organization,
+    test_only: bool,
+    projects: frozenset[str] | None,
+) -> QuerySet:
     """Narrow jobs or rollup rows to what the caller may see; the one place costs are scoped.
 
-    Both models carry ``organization`` and ``test``. A test key sees only test keys' jobs (as
-    it sees only test keys). When keys belong to projects, the project filter goes here.
+    Both models carry ``organization``, ``project`` and ``test``. ``projects`` keeps those
+    projects' jobs (None: every project, for the organization's pages; a key sees its own). A
+    test key sees only test keys' jobs (as it sees only test keys).
     """
     queryset = queryset.filter(organization=organization)
+    if projects is not None:
+        queryset = queryset.filter(project_id__in=projects)
     if test_only:
         queryset = queryset.filter(test=True)
     return queryset
 
 
 def job_costs(jobs: QuerySet) -> QuerySet:
-    """Return ``jobs`` summed per UTC hour of submission, organization, key, model and test:
-    ``hour, organization_id, api_key_id, model, test, jobs, input_tokens, output_tokens,
-    credits``, where ``credits`` is minus the ledger's sum over the jobs' rows."""
+    """Return ``jobs`` summed per UTC hour of submission, organization, key, project, model and
+    test: ``hour, organization_id, api_key_id, project_id, model, test, jobs, input_tokens,
+    output_tokens, net``, where ``net`` is the ledger's sum over the jobs' rows."""
     ledger_net = (
         LedgerEntry.objects.filter(job=OuterRef("pk"))
         .order_by()
@@ -56,7 +65,7 @@ def job_costs(jobs: QuerySet) -> QuerySet:
     return (
         jobs.order_by()
         .annotate(hour=TruncHour("created_at", tzinfo=UTC))
-        .values("hour", "organization_id", "api_key_id", "model", "test")
+        .values("hour", "organization_id", "api_key_id", "project_id", "model", "test")
         .annotate(
             jobs=Count("id"),
             input_tokens=Coalesce(Sum("input_tokens"), Value(0)),
@@ -82,12 +91,14 @@ def bucket_bounds(start: datetime, end: datetime, bucket: str) -> tuple[datetime
 
 @dataclass(frozen=True)
 class CostQuery:
-    """A costs request: whole buckets from ``start`` to ``end`` (exclusive)."""
+    """A costs request: whole buckets from ``start`` to ``end`` (exclusive); ``project``
+    asks for one project's jobs (None: every project the caller may see)."""
 
     start: datetime
     end: datetime
     bucket: str = "day"
     group_by: tuple[str, ...] = ()
+    project: str | None = None
 
     @property
     def bucket_count(self) -> int:
@@ -102,9 +113,16 @@ def _group_key(row: dict, group_by: tuple[str, ...]) -> tuple:
     )
 
 
-def costs_report(*, organization: Organization, query: CostQuery, test_only: bool = False) -> dict:
+def costs_report(
+    *,
+    organization: Organization,
+    query: CostQuery,
+    test_only: bool = False,
+    projects: frozenset[str] | None = None,
+) -> dict:
     """Return the organization's costs for ``query``: every bucket from start to end, each
-    with its groups (empty where nothing was submitted), and the totals.
+    with its groups (empty where nothing was submitted), and the totals. ``projects`` keeps
+    the jobs submitted in those projects (None: all of them).
 
     Hours the worker has rolled up are read from ``CostHourly``, later ones from the jobs and
     the ledger (``job_costs``). Groups are split by ``test`` always, so a test key's jobs are
@@ -122,7 +140,12 @@ def costs_report(*, organization: Organization, query: CostQuery, test_only: boo
 
     if split > query.start:
         rolled = (
-            _scoped(CostHourly.objects, organization=organization, test_only=test_only)
+            _scoped(
+                CostHourly.objects,
+                organization=organization,
+                test_only=test_only,
+                projects=projects,
+            )
             .filter(hour__gte=query.start, hour__lt=split)
             .annotate(bucket=Trunc("hour", query.bucket, tzinfo=UTC))
             .values("bucket", "api_key_id", "model", "test")
@@ -147,9 +170,9 @@ def costs_report(*, organization: Organization, query: CostQuery, test_only: boo
             )
     if split < query.end:
         live = job_costs(
-            _scoped(Job.objects, organization=organization, test_only=test_only).filter(
-                created_at__gte=split, created_at__lt=query.end
-            )
+            _scoped(
+                Job.objects, organization=organization, test_only=test_only, projects=projects
+            ).filter(created_at__gte=split, created_at__lt=query.end)
         )
         for row in live:
             add(

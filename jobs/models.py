@@ -136,6 +136,11 @@ class CostHourly(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    # The project the jobs were submitted in (``Job.project``): a key moved to another project
+    # later has rows in both.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, to_field="project_id", related_name="+"
+    )
     hour = models.DateTimeField()
     model = models.CharField(max_length=100, blank=True)
     # A test key's jobs: watermarked and free, always rows of their own.
@@ -150,7 +155,8 @@ class CostHourly(models.Model):
         ordering = ["-hour"]
         constraints = [
             models.UniqueConstraint(
-                fields=["api_key", "hour", "model"], name="one_cost_row_per_key_hour_model"
+                fields=["api_key", "hour", "model", "project"],
+                name="one_cost_row_per_key_hour_model",
             )
         ]
         indexes = [models.Index(fields=["organization", "hour"], name="jobs_cost_org_hour_idx")]

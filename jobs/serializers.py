@@ -9,6 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.models import PROJECT_ID_PATTERN
 from apikeys.keys.serializers import IsoDateTimeField
 from jobs import costs
 from jobs.models import Job
@@ -200,6 +201,14 @@ class CostsQuerySerializer(serializers.Serializer):
         "test keys' jobs, if any).",
     )
 
+    project = serializers.RegexField(
+        PROJECT_ID_PATTERN,
+        required=False,
+        max_length=40,
+        help_text="Only this project's jobs (`proj_…`). A key sees only its own project's "
+        "jobs: another project's id reports nothing.",
+    )
+
     def validate_group_by(self, value: str) -> tuple[str, ...]:
         names = {part.strip() for part in value.split(",") if part.strip()}
         unknown = sorted(names - set(costs.GROUPS))
@@ -219,7 +228,11 @@ class CostsQuerySerializer(serializers.Serializer):
         bucket = data["bucket"]
         start, end = costs.bucket_bounds(start, end, bucket)
         query = costs.CostQuery(
-            start=start, end=end, bucket=bucket, group_by=data.get("group_by", ())
+            start=start,
+            end=end,
+            bucket=bucket,
+            group_by=data.get("group_by", ()),
+            project=data.get("project"),
         )
         maximum = costs.MAX_BUCKETS[bucket]
         if query.bucket_count > maximum:

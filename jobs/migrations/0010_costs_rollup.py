@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0009_organization_key_policy'),
+        ('accounts', '0013_support_archives_projects'),
         ('apikeys', '0018_key_allowed_models'),
         ('jobs', '0009_job_project_required'),
     ]
@@ -34,12 +34,13 @@ class Migration(migrations.Migration):
                 ('credits', models.BigIntegerField(default=0)),
                 ('api_key', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='apikeys.apikey')),
                 ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.project', to_field='project_id')),
             ],
             options={
                 'verbose_name_plural': 'hourly costs',
                 'ordering': ['-hour'],
                 'indexes': [models.Index(fields=['organization', 'hour'], name='jobs_cost_org_hour_idx')],
-                'constraints': [models.UniqueConstraint(fields=('api_key', 'hour', 'model'), name='one_cost_row_per_key_hour_model')],
+                'constraints': [models.UniqueConstraint(fields=('api_key', 'hour', 'model', 'project'), name='one_cost_row_per_key_hour_model')],
             },
         ),
     ]

@@ -56,6 +56,7 @@ def _recompute(hours: list[datetime]) -> int:
         CostHourly(
             organization_id=row["organization_id"],
             api_key_id=row["api_key_id"],
+            project_id=row["project_id"],
             hour=row["hour"],
             model=row["model"],
             test=row["test"],

@@ -14,9 +14,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from accounts.projects.services import project_create
+from apikeys.keys.services import apikey_update
 from apikeys.usage import metering
 from billing.models import LedgerEntry
-from jobs.costs import bucket_start
+from jobs.costs import CostQuery, bucket_start, costs_report
 from jobs.engines import DevelopmentEngine, GenerationRequest
 from jobs.models import CostHourly, CostRollup, Job
 from jobs.services import job_cancel, job_fail, job_retry, job_run, job_submit
@@ -329,6 +331,41 @@ def test_a_key_sees_only_its_own_organizations_costs(
     assert [(r["key_id"], r["jobs"]) for r in their_rows] == [(other_key.key_id, 2)]
     assert their_rows[0]["credits"] == ledger_net(theirs)
     assert CostHourly.objects.filter(organization=other).exists()
+
+
+def test_a_key_sees_only_its_own_projects_costs_and_a_moved_keys_jobs_stay_behind(
+    rich_org, make_key, client_for, at
+):
+    web = project_create(organization=rich_org, name="Web", actor=SYSTEM)
+    reader, plaintext = make_key(rich_org, permissions=["usage:read", "jobs:write"])
+    worker, _ = make_key(rich_org, project=web)  # another project's key
+    at(DAY0 + timedelta(hours=1))
+    before_move = [succeed(submit(worker)) for _ in range(2)]
+    at(DAY0 + timedelta(hours=3))
+    costs_rollup()  # hour 1 from the rollup, the rest live
+    apikey_update(key=worker, actor=SYSTEM, project=reader.project_id)  # moved to Default
+    worker.refresh_from_db()
+    at(DAY0 + timedelta(hours=4))
+    mine = [succeed(submit(reader)), succeed(submit(worker))]
+    at(DAY0 + timedelta(days=1))
+    span = {"start": iso(DAY0), "end": iso(DAY0 + timedelta(days=1)), "group_by": "key"}
+    client = client_for(plaintext)
+
+    rows = costs(client, **span).json()["buckets"][0]["results"]
+    assert sorted((r["key_id"], r["jobs"], r["credits"]) for r in rows) == sorted(
+        (job.api_key.key_id, 1, job.credits_charged) for job in mine
+    )
+    assert costs(client, project=reader.project_id, **span).json()["totals"]["jobs"] == 2
+    elsewhere = costs(client, project=web.project_id, **span).json()
+    assert elsewhere["totals"]["jobs"] == 0  # another project's id reports nothing
+    # The organization's pages see both projects, the web project's jobs where they were made.
+    report = costs_report(
+        organization=rich_org,
+        query=CostQuery(start=DAY0, end=DAY0 + timedelta(days=1), group_by=("key",)),
+    )
+    assert report["totals"]["jobs"] == 4
+    assert report["totals"]["credits"] == ledger_net(before_move + mine)
+    assert set(CostHourly.objects.values_list("project_id", flat=True)) == {web.project_id}
 
 
 # --- The rollup against the live tables and the ledger, over a month ------------------------
