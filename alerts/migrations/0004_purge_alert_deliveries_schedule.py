@@ -1,14 +1,18 @@
-"""Purge finished alert deliveries hourly, past the retention age job webhooks keep theirs."""
+"""Purge finished alert deliveries hourly, past the retention age job webhooks keep theirs, on
+the outbound cluster with the other alert schedules."""
 
 from django.db import migrations
 
+from perceptis.queues import OUTBOUND_CLUSTER
 from perceptis.schedules import schedules_ensure, schedules_remove
 
 SCHEDULES = [("Purge old alert deliveries", "alerts.tasks.purge_alert_deliveries", 60)]
 
 
 def forwards(apps, schema_editor):
-    schedules_ensure(apps.get_model("django_q", "Schedule"), SCHEDULES)
+    schedule = apps.get_model("django_q", "Schedule")
+    schedules_ensure(schedule, SCHEDULES)
+    schedule.objects.filter(name=SCHEDULES[0][0]).update(cluster=OUTBOUND_CLUSTER)
 
 
 def backwards(apps, schema_editor):

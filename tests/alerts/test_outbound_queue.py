@@ -48,7 +48,10 @@ def test_the_alert_schedules_run_on_the_outbound_cluster(db):
     clusters = dict(
         Schedule.objects.filter(func__startswith="alerts.").values_list("func", "cluster")
     )
-    assert clusters == {"alerts.tasks.evaluate_alerts": OUTBOUND_CLUSTER}
+    assert clusters == {
+        "alerts.tasks.evaluate_alerts": OUTBOUND_CLUSTER,
+        "alerts.tasks.purge_alert_deliveries": OUTBOUND_CLUSTER,
+    }
     # Alert deliveries are swept with every other outbox delivery, on the same cluster.
     sweep = Schedule.objects.get(func="webhooks.tasks.deliver_due_webhooks")
     assert sweep.cluster == OUTBOUND_CLUSTER
