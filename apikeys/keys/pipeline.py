@@ -156,7 +156,7 @@ class RateLimitHeadersMiddleware:
                 counts = state.counts
                 if counts is not None and counts.minute > 0:
                     ratelimit.refund(state.key, counts, now=state.at)
-                limit = ratelimit.peek(state.key, counts=counts)
+                limit = ratelimit.peek(state.key, now=state.at, counts=counts)
             for name, value in limit.headers().items():
                 response[name] = value
         return response
