@@ -4,6 +4,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 from django.core.cache import cache
@@ -313,6 +314,15 @@ def pytest_collection_modifyitems(config, items):
             "@pytest.mark.django_db(transaction=True, serialized_rollback=True): "
             + ", ".join(offending)
         )
+
+
+@pytest.fixture
+def one_minute(monkeypatch):
+    """Every request of the test counted in the minute the test started in: a window that ends
+    mid-test would otherwise hand the key a fresh limit."""
+    moment = time.time()
+    monkeypatch.setattr(ratelimit, "now", lambda: moment)
+    return moment
 
 
 @pytest.fixture

@@ -323,6 +323,7 @@ CASES = [
 ]
 
 
+@pytest.mark.usefixtures("one_minute")
 @pytest.mark.parametrize(("code", "case"), CASES)
 def test_each_refusal_is_declared_by_its_operation(
     code, case, make_org, make_key, settings, wsgi_app, openapi

@@ -8,6 +8,8 @@ from django.db import connection
 from tests.helpers import requires_redis
 from tests.spawn_clients import serve_in_processes
 
+pytestmark = pytest.mark.usefixtures("one_minute")
+
 
 def _code(response):
     return response.json()["error"]["code"]

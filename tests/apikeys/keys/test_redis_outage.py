@@ -3,7 +3,6 @@ each process's share, a hung server costs one short timeout per breaker interval
 holds one warning per outage, not a traceback per request."""
 
 import logging
-import time
 
 import pytest
 
@@ -35,12 +34,10 @@ def hung_redis(settings):
 
 
 @pytest.fixture
-def outage(settings, caplog, monkeypatch):
+def outage(settings, caplog, one_minute):
     """Four requests a minute for the key, two web processes: a share of two each. Every request
     of the test falls in one minute, so no window ends between the last count in Redis and the
     first one without it."""
-    moment = time.time()
-    monkeypatch.setattr(ratelimit, "now", lambda: moment)
     settings.APIKEYS_WEB_PROCESSES = 2
     settings.APIKEYS_REDIS_BREAKER_SECONDS = 60
     caplog.set_level(logging.WARNING)
