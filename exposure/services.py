@@ -82,6 +82,7 @@ def _event_data(exposed: Exposed) -> dict:
             "type": key.type,
             "environment": key.environment,
         },
+        "project": key.project_id,
         "revoked_at": _iso(key.revoked_at),
         "revoked_reason": key.revoked_reason,
         "source": exposed.source,
@@ -118,6 +119,7 @@ def _revoke(found: list[tuple[KeySecret, str]], *, actor: Actor, source: str) ->
                 environment=key.type,
                 type="key.exposed",
                 data=_event_data(exposed),
+                project=key.project_id,
                 now=now,
             )
             revoked.append(exposed)

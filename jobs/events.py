@@ -20,7 +20,8 @@ def job_finished(job: Job) -> None:
     """Record the completion event of a job that has just reached a terminal status.
 
     The event goes to the organization's webhook endpoints of the job's environment (a test
-    key's job to test endpoints, a live key's to live ones) with the job's status body, exactly
+    key's job to test endpoints, a live key's to live ones) and project (or of every project)
+    with the job's status body, exactly
     as ``GET /api/v1/status/{job_id}`` returns it. Only rows are written here; the deliveries
     run on the outbound cluster after commit, so no receiver can delay the job.
     """
@@ -34,4 +35,5 @@ def job_finished(job: Job) -> None:
         environment=ApiKey.Type.TEST if job.test else ApiKey.Type.LIVE,
         type=event_type,
         data=job_status_body(job),
+        project=job.project_id,
     )

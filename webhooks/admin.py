@@ -15,14 +15,29 @@ class _NoSecretLookupsMixin:
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(_NoSecretLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("public_id", "organization", "environment", "url", "enabled", "created_at")
+    list_display = (
+        "public_id",
+        "organization",
+        "project",
+        "environment",
+        "url",
+        "enabled",
+        "created_at",
+    )
     list_filter = ("environment", "enabled")
-    search_fields = ("=public_id", "organization__name", "=organization__slug", "url")
-    list_select_related = ("organization",)
+    search_fields = (
+        "=public_id",
+        "organization__name",
+        "=organization__slug",
+        "=project__project_id",
+        "url",
+    )
+    list_select_related = ("organization", "project")
     # The secrets are the organization's to verify deliveries with; support never needs them.
     fields = (
         "public_id",
         "organization",
+        "project",
         "environment",
         "url",
         "description",

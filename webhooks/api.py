@@ -1,8 +1,10 @@
 """``/api/v1/webhooks…``: an organization's job-webhook endpoints, for keys with ``keys:manage``.
 
-An endpoint belongs to the environment of the key that registers it (live or test) and is seen
-and changed only by keys of that environment: a test key gets ``404 webhook_not_found`` for a
-live endpoint, as for another organization's. Every change goes through ``webhooks.services``
+An endpoint belongs to the environment (live or test) and the project of the key that registers
+it, receives only that project's events, and is seen and changed only by keys of that
+environment and project: a test key gets ``404 webhook_not_found`` for a live endpoint, and a
+key for another project's endpoint (or one of every project, made on the page), as for another
+organization's. Every change goes through ``webhooks.services``
 with the acting key as the audit actor.
 """
 
@@ -70,6 +72,7 @@ class _WebhookView(APIView):
         endpoint = selectors.webhookendpoint_find(
             organization=request.auth.organization,
             environment=request.auth.type,
+            project=request.auth.project_id,
             public_id=endpoint_id,
         )
         if endpoint is None:
@@ -85,17 +88,20 @@ class WebhookListView(_WebhookView):
 
     @extend_schema(
         operation_id="webhooks_list",
-        summary="List the webhook endpoints of this key's environment",
+        summary="List the webhook endpoints of this key's environment and project",
         description=(
-            "The endpoints registered by keys of the calling key's type (live or test), newest "
-            "first, in pages of `limit` (default 20); follow `next` for more. Never a secret."
+            "The endpoints registered by keys of the calling key's type (live or test) and "
+            "project, newest first, in pages of `limit` (default 20); follow `next` for more. "
+            "Never a secret."
         ),
         parameters=[PageQuerySerializer],
         responses={200: EndpointPageSerializer},
     )
     def get(self, request):
         endpoints = selectors.webhookendpoint_list(
-            organization=request.auth.organization, environment=request.auth.type
+            organization=request.auth.organization,
+            environment=request.auth.type,
+            project=request.auth.project_id,
         )
         return _page(request, self, endpoints, EndpointSerializer)
 
@@ -103,8 +109,8 @@ class WebhookListView(_WebhookView):
         operation_id="webhooks_create",
         summary="Register an endpoint (its signing secret is in this response only)",
         description=(
-            "Register a URL to receive the chosen job events, signed as Standard Webhooks, for "
-            "the calling key's environment. The signing secret (`whsec_...`) is in this "
+            "Register a URL to receive the chosen events, signed as Standard Webhooks, of the "
+            "calling key's environment and project. The signing secret (`whsec_...`) is in this "
             "response only, which is `Cache-Control: no-store`."
         ),
         request=EndpointCreateSerializer,
@@ -116,6 +122,7 @@ class WebhookListView(_WebhookView):
         endpoint, secret = services.webhookendpoint_create(
             organization=request.auth.organization,
             environment=request.auth.type,
+            project=request.auth.project_id,
             actor=Actor.for_request(request),
             **serializer.validated_data,
         )
@@ -126,7 +133,7 @@ class WebhookDetailView(_WebhookView):
     @extend_schema(
         operation_id="webhooks_retrieve",
         summary="Get an endpoint",
-        description="An endpoint of the calling key's environment; never its secret.",
+        description="An endpoint of the calling key's environment and project; never its secret.",
         parameters=[ENDPOINT_ID_PARAMETER],
         responses={200: EndpointSerializer},
     )

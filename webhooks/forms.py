@@ -28,5 +28,19 @@ class EndpointCreateForm(EndpointForm):
         initial=WebhookEndpoint.Environment.LIVE,
         help_text="Live keys' jobs notify live endpoints; test keys' jobs notify test endpoints.",
     )
+    project = forms.ChoiceField(
+        label="Project",
+        required=False,
+        help_text="Receive the events of one project's jobs and keys, or of every project's.",
+    )
 
-    field_order = ["url", "description", "environment", "events", "enabled"]
+    field_order = ["url", "description", "environment", "project", "events", "enabled"]
+
+    def __init__(self, *args, projects=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [("", "Every project")] + [
+            (p.project_id, p.name) for p in projects
+        ]
+
+    def clean_project(self):
+        return self.cleaned_data["project"] or None

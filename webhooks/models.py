@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Organization
+from accounts.models import Organization, Project
 from apikeys.keys.models import ApiKey
 from perceptis.crypto import EncryptedCharField
 
@@ -43,6 +43,17 @@ class WebhookEndpoint(models.Model):
         Organization, on_delete=models.CASCADE, related_name="webhook_endpoints"
     )
     environment = models.CharField(max_length=8, choices=Environment.choices)
+    # The project whose events it receives (its jobs' and its keys'), by public id; None: every
+    # project's. Registered through the API, an endpoint belongs to the key's project, and only
+    # keys of that project see it; owners and admins choose on the page.
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.PROTECT,
+        to_field="project_id",
+        null=True,
+        blank=True,
+        related_name="webhook_endpoints",
+    )
     url = models.CharField("URL", max_length=500)
     description = models.CharField(max_length=200, blank=True)
     events = models.JSONField(default=list)

@@ -10,25 +10,34 @@ _ENDPOINT_ID = re.compile(r"we_[A-Za-z0-9]{1,40}")
 _MESSAGE_ID = re.compile(r"msg_[A-Za-z0-9]{1,40}")
 
 
-def webhookendpoint_list(*, organization: Organization, environment: str | None = None):
-    """Return the organization's endpoints, newest first; of one environment if given."""
+def webhookendpoint_list(
+    *, organization: Organization, environment: str | None = None, project: str | None = None
+):
+    """Return the organization's endpoints, newest first; of one environment and of one project
+    (its ``proj_…`` id: not the endpoints of every project) if given."""
     endpoints = WebhookEndpoint.objects.filter(organization=organization)
     if environment is not None:
         endpoints = endpoints.filter(environment=environment)
-    return endpoints.order_by("-created_at", "-id")
+    if project is not None:
+        endpoints = endpoints.filter(project_id=project)
+    return endpoints.select_related("project").order_by("-created_at", "-id")
 
 
 def webhookendpoint_find(
-    *, organization: Organization, public_id, environment: str | None = None
+    *,
+    organization: Organization,
+    public_id,
+    environment: str | None = None,
+    project: str | None = None,
 ) -> WebhookEndpoint | None:
-    """Return the organization's endpoint (of ``environment`` if given), or None."""
+    """Return the organization's endpoint (of ``environment`` and ``project`` if given), or
+    None."""
     if not isinstance(public_id, str) or not _ENDPOINT_ID.fullmatch(public_id):
         return None
-    return (
-        webhookendpoint_list(organization=organization, environment=environment)
-        .filter(public_id=public_id)
-        .first()
+    endpoints = webhookendpoint_list(
+        organization=organization, environment=environment, project=project
     )
+    return endpoints.filter(public_id=public_id).first()
 
 
 def webhookdelivery_list(*, endpoint: WebhookEndpoint):

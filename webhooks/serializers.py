@@ -36,6 +36,14 @@ class EndpointSerializer(serializers.Serializer):
     environment = serializers.CharField(
         help_text="live or test: the environment of the key that registered it."
     )
+    project = serializers.CharField(
+        source="project_id",
+        allow_null=True,
+        help_text=(
+            "The project whose events it receives (proj_…): the registering key's project; "
+            "null for an endpoint of every project, made on the Webhooks page."
+        ),
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

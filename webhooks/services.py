@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Organization
+from accounts.models import Organization, Project
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_fields
 from webhooks.delivery import max_attempts, outbox_enqueue
@@ -68,22 +68,33 @@ def webhookendpoint_create(
     events: list[str],
     description: str = "",
     enabled: bool = True,
+    project: str | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; return it and its signing secret (the only time it is shown).
 
-    At most ``WEBHOOKS_MAX_ENDPOINTS`` per organization (``WebhookLimitReached``); the
-    organization's row is locked while counting, so concurrent creations cannot pass the cap.
+    With ``project`` (an open project's ``proj_…`` id) it receives that project's events only,
+    else every project's. At most ``WEBHOOKS_MAX_ENDPOINTS`` per organization
+    (``WebhookLimitReached``); the organization's row is locked while counting, so concurrent
+    creations cannot pass the cap.
     """
     cleaned = webhookendpoint_clean(
         environment=environment, url=url, events=events, description=description, enabled=enabled
     )
+    if project is not None and not _project_open(organization, project):
+        raise InvalidRequest(
+            "Invalid project.", fields={"project": ["Not an open project of the organization."]}
+        )
     Organization.objects.select_for_update().filter(pk=organization.pk).first()
     limit = settings.WEBHOOKS_MAX_ENDPOINTS
     if WebhookEndpoint.objects.filter(organization=organization).count() >= limit:
         raise WebhookLimitReached(f"An organization has at most {limit} webhook endpoints.")
     secret = new_signing_secret()
     endpoint = WebhookEndpoint.objects.create(
-        organization=organization, created_by=actor.user, secret=secret, **cleaned
+        organization=organization,
+        project_id=project,
+        created_by=actor.user,
+        secret=secret,
+        **cleaned,
     )
     audit_record(
         actor=actor,
@@ -93,11 +104,21 @@ def webhookendpoint_create(
         metadata={
             "url": _shown_url(endpoint.url),
             "environment": endpoint.environment,
+            "project": endpoint.project_id,
             "events": endpoint.events,
             "enabled": endpoint.enabled,
         },
     )
     return endpoint, secret
+
+
+def _project_open(organization: Organization, project_id) -> bool:
+    return (
+        isinstance(project_id, str)
+        and Project.objects.filter(
+            organization=organization, project_id=project_id, archived_at__isnull=True
+        ).exists()
+    )
 
 
 @transaction.atomic

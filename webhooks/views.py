@@ -3,8 +3,9 @@ edit, rotate the secret, delete; a delivery's page (payload and attempts), sendi
 and resending a delivery.
 
 Everyone in the organization sees the endpoints and their deliveries; only owners and admins
-change them. A signing secret is shown once, in the answer to the POST that made it, and making
-one asks for a recent password or two-factor code, as creating or rotating a key does.
+change them, and choose on creation whether one receives the events of one project or of all.
+A signing secret is shown once, in the answer to the POST that made it, and making one asks for
+a recent password or two-factor code, as creating or rotating a key does.
 """
 
 import json
@@ -21,6 +22,7 @@ from accounts.decorators import (
     member_required,
     recent_authentication_required,
 )
+from accounts.projects.selectors import project_list
 from perceptis.errors import DomainError
 from perceptis.pagination import paginate
 from webhooks import selectors, services
@@ -62,7 +64,8 @@ def webhook_list(request):
 @manager_required
 @recent_authentication_required
 def webhook_create(request):
-    form = EndpointCreateForm(request.POST or None)
+    projects = project_list(organization=request.organization, include_archived=False)
+    form = EndpointCreateForm(request.POST or None, projects=projects)
     if request.method == "POST" and form.is_valid():
         try:
             endpoint, secret = services.webhookendpoint_create(

@@ -42,7 +42,12 @@ def endpoint(org, receiver):
 
 def publish(org: Organization, now=None) -> WebhookDelivery:
     (delivery,) = event_publish(
-        organization=org, environment="live", type="job.succeeded", data=DATA, now=now
+        organization=org,
+        environment="live",
+        type="job.succeeded",
+        data=DATA,
+        project=org.projects.get(is_default=True).project_id,
+        now=now,
     )
     return delivery
 
