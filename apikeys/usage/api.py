@@ -1,5 +1,6 @@
 """``GET /api/v1/usage``: the organization's credit balance and usage per key of the acting
-key's project (a key sees nothing of other projects).
+key's project (a key sees nothing of other projects); a test key's report covers test keys
+only, as its key list does.
 
 Figures come from the same selectors as Developer Settings and admin; they are as fresh as the
 last flush of each web process (``APIKEYS_USAGE_FLUSH_SECONDS``, 10 s by default).
@@ -10,7 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys.keys.models import Permission
+from apikeys.keys.models import ApiKey, Permission
 from apikeys.keys.selectors import apikey_list
 from apikeys.usage import selectors
 from apikeys.usage.selectors import USAGE_WINDOWS, UsageSummary
@@ -41,8 +42,9 @@ class UsageView(APIView):
             "The organization's credit balance, and requests, errors, error rate and latency "
             "(p50, p95) for the keys of the acting key's project together and per key, over "
             "the last 24 hours, 7 days and 30 days; `project` filters by project (another "
-            "project's id reports nothing). Figures are as fresh as each web process's last "
-            "write, at most `APIKEYS_USAGE_FLUSH_SECONDS` (10 s) old."
+            "project's id reports nothing). A test key's report covers test keys only. "
+            "Figures are as fresh as each web process's last write, at most "
+            "`APIKEYS_USAGE_FLUSH_SECONDS` (10 s) old."
         ),
         parameters=[UsageQuerySerializer],
         responses={200: UsageReportSerializer},
@@ -54,15 +56,19 @@ class UsageView(APIView):
         own = request.auth.project_id
         wanted = query.validated_data.get("project", own)
         projects = frozenset({own}) if wanted == own else frozenset()
+        test_only = request.auth.type == ApiKey.Type.TEST
+        key_type = ApiKey.Type.TEST if test_only else None
         now = timezone.now()
         totals, by_key = {}, {}
         for window, length in USAGE_WINDOWS.items():
             since = now - length
             totals[window] = _figures(
-                selectors.usage_summary(organization=organization, since=since, projects=projects)
+                selectors.usage_summary(
+                    organization=organization, since=since, projects=projects, key_type=key_type
+                )
             )
             by_key[window] = selectors.usage_summaries_by_key(
-                organization=organization, since=since, projects=projects
+                organization=organization, since=since, projects=projects, key_type=key_type
             )
         keys = [
             {
@@ -72,7 +78,9 @@ class UsageView(APIView):
                 "status": key.effective_status(now),
                 "usage": {w: _figures(by_key[w].get(key.pk, _NO_USAGE)) for w in USAGE_WINDOWS},
             }
-            for key in apikey_list(organization=organization, now=now, projects=projects)
+            for key in apikey_list(
+                organization=organization, now=now, projects=projects, test_only=test_only
+            )
         ]
         return Response(
             {

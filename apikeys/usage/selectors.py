@@ -56,8 +56,11 @@ def _usage_rows(
     since: datetime,
     until=None,
     projects: frozenset[str] | None = None,
+    key_type: str | None = None,
 ):
     qs = UsageHourly.objects.filter(organization=organization, hour__gte=_hour(since))
+    if key_type is not None:
+        qs = qs.filter(api_key__type=key_type)
     if until is not None:
         qs = qs.filter(hour__lt=until)
     if api_key is not None:
@@ -80,11 +83,17 @@ def usage_summary(
     api_key: ApiKey | None = None,
     until: datetime | None = None,
     projects: frozenset[str] | None = None,
+    key_type: str | None = None,
 ) -> UsageSummary:
     """Return requests, errors and p50/p95 latency from ``since`` to ``until`` (whole hours),
-    of the keys of ``projects`` (None: every key)."""
+    of the keys of ``projects`` (None: every key) and of ``key_type`` (None: both)."""
     rows = _usage_rows(
-        organization=organization, api_key=api_key, since=since, until=until, projects=projects
+        organization=organization,
+        api_key=api_key,
+        since=since,
+        until=until,
+        projects=projects,
+        key_type=key_type,
     )
     sums = rows.aggregate(
         requests=Sum("requests"), errors=Sum("errors"), **{f: Sum(f) for f in BUCKET_FIELDS}
@@ -104,11 +113,18 @@ def usage_summaries_by_key(
     since: datetime,
     until: datetime | None = None,
     projects: frozenset[str] | None = None,
+    key_type: str | None = None,
 ) -> dict[int, UsageSummary]:
-    """Return ``{api_key_id: UsageSummary}`` for every key with usage since ``since``."""
+    """Return ``{api_key_id: UsageSummary}`` for every key (of ``key_type`` if given) with usage
+    since ``since``."""
     rows = (
         _usage_rows(
-            organization=organization, api_key=None, since=since, until=until, projects=projects
+            organization=organization,
+            api_key=None,
+            since=since,
+            until=until,
+            projects=projects,
+            key_type=key_type,
         )
         .values("api_key_id")
         .annotate(

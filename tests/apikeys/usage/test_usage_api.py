@@ -93,3 +93,31 @@ def test_usage_shows_no_other_organization_and_no_deleted_key(make_org, make_key
     assert gone.key_id not in ids
     assert stranger.key_id not in ids
     assert body["totals"]["24h"]["requests"] == 0
+
+
+def test_a_test_key_sees_only_test_keys_and_their_usage(org, make_key, client_for):
+    live, _ = make_key(org, name="Production")
+    other_test, _ = make_key(org, name="Staging", type="test")
+    reader, plaintext = make_key(org, type="test", permissions=["usage:read"])
+    _record(live, ago=timedelta(minutes=5))
+    _record(live, ago=timedelta(minutes=5))
+    _record(other_test, ago=timedelta(minutes=5))
+    metering.flush()
+
+    body = client_for(plaintext).get("/api/v1/usage").json()
+    assert {k["id"] for k in body["keys"]} == {reader.key_id, other_test.key_id}
+    assert "Production" not in str(body)
+    assert body["totals"]["24h"]["requests"] == 1  # the staging key's, not the live key's
+
+
+def test_a_live_key_sees_every_key_of_its_project(org, make_key, client_for):
+    live, _ = make_key(org)
+    test, _ = make_key(org, type="test")
+    reader, plaintext = make_key(org, permissions=["usage:read"])
+    _record(live, ago=timedelta(minutes=5))
+    _record(test, ago=timedelta(minutes=5))
+    metering.flush()
+
+    body = client_for(plaintext).get("/api/v1/usage").json()
+    assert {k["id"] for k in body["keys"]} == {live.key_id, test.key_id, reader.key_id}
+    assert body["totals"]["24h"]["requests"] == 2
