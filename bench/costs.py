@@ -30,7 +30,6 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +38,8 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+from bench.inprocess import environ, send, throwaway_database  # noqa: E402
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "o1")
 SPAN_DAYS = 30
@@ -116,6 +117,7 @@ def make_costs_fixture(jobs: int, keys: int, *, now) -> str:
         "job_id": "'bjob_' || i",
         "organization_id": str(org.pk),
         "api_key_id": key_of,
+        "project_id": f"'{made[0].project_id}'",  # every key is in the Default project
         "status": f"CASE WHEN {live} AND {failed} THEN 'failed' ELSE 'succeeded' END",
         "test": test_of,
         "prompt": "''",
@@ -138,7 +140,8 @@ def make_costs_fixture(jobs: int, keys: int, *, now) -> str:
     entry_table = quote(LedgerEntry._meta.db_table)
     job_table = quote(Job._meta.db_table)
     entry_columns = (
-        "account_id, kind, amount, job_id, job_ref, reason, actor_label, balance_after, created_at"
+        "account_id, kind, amount, job_id, job_ref, project_id, reason, actor_label, "
+        "balance_after, created_at"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -147,13 +150,15 @@ def make_costs_fixture(jobs: int, keys: int, *, now) -> str:
         )
         cursor.execute(
             f"INSERT INTO {entry_table} ({entry_columns}) "
-            f"SELECT {account.pk}, 'reserve', -credits_reserved, id, job_id, '', 'system', 0, "
+            f"SELECT {account.pk}, 'reserve', -credits_reserved, id, job_id, project_id, '', "
+            "'system', 0, "
             f"created_at FROM {job_table} WHERE organization_id = {org.pk} AND credits_reserved > 0"
         )
         cursor.execute(
             f"INSERT INTO {entry_table} ({entry_columns}) "
             f"SELECT {account.pk}, CASE WHEN status = 'failed' THEN 'release' ELSE 'capture' END, "
-            f"credits_reserved - credits_charged, id, job_id, '', 'system', 0, finished_at "
+            f"credits_reserved - credits_charged, id, job_id, project_id, '', 'system', 0, "
+            "finished_at "
             f"FROM {job_table} WHERE organization_id = {org.pk} AND credits_reserved > 0"
         )
     if postgresql:
@@ -173,37 +178,18 @@ class Driver:
         month = (day - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
         week = (day - timedelta(days=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
         tomorrow = (day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        base = {
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "testserver",
-            "HTTP_USER_AGENT": "perceptis-bench/1",
-            "HTTP_ACCEPT": "application/json",
-            "REQUEST_METHOD": "GET",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
         auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
         costs = "/api/v1/usage/costs"
         self.environs = {
-            "ping": dict(base, PATH_INFO="/api/bench/ping", QUERY_STRING=""),
-            "usage": dict(base, PATH_INFO="/api/v1/usage", QUERY_STRING="", **auth),
-            "costs-day": dict(
-                base,
-                PATH_INFO=costs,
+            "ping": environ("/api/bench/ping"),
+            "usage": environ("/api/v1/usage", **auth),
+            "costs-day": environ(
+                costs,
                 QUERY_STRING=f"start={month}&end={tomorrow}&bucket=day&group_by=key,model",
                 **auth,
             ),
-            "costs-hour": dict(
-                base,
-                PATH_INFO=costs,
+            "costs-hour": environ(
+                costs,
                 QUERY_STRING=f"start={week}&end={tomorrow}&bucket=hour&group_by=key,model",
                 **auth,
             ),
@@ -211,21 +197,11 @@ class Driver:
         self.environs["costs-day-live"] = self.environs["costs-day"]
 
     def request(self, variant: str) -> tuple[str, bytes]:
-        started = {}
-
-        def start_response(status, headers, exc_info=None):
-            started["status"] = status
-
-        result = self.app(
-            dict(self.environs[variant], **{"wsgi.input": io.BytesIO()}), start_response
-        )
-        try:
-            body = b"".join(result)
-        finally:
-            result.close()
-        if not started["status"].startswith("200"):
-            raise SystemExit(f"{variant}: {started['status']} {body[:300]!r}")
-        return started["status"], body
+        request = dict(self.environs[variant], **{"wsgi.input": io.BytesIO()})
+        status, _, body = send(self.app, request)
+        if not status.startswith("200"):
+            raise SystemExit(f"{variant}: {status} {body[:300]!r}")
+        return status, body
 
     def time(self, variant: str, count: int) -> list[float]:
         out = []
@@ -258,17 +234,10 @@ def main(argv=None) -> int:
     parser.add_argument("--live-requests", type=int, default=3, help="of costs-day-live")
     args = parser.parse_args(argv)
 
-    import django
+    with throwaway_database():
+        from django.utils import timezone
 
-    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-    django.setup()
-    from django.test.utils import setup_databases, teardown_databases
-    from django.utils import timezone
-
-    from bench.report import describe_backends
-
-    databases = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
-    try:
+        from bench.report import describe_backends
         from jobs.models import CostHourly, CostRollup
         from jobs.services.costs import costs_rollup
 
@@ -316,14 +285,6 @@ def main(argv=None) -> int:
                 f"| {variant} | {counts[variant]} | {median:.1f} | {median / ping:.1f} | "
                 f"{median / day:.2f} |"
             )
-    finally:
-        from django.db import connections
-
-        from apikeys.usage import metering
-
-        metering.flush()
-        connections.close_all()
-        teardown_databases(databases, verbosity=0)
     return 0
 
 

@@ -24,7 +24,6 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +32,8 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+from bench.inprocess import environ, send, throwaway_database  # noqa: E402
 
 VARIANTS = ("ping", "poll", "generate")
 
@@ -71,36 +72,13 @@ class Driver:
 
         self.app = WSGIHandler()
         self.count = 0
-        base = {
-            "QUERY_STRING": "",
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "testserver",
-            "HTTP_USER_AGENT": "perceptis-bench/1",
-            "HTTP_ACCEPT": "application/json",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
         self.body = json.dumps({"prompt": "A lighthouse at dusk", "options": {}}).encode()
         self.environs = {
-            "ping": dict(base, REQUEST_METHOD="GET", PATH_INFO="/api/bench/ping"),
-            "poll": dict(
-                base,
-                REQUEST_METHOD="GET",
-                PATH_INFO=f"/api/v1/status/{job_id}",
-                HTTP_AUTHORIZATION=f"Bearer {api_key}",
-            ),
-            "generate": dict(
-                base,
+            "ping": environ("/api/bench/ping"),
+            "poll": environ(f"/api/v1/status/{job_id}", HTTP_AUTHORIZATION=f"Bearer {api_key}"),
+            "generate": environ(
+                "/api/v1/generate",
                 REQUEST_METHOD="POST",
-                PATH_INFO="/api/v1/generate",
                 HTTP_AUTHORIZATION=f"Bearer {api_key}",
                 CONTENT_TYPE="application/json",
                 CONTENT_LENGTH=str(len(self.body)),
@@ -118,17 +96,8 @@ class Driver:
         return environ
 
     def request(self, variant: str) -> tuple[str, bytes]:
-        started = {}
-
-        def start_response(status, headers, exc_info=None):
-            started["status"] = status
-
-        result = self.app(self.environ(variant), start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            result.close()
-        return started["status"], body
+        status, _, body = send(self.app, self.environ(variant))
+        return status, body
 
     def time_rounds(self, rounds: int, into: dict) -> None:
         clock = time.perf_counter_ns
@@ -167,19 +136,12 @@ def main(argv=None) -> int:
     parser.add_argument("--label", default="", help="printed with the figures")
     args = parser.parse_args(argv)
 
-    import django
-
-    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-    django.setup()
     import logging
 
     logging.getLogger("django-q").setLevel(logging.WARNING)  # a line per enqueued job
-    from django.test.utils import setup_databases, teardown_databases
+    with throwaway_database():
+        from bench.report import describe_backends
 
-    from bench.report import describe_backends
-
-    databases = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
-    try:
         driver = Driver(*make_generate_fixture())
         database, cache = describe_backends()
         print(f"{args.label or 'generate benchmark'}: {database}; cache {cache}")
@@ -212,14 +174,6 @@ def main(argv=None) -> int:
             f"median: ping {ping:.0f}, poll +{poll - ping:.0f}, generate +{gen - ping:.0f} "
             f"({counts['generate']} statements): ratio {(gen - ping) / (poll - ping):.2f}"
         )
-    finally:
-        from django.db import connections
-
-        from apikeys.usage import metering
-
-        metering.flush()
-        connections.close_all()
-        teardown_databases(databases, verbosity=0)
     return 0
 
 

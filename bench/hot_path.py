@@ -33,7 +33,6 @@ import io
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +44,7 @@ elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
+from bench import inprocess  # noqa: E402
 from bench.fixture import Fixture, make_fixture  # noqa: E402
 from bench.keys import keys_fill  # noqa: E402
 from bench.report import report  # noqa: E402
@@ -75,25 +75,7 @@ class Driver:
     def _environs(fixture: Fixture, job_id: str) -> dict:
         environs = {}
         for variant in VARIANTS:
-            environ = {
-                "REQUEST_METHOD": "GET",
-                "PATH_INFO": variant.path.format(job_id=job_id),
-                "QUERY_STRING": "",
-                "SCRIPT_NAME": "",
-                "SERVER_NAME": "testserver",
-                "SERVER_PORT": "80",
-                "SERVER_PROTOCOL": "HTTP/1.1",
-                "REMOTE_ADDR": "127.0.0.1",
-                "HTTP_HOST": "testserver",
-                "HTTP_USER_AGENT": "perceptis-bench/1",
-                "HTTP_ACCEPT": "application/json",
-                "wsgi.version": (1, 0),
-                "wsgi.url_scheme": "http",
-                "wsgi.errors": sys.stderr,
-                "wsgi.multithread": False,
-                "wsgi.multiprocess": True,
-                "wsgi.run_once": False,
-            }
+            environ = inprocess.environ(variant.path.format(job_id=job_id))
             if variant.credential == "token":
                 environ["HTTP_AUTHORIZATION"] = f"Token {fixture.token}"
             elif variant.credential == "key":
@@ -104,17 +86,7 @@ class Driver:
     def request(self, variant: str) -> tuple[str, dict, bytes]:
         """Send one request; return the status line, the headers and the body."""
         environ = dict(self.environs[variant], **{"wsgi.input": io.BytesIO()})
-        started = {}
-
-        def start_response(status, headers, exc_info=None):
-            started["status"], started["headers"] = status, dict(headers)
-
-        result = self.app(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            result.close()  # fires request_finished, as a WSGI server does
-        return started["status"], started["headers"], body
+        return inprocess.send(self.app, environ)
 
     def time_rounds(self, variants: list[str], rounds: int, into: dict[str, list]) -> None:
         """Send ``rounds`` requests of each variant, alternating them request by request.
@@ -227,15 +199,7 @@ def main(argv=None) -> int:
     if args.keys < 0:
         parser.error("--keys must not be negative")
 
-    import django
-
-    # Whitenoise warns about a missing STATIC_ROOT; the benchmark serves no static files.
-    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-    django.setup()
-    from django.test.utils import setup_databases, teardown_databases
-
-    databases = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
-    try:
+    with inprocess.throwaway_database():
         fixture = make_fixture()
         began = time.monotonic()
         keys = keys_fill(args.keys)
@@ -244,14 +208,6 @@ def main(argv=None) -> int:
         queries = check(driver)
         timings = measure(driver, args.requests, args.repeat)
         print(report(timings, queries, args.requests, args.repeat, keys=keys, filled=filled))
-    finally:
-        from django.db import connections
-
-        from apikeys.usage import metering
-
-        metering.flush()  # now, into the benchmark's database, not at exit into the real one
-        connections.close_all()
-        teardown_databases(databases, verbosity=0)
     return 0
 
 

@@ -76,3 +76,33 @@ def test_http_benchmark_runs_under_wrk():
     rows = _rows(out)
     assert set(rows) == {"healthz", "ping", "status", "generate"}, out
     assert all(row.split()[-2] == "0" for row in rows.values()), out
+
+
+def test_generate_benchmark_prints_the_statements_and_the_ratio():
+    out = _run("bench/generate.py", "--requests", "3", "--repeat", "1")
+
+    assert re.search(r"^poll: \d+ statements$", out, re.M), out
+    assert re.search(r"^generate: \d+ statements$", out, re.M), out
+    assert re.search(
+        r"^median: ping \d+, poll \+-?\d+, generate \+-?\d+ \(\d+ statements\)", out, re.M
+    )
+
+
+def test_costs_benchmark_prints_each_request():
+    out = _run(
+        "bench/costs.py",
+        "--jobs",
+        "500",
+        "--keys",
+        "3",
+        "--requests",
+        "1",
+        "--repeat",
+        "1",
+        "--live-requests",
+        "1",
+    )
+
+    assert "500 jobs and their ledger rows generated" in out
+    for request in ("ping", "usage", "costs-day", "costs-hour", "costs-day-live"):
+        assert re.search(rf"^\| {request} \| \d+ \|", out, re.M), out
