@@ -53,10 +53,16 @@ def _custom_step(days: int) -> tuple[timedelta, str, str]:
     return timedelta(days=7), "%b %d", "per week"
 
 
+_RANGE_PARAMETERS = frozenset({"start", "end", "window", "page"})
+
+
 def usage_range(request) -> dict:
     """Return the range the page shows: a preset (``?window=``) or whole UTC days
-    (``?start=&end=``); a bad custom range falls back to the default with the form's errors."""
+    (``?start=&end=``); a bad custom range falls back to the default with the form's errors.
+    ``range_kept`` are the page's other parameters (``?group=``…), which the custom range's
+    form carries along."""
     now = timezone.now()
+    kept = [(name, value) for name, value in request.GET.items() if name not in _RANGE_PARAMETERS]
     range_form = UsageRangeForm(request.GET if "start" in request.GET else None)
     if range_form.is_bound and range_form.is_valid():
         start, end = range_form.cleaned_data["start"], range_form.cleaned_data["end"]
@@ -68,7 +74,7 @@ def usage_range(request) -> dict:
         return {
             "window": "custom", "since": since, "until": until, "step": step,
             "label_format": label_format, "step_label": step_label, "window_label": label,
-            "range_form": range_form,
+            "range_form": range_form, "range_kept": kept,
         }  # fmt: skip
     window = request.GET.get("window", DEFAULT_WINDOW)
     if window not in selectors.USAGE_WINDOWS:
@@ -83,6 +89,7 @@ def usage_range(request) -> dict:
         "window": window, "since": now - selectors.USAGE_WINDOWS[window], "until": now,
         "step": step, "label_format": label_format, "step_label": step_label,
         "window_label": f"the last {WINDOW_LABELS[window]}", "range_form": range_form,
+        "range_kept": kept,
     }  # fmt: skip
 
 

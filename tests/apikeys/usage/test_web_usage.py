@@ -207,6 +207,17 @@ def test_a_custom_range_counts_only_its_days(web, org, make_key):
     assert len(bars(page)) == 24  # one bar per hour of the chosen day
 
 
+def test_the_custom_range_form_keeps_the_pages_other_choices(web, org, make_key):
+    make_key(org)
+    page = web.get("/settings/developer/usage/?group=model&window=7d&page=2").content.decode()
+
+    form = re.search(r'<form method="get" class="filters range-form".*?</form>', page, re.S)
+    assert '<input type="hidden" name="group" value="model">' in form.group(0)
+    assert 'name="window"' not in form.group(0) and 'name="page"' not in form.group(0)
+    chosen = web.get("/settings/developer/usage/?group=model&start=2026-12-01&end=2026-12-02")
+    assert 'aria-current="true">By model' in chosen.content.decode()
+
+
 @pytest.mark.parametrize(
     "query",
     [
