@@ -289,6 +289,14 @@ class AuditEvent(AppendOnlyModel):
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
 
+    @property
+    def action_label(self) -> str:
+        """The action in words for people: ``api_key.secret_rotated`` is "API key secret
+        rotated"."""
+        subject, _, verb = self.action.partition(".")
+        words = f"{subject} {verb}".replace("_", " ").strip().replace("api key", "API key")
+        return words[:1].upper() + words[1:]
+
 
 class Invitation(models.Model):
     """An emailed offer to join an organization with a role.

@@ -8,7 +8,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accounts.models import Membership
+from accounts.models import AuditEvent, Membership
 from apikeys.keys.services import apikey_revoke
 from apikeys.usage.charts import nice_ceiling
 from apikeys.usage.models import RequestLog, UsageHourly
@@ -187,6 +187,20 @@ def test_activity_lists_who_did_what_newest_first(web, org, make_key, owner, mak
     assert owner.email in page
     assert "127.0.0.1" in page
     assert "Elsewhere" not in page
+    assert "API key revoked" in page and "API key renamed" in page  # in words, code beside
+
+
+@pytest.mark.parametrize(
+    ("action", "words"),
+    [
+        ("api_key.secret_rotated", "API key secret rotated"),
+        ("webhook_endpoint.created", "Webhook endpoint created"),
+        ("organization.two_factor_required", "Organization two factor required"),
+        ("user.signin_failed", "User signin failed"),
+    ],
+)
+def test_an_audit_action_reads_as_words(action, words):
+    assert AuditEvent(action=action).action_label == words
 
 
 def test_members_can_read_usage_logs_and_activity(signed_in, org, make_user):
