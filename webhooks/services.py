@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Organization, Project
+from accounts.models import Organization
+from apikeys.keys.projects import key_project
 from perceptis.errors import InvalidRequest
 from perceptis.validation import clean_fields
 from webhooks.delivery import max_attempts, outbox_enqueue
@@ -72,26 +73,29 @@ def webhookendpoint_create(
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; return it and its signing secret (the only time it is shown).
 
-    With ``project`` (an open project's ``proj_…`` id) it receives that project's events only,
-    else every project's. At most ``WEBHOOKS_MAX_ENDPOINTS`` per organization
+    With ``project`` (an open project's ``proj_…`` id, checked and locked as a key's project
+    is: an acting key names only its own) it receives that project's events only, else every
+    project's. At most ``WEBHOOKS_MAX_ENDPOINTS`` per organization
     (``WebhookLimitReached``); the organization's row is locked while counting, so concurrent
     creations cannot pass the cap.
     """
     cleaned = webhookendpoint_clean(
         environment=environment, url=url, events=events, description=description, enabled=enabled
     )
-    if project is not None and not _project_open(organization, project):
-        raise InvalidRequest(
-            "Invalid project.", fields={"project": ["Not an open project of the organization."]}
-        )
     Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    target = None
+    if project is not None:
+        checks = {
+            "project": lambda: key_project(organization=organization, project=project, actor=actor)
+        }
+        target = clean_fields(checks)["project"]
     limit = settings.WEBHOOKS_MAX_ENDPOINTS
     if WebhookEndpoint.objects.filter(organization=organization).count() >= limit:
         raise WebhookLimitReached(f"An organization has at most {limit} webhook endpoints.")
     secret = new_signing_secret()
     endpoint = WebhookEndpoint.objects.create(
         organization=organization,
-        project_id=project,
+        project=target,
         created_by=actor.user,
         secret=secret,
         **cleaned,
@@ -110,15 +114,6 @@ def webhookendpoint_create(
         },
     )
     return endpoint, secret
-
-
-def _project_open(organization: Organization, project_id) -> bool:
-    return (
-        isinstance(project_id, str)
-        and Project.objects.filter(
-            organization=organization, project_id=project_id, archived_at__isnull=True
-        ).exists()
-    )
 
 
 @transaction.atomic
