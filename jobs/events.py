@@ -21,9 +21,9 @@ def job_finished(job: Job) -> None:
 
     The event goes to the organization's webhook endpoints of the job's environment (a test
     key's job to test endpoints, a live key's to live ones) and project (or of every project)
-    with the job's status body, exactly
-    as ``GET /api/v1/status/{job_id}`` returns it. Only rows are written here; the deliveries
-    run on the outbound cluster after commit, so no receiver can delay the job.
+    with the job's status body, exactly as ``GET /api/v1/status/{job_id}`` returns it. Only rows
+    are written here; the deliveries run on the outbound cluster after commit, so no receiver
+    can delay the job.
     """
     # The caller's instance may predate the UPDATE that finished the job: read what it wrote.
     job = Job.objects.select_related("organization").get(pk=job.pk)

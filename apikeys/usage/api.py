@@ -57,18 +57,17 @@ class UsageView(APIView):
         wanted = query.validated_data.get("project", own)
         projects = frozenset({own}) if wanted == own else frozenset()
         test_only = request.auth.type == ApiKey.Type.TEST
-        key_type = ApiKey.Type.TEST if test_only else None
         now = timezone.now()
         totals, by_key = {}, {}
         for window, length in USAGE_WINDOWS.items():
             since = now - length
             totals[window] = _figures(
                 selectors.usage_summary(
-                    organization=organization, since=since, projects=projects, key_type=key_type
+                    organization=organization, since=since, projects=projects, test_only=test_only
                 )
             )
             by_key[window] = selectors.usage_summaries_by_key(
-                organization=organization, since=since, projects=projects, key_type=key_type
+                organization=organization, since=since, projects=projects, test_only=test_only
             )
         keys = [
             {

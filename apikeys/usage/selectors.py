@@ -56,11 +56,11 @@ def _usage_rows(
     since: datetime,
     until=None,
     projects: frozenset[str] | None = None,
-    key_type: str | None = None,
+    test_only: bool = False,
 ):
     qs = UsageHourly.objects.filter(organization=organization, hour__gte=_hour(since))
-    if key_type is not None:
-        qs = qs.filter(api_key__type=key_type)
+    if test_only:
+        qs = qs.filter(api_key__type=ApiKey.Type.TEST)
     if until is not None:
         qs = qs.filter(hour__lt=until)
     if api_key is not None:
@@ -83,17 +83,18 @@ def usage_summary(
     api_key: ApiKey | None = None,
     until: datetime | None = None,
     projects: frozenset[str] | None = None,
-    key_type: str | None = None,
+    test_only: bool = False,
 ) -> UsageSummary:
     """Return requests, errors and p50/p95 latency from ``since`` to ``until`` (whole hours),
-    of the keys of ``projects`` (None: every key) and of ``key_type`` (None: both)."""
+    of the keys of ``projects`` (None: every key); of test keys only if ``test_only`` (a test key
+    is asking)."""
     rows = _usage_rows(
         organization=organization,
         api_key=api_key,
         since=since,
         until=until,
         projects=projects,
-        key_type=key_type,
+        test_only=test_only,
     )
     sums = rows.aggregate(
         requests=Sum("requests"), errors=Sum("errors"), **{f: Sum(f) for f in BUCKET_FIELDS}
@@ -113,10 +114,10 @@ def usage_summaries_by_key(
     since: datetime,
     until: datetime | None = None,
     projects: frozenset[str] | None = None,
-    key_type: str | None = None,
+    test_only: bool = False,
 ) -> dict[int, UsageSummary]:
-    """Return ``{api_key_id: UsageSummary}`` for every key (of ``key_type`` if given) with usage
-    since ``since``."""
+    """Return ``{api_key_id: UsageSummary}`` for every key (every test key if ``test_only``) with
+    usage since ``since``."""
     rows = (
         _usage_rows(
             organization=organization,
@@ -124,7 +125,7 @@ def usage_summaries_by_key(
             since=since,
             until=until,
             projects=projects,
-            key_type=key_type,
+            test_only=test_only,
         )
         .values("api_key_id")
         .annotate(
