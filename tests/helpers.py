@@ -368,3 +368,16 @@ class HungRedis:
         self.sock.close()
         for conn in self.held:
             conn.close()
+
+
+def migrate(targets=None):
+    """Migrate the test database to ``targets`` (``[(app, migration)]``; None: the latest) and
+    return the models as they are there (``apps.get_model``), for tests of data migrations."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    targets = targets or executor.loader.graph.leaf_nodes()
+    executor.migrate(targets)
+    executor.loader.build_graph()
+    return executor.loader.project_state(targets).apps

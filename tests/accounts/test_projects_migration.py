@@ -3,14 +3,13 @@ each organization gets one Default project holding every key, each job and each 
 rows name it, and the project's month counter starts from its jobs."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.models import Project
 from apikeys.keys.models import ApiKey
 from billing.models import LedgerEntry
 from jobs.models import Job
+from tests.helpers import migrate
 
 BEFORE_PROJECTS = [
     ("accounts", "0009_organization_key_policy"),
@@ -18,15 +17,6 @@ BEFORE_PROJECTS = [
     ("billing", "0005_account_submission_counters"),
     ("jobs", "0007_fill_submission_counters"),
 ]
-
-
-def _migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
 
 
 def _organization_with_history(old, name: str, n: int):
@@ -87,11 +77,11 @@ def _organization_with_history(old, name: str, n: int):
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_keys_jobs_and_ledger_rows_made_before_projects_land_in_a_default_project():
-    old = _migrate(BEFORE_PROJECTS)
+    old = migrate(BEFORE_PROJECTS)
     acme, acme_keys, acme_jobs = _organization_with_history(old, "Acme", 1)
     globex, globex_keys, _ = _organization_with_history(old, "Globex", 2)
 
-    _migrate()
+    migrate()
 
     for org, keys in ((acme, acme_keys), (globex, globex_keys)):
         [default] = Project.objects.filter(organization_id=org.pk)
@@ -115,9 +105,9 @@ def test_keys_jobs_and_ledger_rows_made_before_projects_land_in_a_default_projec
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_keys_made_after_the_upgrade_go_to_the_default_project_and_submit(make_key, client_for):
-    old = _migrate(BEFORE_PROJECTS)
+    old = migrate(BEFORE_PROJECTS)
     org, _, _ = _organization_with_history(old, "Initech", 3)
-    _migrate()
+    migrate()
 
     from accounts.models import Organization
 

@@ -6,30 +6,20 @@ permissions support had still given."""
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from django_q.models import Schedule
 
 from alerts.models import AlertDelivery, AlertRule
+from tests.helpers import migrate
 
 BEFORE_THE_MOVE = [("apikeys", "0011_form_tokens")]
 OLD_SECRET = "whsec_" + "ab12" * 12  # the old format: 24 random bytes in hex
 
 
-def _migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_rules_and_deliveries_survive_the_move_to_the_alerts_app(make_org):
     org = make_org()
-    old = _migrate(BEFORE_THE_MOVE)
+    old = migrate(BEFORE_THE_MOVE)
     OldRule = old.get_model("apikeys", "AlertRule")
     OldDelivery = old.get_model("apikeys", "AlertDelivery")
     hook = OldRule.objects.create(
@@ -57,7 +47,7 @@ def test_rules_and_deliveries_survive_the_move_to_the_alerts_app(make_org):
         rule=mail, window_start=now, value=1, message="1", status="pending", next_attempt_at=now
     )
 
-    _migrate()
+    migrate()
 
     hook_now, mail_now = AlertRule.objects.get(pk=hook.pk), AlertRule.objects.get(pk=mail.pk)
     assert (hook_now.name, hook_now.signing_secret) == ("Hook", OLD_SECRET)
@@ -92,10 +82,10 @@ def test_the_move_can_be_reversed_without_losing_rows(make_org):
         rule=rule, window_start=timezone.now(), value=1, message="1", status="succeeded"
     )
 
-    old = _migrate(BEFORE_THE_MOVE)
+    old = migrate(BEFORE_THE_MOVE)
 
     OldDelivery = old.get_model("apikeys", "AlertDelivery")
     assert OldDelivery.objects.get().status == "delivered"
     assert old.get_model("apikeys", "AlertRule").objects.get().signing_secret == OLD_SECRET
-    _migrate()
+    migrate()
     assert AlertDelivery.objects.get().status == "succeeded"

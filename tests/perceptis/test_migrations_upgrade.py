@@ -2,26 +2,21 @@
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
+
+from tests.helpers import migrate
 
 BEFORE_THE_MOVE = [("jobs", "0003_job_finished_index")]
 
 
-def _migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets or executor.loader.graph.leaf_nodes())
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_schedules_follow_their_tasks_to_the_new_modules():
-    _migrate(BEFORE_THE_MOVE)
+    migrate(BEFORE_THE_MOVE)
     before = set(Schedule.objects.values_list("func", flat=True))
     assert "apikeys.tasks.purge_old_data" in before
 
-    _migrate()
+    migrate()
 
     after = dict(Schedule.objects.values_list("name", "func"))
     assert after["Purge old usage, request logs and jobs"] == "jobs.tasks.purge_old_data"

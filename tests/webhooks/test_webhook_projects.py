@@ -4,8 +4,6 @@ changes it; an endpoint made on the page receives every project's events or one 
 endpoints registered by keys before projects existed move to their key's project."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from accounts.projects.services import project_archive, project_create
 from apikeys.keys.models import Permission
@@ -14,7 +12,7 @@ from exposure.services import exposed_report_github
 from jobs.services import job_run
 from perceptis.errors import InvalidRequest
 from tests.exposure.helpers import found
-from tests.helpers import SYSTEM
+from tests.helpers import SYSTEM, migrate
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhookendpoint_create
 
@@ -110,6 +108,23 @@ def test_another_projects_endpoint_is_not_found_and_stays_as_it_was(
     assert after == before
 
 
+def test_a_key_cannot_name_another_project_in_the_body(client_for, default_key, mobile_key, mobile):
+    client = client_for(default_key[1])
+    body = {"url": "http://127.0.0.1/x", "events": JOB_EVENTS, "project": mobile.project_id}
+    refused = client.post("/api/v1/webhooks", body, format="json")
+    assert refused.status_code == 400
+    assert "project" in refused.json()["error"]["fields"]
+    assert not WebhookEndpoint.objects.exists()
+
+    ours = register(client)
+    moved = client.patch(
+        f"/api/v1/webhooks/{ours['id']}", {"project": mobile.project_id}, format="json"
+    )
+    assert moved.status_code == 400
+    assert "project" in moved.json()["error"]["fields"]
+    assert WebhookEndpoint.objects.get(public_id=ours["id"]).project_id != mobile.project_id
+
+
 def test_a_jobs_event_goes_to_its_projects_endpoints_and_those_of_every_project(
     org, client_for, default_key, mobile_key, django_capture_on_commit_callbacks
 ):
@@ -183,14 +198,6 @@ def test_the_page_refuses_another_organizations_project(web, org, make_org):
 BEFORE = [("webhooks", "0005_delivery_attempts")]
 
 
-def _migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_endpoints_registered_by_keys_move_to_their_keys_project(org, client_for, make_key):
     mobile = project_create(organization=org, name="Mobile", actor=SYSTEM)
@@ -199,8 +206,8 @@ def test_endpoints_registered_by_keys_move_to_their_keys_project(org, client_for
     on_page = org_wide(org)
     WebhookEndpoint.objects.update(project=None)  # as they were before the column existed
 
-    _migrate(BEFORE)
-    _migrate()
+    migrate(BEFORE)
+    migrate()
 
     assert WebhookEndpoint.objects.get(public_id=by_key["id"]).project_id == mobile.project_id
     assert WebhookEndpoint.objects.get(pk=on_page.pk).project_id is None
