@@ -7,6 +7,7 @@ charged the same formula on the tokens the engine reports, never more than it re
 """
 
 import math
+import time
 from decimal import Decimal
 
 from django.conf import settings
@@ -70,8 +71,16 @@ def prices_for_plan(*, plan: Plan) -> list[ModelPrice]:
 # change made around the signals (a queryset update, a raw SQL fix) leaves stale.
 PRICE_TABLE_CACHE_KEY = "billing:price-table:v1"
 
+# Each process also keeps the table it read for ``BILLING_PRICE_TABLE_LOCAL_SECONDS`` (a
+# submission then reads no cache): (monotonic time it is kept until, table), or None.
+_local_copy: tuple[float, dict] | None = None
+
 
 def _price_table() -> dict:
+    global _local_copy
+    kept = _local_copy
+    if kept is not None and time.monotonic() < kept[0]:
+        return kept[1]
     table = cache.get(PRICE_TABLE_CACHE_KEY)
     if table is None:
         table = {}
@@ -87,15 +96,25 @@ def _price_table() -> dict:
             if access.is_default:
                 plan["default"] = price.model
         cache.set(PRICE_TABLE_CACHE_KEY, table, settings.BILLING_PRICE_TABLE_SECONDS)
+    if settings.BILLING_PRICE_TABLE_LOCAL_SECONDS > 0:
+        _local_copy = (time.monotonic() + settings.BILLING_PRICE_TABLE_LOCAL_SECONDS, table)
     return table
+
+
+def price_table_forget() -> None:
+    """Drop the cached price table, here and in the shared cache."""
+    global _local_copy
+    _local_copy = None
+    cache.delete(PRICE_TABLE_CACHE_KEY)
 
 
 def price_table_changed(**kwargs) -> None:
     """Drop the cached price table now and once the change commits (connected to the price
     models' save and delete signals in ``billing.apps``): a submission that read the old rows
-    meanwhile may have cached them again."""
-    cache.delete(PRICE_TABLE_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(PRICE_TABLE_CACHE_KEY))
+    meanwhile may have cached them again. Other processes drop their own copy within
+    ``BILLING_PRICE_TABLE_LOCAL_SECONDS``."""
+    price_table_forget()
+    transaction.on_commit(price_table_forget)
 
 
 def price_resolve(*, plan: Plan, model: str | None) -> ModelPrice:

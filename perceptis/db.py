@@ -1,5 +1,7 @@
 """Database helpers every app uses."""
 
+import weakref
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
@@ -27,3 +29,44 @@ def delete_in_batches(queryset: QuerySet, *, batch_size: int | None = None) -> i
         last_pk = pks[-1]
         if len(pks) < batch_size:
             return deleted
+
+
+class PreparedStatement:
+    """A statement PostgreSQL plans once per database session and then executes by name.
+
+    For the hot paths' statements, whose planning costs more than running them. ``sql`` names
+    its values ``%(name)s``; ``params`` lists each name with its SQL type, in order. The
+    statement is prepared (``PREPARE``) on a session's first use, found again if the session
+    already has it (a pooler in session mode), and run as ``EXECUTE name(...)``; the values are
+    sent as the driver sends any query's. Elsewhere than PostgreSQL, and with
+    ``DATABASE_PREPARED_STATEMENTS`` off (behind a pooler in transaction mode, where a session's
+    statements do not follow its client), ``sql`` runs as it is.
+    """
+
+    def __init__(self, name: str, sql: str, params: list[tuple[str, str]]):
+        self.name = name
+        self.sql = sql
+        positional = sql.replace("%%", "%")
+        for position, (param, _) in enumerate(params, start=1):
+            placeholder = f"%({param})s"
+            if placeholder not in positional:
+                raise ValueError(f"{name}: no {placeholder} in the statement")
+            positional = positional.replace(placeholder, f"${position}")
+        types = ", ".join(sql_type for _, sql_type in params)
+        self.prepare_sql = f"PREPARE {name}({types}) AS {positional}"
+        self.execute_sql = f"EXECUTE {name}({', '.join(f'%({p})s' for p, _ in params)})"
+        self._prepared_on = weakref.WeakSet()  # the driver's connections that have it
+
+    def execute(self, connection, cursor, values: dict) -> None:
+        """Run the statement with ``values`` on ``cursor`` (a cursor of ``connection``)."""
+        if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+            cursor.execute(self.sql, values)
+            return
+        # Tracked per driver connection: Django reconnects under the same wrapper object.
+        raw = connection.connection
+        if raw not in self._prepared_on:
+            cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (self.name,))
+            if cursor.fetchone() is None:
+                cursor.execute(self.prepare_sql)
+            self._prepared_on.add(raw)
+        cursor.execute(self.execute_sql, values)

@@ -17,6 +17,7 @@ from accounts.models import Membership, Organization, User
 from accounts.services import user_create
 from apikeys.keys import ratelimit
 from apikeys.keys.services import apikey_create
+from billing import prices
 from billing.services import organization_open
 from tests.helpers import (
     CHROMIUM,
@@ -45,9 +46,11 @@ def _fast_password_hashing():
 def _clear_cache():
     cache.clear()
     ratelimit.failed_auth_forget()
+    prices.price_table_forget()  # a test's rolled-back price change must not outlive it
     yield
     cache.clear()
     ratelimit.failed_auth_forget()
+    prices.price_table_forget()
 
 
 @pytest.fixture(autouse=True)

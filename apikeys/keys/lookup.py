@@ -4,7 +4,6 @@ A malformed key never gets here (``format.parse`` refuses it first).
 """
 
 import hashlib
-import weakref
 
 from django.conf import settings
 from django.db import connections, router
@@ -13,6 +12,7 @@ from accounts.models import Organization, Plan
 from apikeys.keys import keycache, keyformat, redis_contract
 from apikeys.keys.models import ApiKey, KeySecret
 from apikeys.keys.process_state import state
+from perceptis.db import PreparedStatement
 
 # The columns the pipeline reads, per model along the join; everything else stays in the
 # database (and loads on access, as with ``only()``).
@@ -116,7 +116,7 @@ class _KeyQuery:
     Compiling that join costs more than running it, and its SQL depends only on the database
     backend, so it is compiled once per connection; each request only executes it and builds
     the four objects from the row. On PostgreSQL it is also a prepared statement
-    (``APIKEYS_PREPARED_KEY_LOOKUP``), since planning the join costs ten times running it.
+    (``perceptis.db.PreparedStatement``), since planning the join costs ten times running it.
     """
 
     def __init__(self, connection):
@@ -127,32 +127,15 @@ class _KeyQuery:
         if params != ("",):
             raise AssertionError(f"unexpected key lookup parameters {params!r}")
         self.converters = self.compiler.get_converters([col for col, _, _ in self.compiler.select])
-        self.prepared_name = None
-        if connection.vendor == "postgresql" and settings.APIKEYS_PREPARED_KEY_LOOKUP:
-            self.prepared_name = "perceptis_key_lookup"
-        self._prepared_on = weakref.WeakSet()  # the raw connections that have it
-
-    def _ensure_prepared(self, connection, cursor) -> None:
-        # Tracked per raw connection: Django reconnects under the same wrapper object.
-        raw = connection.connection
-        if raw in self._prepared_on:
-            return
-        cursor.execute(
-            "SELECT 1 FROM pg_prepared_statements WHERE name = %s", (self.prepared_name,)
+        self.statement = PreparedStatement(
+            "perceptis_key_lookup",
+            self.sql.replace("%s", "%(secret_hash)s", 1),
+            [("secret_hash", "text")],
         )
-        if cursor.fetchone() is None:
-            cursor.execute(
-                f"PREPARE {self.prepared_name}(text) AS {self.sql.replace('%s', '$1', 1)}"
-            )
-        self._prepared_on.add(raw)
 
     def run(self, connection, secret_hash: str) -> KeySecret | None:
         with connection.cursor() as cursor:
-            if self.prepared_name is None:
-                cursor.execute(self.sql, (secret_hash,))
-            else:
-                self._ensure_prepared(connection, cursor)
-                cursor.execute(f"EXECUTE {self.prepared_name}(%s)", (secret_hash,))
+            self.statement.execute(connection, cursor, {"secret_hash": secret_hash})
             row = cursor.fetchone()
         if row is None:
             return None

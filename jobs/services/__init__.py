@@ -20,10 +20,10 @@ from jobs.services.execution import (  # noqa: F401
     job_succeed,
     jobs_reconcile,
 )
+from jobs.services.queue import enqueue  # noqa: F401
 from jobs.services.submission import (  # noqa: F401
     Submission,
     clean_idempotency_key,
-    enqueue,
     job_get_for_key,
     job_submit,
 )

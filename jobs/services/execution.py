@@ -25,7 +25,7 @@ from jobs.models import Job
 from jobs.services.admission import counters_job_left_flight
 from jobs.services.cancel import job_cancel_finish
 from jobs.services.pricing import job_charge
-from jobs.services.submission import enqueue
+from jobs.services.queue import enqueue
 from jobs.status import job_status_changed
 
 logger = logging.getLogger(__name__)

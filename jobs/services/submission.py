@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apikeys.keys.models import ApiKey
@@ -17,6 +17,7 @@ from jobs.errors import IdempotencyKeyReused, JobNotFound, TooManyJobsInFlight
 from jobs.models import Job
 from jobs.services.admission import admission_insert, admission_refusal
 from jobs.services.pricing import job_price
+from jobs.services.queue import enqueue, queue_row
 from jobs.status import job_status_changed
 from perceptis.errors import DomainError, InvalidRequest
 
@@ -106,14 +107,7 @@ def job_submit(
     for attempt in range(3):
         job = _new_job(key, prompt, options, priced, idempotency_key, request_hash, now)
         try:
-            with transaction.atomic():
-                # First, so that the rows the admission locks are held for the least time.
-                enqueue(job)
-                admitted = admission_insert(job=job, key=key, cost=priced.reserve)
-                if admitted:
-                    job_created(job)
-                else:
-                    transaction.set_rollback(True)
+            admitted = _admit(job, key, priced.reserve)
         except IntegrityError:
             # An earlier request with this Idempotency-Key made a job (or is making it).
             replay = _replay_if_any(key, idempotency_key, request_hash, now)
@@ -124,10 +118,39 @@ def job_submit(
             continue  # The key was past its window and is free now.
         if admitted:
             return Submission(job, replayed=False)
+        # A replay answers the original job even when the caps now refuse a new one.
+        replay = _replay_if_any(key, idempotency_key, request_hash, now)
+        if replay is not None:
+            return replay
         refusal = admission_refusal(key=key, cost=priced.reserve, now=now)
         if refusal is not None:
             raise refusal
     raise TooManyJobsInFlight("The organization's jobs are changing state; retry the request.")
+
+
+def _admit(job: Job, key: ApiKey, cost: int) -> bool:
+    """Write the job, its reservation and its queue message, or nothing; say which.
+
+    On PostgreSQL with the ORM broker that is one statement, committed on its own. Otherwise
+    one transaction: the message first (so that the rows the admission locks are held for the
+    least time), or, with the Redis broker, on commit.
+    """
+    if connection.vendor == "postgresql":
+        queued = queue_row(job)
+        admitted = admission_insert(job=job, key=key, cost=cost, queued=queued)
+        if admitted:
+            if queued is None:
+                enqueue(job)
+            job_created(job)
+        return admitted
+    with transaction.atomic():
+        enqueue(job)
+        admitted = admission_insert(job=job, key=key, cost=cost)
+        if admitted:
+            job_created(job)
+        else:
+            transaction.set_rollback(True)
+    return admitted
 
 
 def _replay_if_any(key, idempotency_key, request_hash, now) -> Submission | None:
@@ -165,28 +188,6 @@ def job_created(job: Job) -> None:
     read model, on commit) is called from here.
     """
     job_status_changed(job, as_created=True)
-
-
-def _uses_orm_broker() -> bool:
-    return "orm" in settings.Q_CLUSTER
-
-
-def enqueue(job: Job) -> None:
-    """Hand the job to the worker queue.
-
-    The ORM broker writes its queue row in the caller's transaction, so the job and its
-    message commit together. Other brokers have no such receipt: enqueue on commit and let
-    the reconciler pick up a message lost in between.
-    """
-    from django_q.tasks import async_task
-
-    def _send():
-        async_task("jobs.tasks.run_job", job.job_id, task_name=f"job {job.job_id}", group="jobs")
-
-    if _uses_orm_broker():
-        _send()
-    else:
-        transaction.on_commit(_send)
 
 
 def job_get_for_key(*, key: ApiKey, job_id: str) -> Job:

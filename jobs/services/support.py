@@ -11,7 +11,7 @@ from accounts.audit import Actor, audit_record
 from jobs.errors import JobStateConflict
 from jobs.models import Job
 from jobs.services.admission import counters_job_back_in_flight
-from jobs.services.submission import enqueue
+from jobs.services.queue import enqueue
 from jobs.status import job_status_changed
 from perceptis.db import delete_in_batches
 

@@ -19,10 +19,6 @@ APIKEYS_TEST_DAILY_QUOTA = env.int("APIKEYS_TEST_DAILY_QUOTA", default=100)
 APIKEYS_RATE_LIMITS_ENABLED = env.bool("APIKEYS_RATE_LIMITS_ENABLED", default=True)
 # Failed key checks one client address may make a minute before its bearer requests are refused.
 APIKEYS_FAILED_AUTH_PER_MINUTE = env.int("APIKEYS_FAILED_AUTH_PER_MINUTE", default=60)
-# On PostgreSQL the key lookup is a prepared statement (one per database session). Turn it off
-# behind a pooler in transaction mode, where a session's statements do not follow the client.
-APIKEYS_PREPARED_KEY_LOOKUP = env.bool("APIKEYS_PREPARED_KEY_LOOKUP", default=True)
-
 # Usage and request-log records are buffered per process and written at most this many seconds
 # after the request (see apikeys.usage.metering), or sooner when the buffer fills.
 APIKEYS_USAGE_FLUSH_SECONDS = env.float("APIKEYS_USAGE_FLUSH_SECONDS", default=10.0)

@@ -25,3 +25,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"].setdefault("CONN_MAX_AGE", CONN_MAX_AGE)
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# On PostgreSQL the hot paths' statements (the key lookup, a submission) are prepared once per
+# database session (``perceptis.db.PreparedStatement``). Turn them off behind a pooler in
+# transaction mode, where a session's statements do not follow its client.
+# ``APIKEYS_PREPARED_KEY_LOOKUP`` is this setting's earlier name, still read.
+DATABASE_PREPARED_STATEMENTS = env.bool(
+    "DATABASE_PREPARED_STATEMENTS",
+    default=env.bool("APIKEYS_PREPARED_KEY_LOOKUP", default=True),
+)

@@ -48,13 +48,13 @@ def test_http_benchmark_compares_a_setting_in_one_run():
     out = _run(
         "bench/http.py",
         *("--duration", "0.5", "--connections", "2", "--workers", "1", "--client", "python"),
-        *("--env", "GUNICORN_THREADS=2", "--compare", "APIKEYS_PREPARED_KEY_LOOKUP=False"),
+        *("--env", "GUNICORN_THREADS=2", "--compare", "DATABASE_PREPARED_STATEMENTS=False"),
     )
 
     assert "gunicorn environment: GUNICORN_THREADS=2" in out
-    assert "with APIKEYS_PREPARED_KEY_LOOKUP=False" in out
+    assert "with DATABASE_PREPARED_STATEMENTS=False" in out
     assert (
-        "with APIKEYS_PREPARED_KEY_LOOKUP=False / without APIKEYS_PREPARED_KEY_LOOKUP, req/s:"
+        "with DATABASE_PREPARED_STATEMENTS=False / without DATABASE_PREPARED_STATEMENTS, req/s:"
         in out
     )
     tables = out.split("\n\n")

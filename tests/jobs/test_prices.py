@@ -349,6 +349,50 @@ def test_a_price_change_after_submission_does_not_change_the_charge(org, live_ke
     assert job.credits_charged == 1
 
 
+GPT4O = {"model": "gpt-4o", "max_tokens": 1000}  # 5 credits at 4 a thousand output tokens
+
+
+def reserved(key) -> int:
+    return job_submit(key=key, prompt="p", options=GPT4O).job.credits_reserved
+
+
+def test_a_price_saved_here_applies_to_the_next_submission_at_once(org, live_key):
+    key, _ = live_key
+    assert reserved(key) == 5
+
+    price = ModelPrice.objects.get(model="gpt-4o")
+    price.output_credits_per_1k_tokens = Decimal(8)
+    price.save()  # the signal drops this process's copy and the shared one
+
+    assert reserved(key) == 9
+
+
+def test_a_change_another_process_made_applies_once_the_local_copy_expires(
+    org, live_key, settings, monkeypatch
+):
+    import time
+
+    from django.core.cache import cache
+
+    from billing.prices import PRICE_TABLE_CACHE_KEY
+
+    settings.BILLING_PRICE_TABLE_LOCAL_SECONDS = 1.0
+    key, _ = live_key
+    clock = [time.monotonic()]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    assert reserved(key) == 5
+    # What another process's save does: the row changes, the shared copy is dropped.
+    ModelPrice.objects.filter(model="gpt-4o").update(output_credits_per_1k_tokens=8)
+    cache.delete(PRICE_TABLE_CACHE_KEY)
+
+    clock[0] += 0.5
+    kept = reserved(key)
+    clock[0] += 0.6
+    fresh = reserved(key)
+
+    assert (kept, fresh) == (5, 9)
+
+
 # --- the price table in admin ---------------------------------------------------------------
 
 

@@ -196,6 +196,13 @@ def test_a_generate_in_a_project_with_a_limit_is_still_one_statement(org, web, m
     statements = [
         q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"].upper()
     ]
-    # django-q2's queue row, then the job, the key, the project, the account and the ledger.
-    assert len(statements) == 2, statements
-    assert f"UPDATE {Project._meta.db_table} SET" in statements[1]
+    # The caps, the job, the ledger and django-q2's queue row: one prepared statement.
+    assert len(statements) == 1, statements
+    assert statements[0].startswith("EXECUTE perceptis_job_submit"), statements
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE name LIKE 'perceptis_job_submit%'"
+        )
+        [(prepared,)] = cursor.fetchall()
+    assert f"UPDATE {Project._meta.db_table} SET" in prepared
+    assert f"INSERT INTO {Job._meta.db_table}" in prepared
