@@ -6,18 +6,23 @@
 Through Django's full WSGI handler in this process, it alternates request by request:
 
 - ``ping``: an unauthenticated DRF view under the same middleware, no query (the yardstick);
-- ``poll``: ``GET /api/v1/status/{job_id}`` of a running job (read from the database);
+- ``poll``: ``GET /api/v1/status/{job_id}`` of a running job, answered from its read model (with
+  Redis: no query);
+- ``poll-db``: the same poll with the read model off (``JOBS_READ_MODEL_SECONDS=0``), the job
+  read from the database, as every running job's poll was when the target below was set;
 - ``generate``: ``POST /api/v1/generate`` with a fresh ``Idempotency-Key`` each time, on a live
   key whose organization has a monthly spend limit and the key a daily one, so that every
   check a submission makes is made.
 
 It prints the SQL statements one warm generate and one warm poll make, the median time of
-each, what the poll and the generate add over the ping, and the ratio of the two (the target:
-a generate adds at most three times what a poll adds). It runs on whatever ``DATABASE_URL``
-and ``REDIS_URL`` name, in a throwaway database it creates and drops.
+each, what the polls and the generate add over the ping, and the generate's added time over
+each poll's (the target: a generate adds at most three times what a running job's poll
+adds). It runs on whatever ``DATABASE_URL`` and ``REDIS_URL`` name, in a throwaway database it
+creates and drops.
 """
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -35,7 +40,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
 from bench.inprocess import environ, send, throwaway_database  # noqa: E402
 
-VARIANTS = ("ping", "poll", "generate")
+VARIANTS = ("ping", "poll", "poll-db", "generate")
 
 
 def make_generate_fixture():
@@ -76,6 +81,7 @@ class Driver:
         self.environs = {
             "ping": environ("/api/bench/ping"),
             "poll": environ(f"/api/v1/status/{job_id}", HTTP_AUTHORIZATION=f"Bearer {api_key}"),
+            "poll-db": environ(f"/api/v1/status/{job_id}", HTTP_AUTHORIZATION=f"Bearer {api_key}"),
             "generate": environ(
                 "/api/v1/generate",
                 REQUEST_METHOD="POST",
@@ -96,8 +102,26 @@ class Driver:
         return environ
 
     def request(self, variant: str) -> tuple[str, bytes]:
-        status, _, body = send(self.app, self.environ(variant))
+        with self.settings_of(variant):
+            status, _, body = send(self.app, self.environ(variant))
         return status, body
+
+    @staticmethod
+    @contextlib.contextmanager
+    def settings_of(variant: str):
+        """``poll-db``: the read model off for the length of the request (set directly, as
+        ``override_settings`` would add its own cost to the timing)."""
+        if variant != "poll-db":
+            yield
+            return
+        from django.conf import settings
+
+        kept = settings.JOBS_READ_MODEL_SECONDS
+        settings.JOBS_READ_MODEL_SECONDS = 0
+        try:
+            yield
+        finally:
+            settings.JOBS_READ_MODEL_SECONDS = kept
 
     def time_rounds(self, rounds: int, into: dict) -> None:
         clock = time.perf_counter_ns
@@ -106,14 +130,15 @@ class Driver:
             pass
 
         for turn in range(rounds):
-            order = VARIANTS[turn % 3 :] + VARIANTS[: turn % 3]
-            for variant in order:
+            shift = turn % len(VARIANTS)
+            for variant in VARIANTS[shift:] + VARIANTS[:shift]:
                 environ = self.environ(variant)
-                began = clock()
-                result = self.app(environ, start_response)
-                b"".join(result)
-                result.close()
-                into[variant].append(clock() - began)
+                with self.settings_of(variant):
+                    began = clock()
+                    result = self.app(environ, start_response)
+                    b"".join(result)
+                    result.close()
+                    into[variant].append(clock() - began)
 
 
 def statements(driver: Driver, variant: str) -> list[str]:
@@ -127,6 +152,17 @@ def statements(driver: Driver, variant: str) -> list[str]:
     if status[:3] not in ("200", "202"):
         raise SystemExit(f"{variant}: {status} {body[:300]!r}")
     return [q["sql"] for q in captured.captured_queries]
+
+
+def _row(label: str, ping: float, poll: float, poll_db: float, gen: float) -> str:
+    def ratio(over: float) -> str:
+        return f"{(gen - ping) / (over - ping):.2f}" if over > ping else "nan"
+
+    return (
+        f"| {label} | {ping:.0f} | {poll:.0f} (+{poll - ping:.0f}) "
+        f"| {poll_db:.0f} (+{poll_db - ping:.0f}) | {gen:.0f} (+{gen - ping:.0f}) "
+        f"| {ratio(poll)}, {ratio(poll_db)} |"
+    )
 
 
 def main(argv=None) -> int:
@@ -146,7 +182,7 @@ def main(argv=None) -> int:
         database, cache = describe_backends()
         print(f"{args.label or 'generate benchmark'}: {database}; cache {cache}")
         counts = {}
-        for variant in ("poll", "generate"):
+        for variant in ("poll", "poll-db", "generate"):
             sqls = statements(driver, variant)
             counts[variant] = len(sqls)
             print(f"\n{variant}: {len(sqls)} statements")
@@ -160,19 +196,17 @@ def main(argv=None) -> int:
             for v in VARIANTS:
                 medians[v].append(statistics.median(timings[v]) / 1000)
         print(f"\nmedian µs per request, {args.repeat} rounds of {args.requests} of each")
-        print("| round | ping | poll (added) | generate (added) | generate added / poll added |")
-        print("|---|---|---|---|---|")
-        for i in range(args.repeat):
-            ping, poll, gen = (medians[v][i] for v in VARIANTS)
-            ratio = (gen - ping) / (poll - ping) if poll > ping else float("nan")
-            print(
-                f"| {i + 1} | {ping:.0f} | {poll:.0f} (+{poll - ping:.0f}) | {gen:.0f} "
-                f"(+{gen - ping:.0f}) | {ratio:.2f} |"
-            )
-        ping, poll, gen = (statistics.median(medians[v]) for v in VARIANTS)
         print(
-            f"median: ping {ping:.0f}, poll +{poll - ping:.0f}, generate +{gen - ping:.0f} "
-            f"({counts['generate']} statements): ratio {(gen - ping) / (poll - ping):.2f}"
+            "| round | ping | poll, read model (added) | poll, database (added) "
+            "| generate (added) | generate added / poll added (read model, database) |"
+        )
+        print("|---|---|---|---|---|---|")
+        for i in range(args.repeat):
+            print(_row(str(i + 1), *(medians[v][i] for v in VARIANTS)))
+        print(_row("median", *(statistics.median(medians[v]) for v in VARIANTS)))
+        print(
+            f"statements: poll {counts['poll']}, poll-db {counts['poll-db']}, "
+            f"generate {counts['generate']}"
         )
     return 0
 

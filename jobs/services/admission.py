@@ -266,10 +266,11 @@ def _job_fields() -> list:
 
 def _job_values(job: Job) -> dict:
     """The job's column values as Django's ``INSERT`` would send them, named ``j0``, ``j1``…"""
-    return {
-        f"j{i}": field.get_db_prep_save(field.pre_save(job, True), connection=connection)
-        for i, field in enumerate(_job_fields())
-    }
+    values = {}
+    for i, field in enumerate(_job_fields()):
+        value = field.pre_save(job, True)
+        values[f"j{i}"] = None if value is None else field.get_db_prep_save(value, connection)
+    return values
 
 
 def _admit_step_by_step(*, job: Job, key: ApiKey, cost: int) -> bool:
