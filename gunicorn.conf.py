@@ -2,13 +2,14 @@
 perceptis.wsgi`` (``bin/run`` uses it too).
 
 Run it behind a buffering reverse proxy (nginx, a cloud load balancer) that reads whole
-requests and responses before passing them on: gunicorn's threads are few, and a proxy that
+requests and responses before passing them on: gunicorn's workers are few, and a proxy that
 buffers keeps slow clients (a body sent a byte at a time, a slow reader) from holding them.
 Chunked request bodies, which a proxy usually turns into sized ones, are refused with 411.
 
 Environment: ``GUNICORN_BIND`` (``HOST``:``PORT``, default 127.0.0.1:8000), ``WEB_CONCURRENCY``
 (worker processes, 2; always 1 without ``REDIS_URL``, whose limits live in process memory),
-``GUNICORN_WORKER_CLASS`` (gthread), ``GUNICORN_THREADS`` (threads per worker, 8),
+``GUNICORN_WORKER_CLASS`` (sync; gthread without ``REDIS_URL``), ``GUNICORN_THREADS`` (threads
+per gthread worker, 8),
 ``GUNICORN_TIMEOUT`` (30 s a request may take before its worker is restarted),
 ``GUNICORN_GRACEFUL_TIMEOUT`` (20 s to finish requests on shutdown),
 ``GUNICORN_ACCESS_LOG`` (``-``: stdout; empty: off),
@@ -20,16 +21,17 @@ import os
 _env = os.environ.get
 
 bind = _env("GUNICORN_BIND") or f"{_env('HOST', '127.0.0.1')}:{_env('PORT', '8000')}"
-# Threaded workers: a request waiting on the database or Redis holds a thread, not a process.
-# Chosen by measurement against sync (2, 4) and gevent workers: see the README's Performance.
-worker_class = _env("GUNICORN_WORKER_CLASS", "gthread")
-workers = int(_env("WEB_CONCURRENCY", "2"))
-threads = int(_env("GUNICORN_THREADS", "8"))
 # Without Redis, rate limits, the failed-key throttle and the key cache count in each
 # process's memory: only one process keeps them whole, so that is what is served.
 EMBEDDED = not _env("REDIS_URL")
-if EMBEDDED:
-    workers = 1
+# Sync workers, one request per process at a time: measured against threaded (2 x 8, 4 x 2)
+# and gevent workers, they served status polls and generates fastest and steadiest (see the
+# README's Performance); threads in one process contend for its interpreter lock. Embedded,
+# the one process serves with threads, so that one slow request does not hold every client.
+worker_class = _env("GUNICORN_WORKER_CLASS") or ("gthread" if EMBEDDED else "sync")
+workers = 1 if EMBEDDED else int(_env("WEB_CONCURRENCY", "2"))
+# gunicorn turns a sync worker with more than one thread into a gthread worker.
+threads = int(_env("GUNICORN_THREADS") or ("8" if worker_class == "gthread" else "1"))
 timeout = int(_env("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(_env("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5

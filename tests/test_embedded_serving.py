@@ -81,3 +81,39 @@ def test_the_default_configuration_without_redis_serves_one_process_and_holds_li
     assert started.count("Booting worker") == 1
     assert own == [200] * LIMIT + [429] * 5
     assert failed == [401] * LIMIT + [429] * 5
+
+
+def _configuration(monkeypatch, **env) -> dict:
+    import runpy
+    from pathlib import Path
+
+    for name in ("REDIS_URL", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+
+
+def test_with_redis_the_default_is_sync_workers_one_request_each(monkeypatch):
+    served = _configuration(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0")
+    # A sync worker given more than one thread would be made a gthread worker by gunicorn.
+    assert (served["worker_class"], served["workers"], served["threads"]) == ("sync", 2, 1)
+    assert _configuration(monkeypatch, REDIS_URL="redis://x", WEB_CONCURRENCY="4")["workers"] == 4
+
+
+def test_without_redis_the_one_process_serves_with_threads(monkeypatch):
+    served = _configuration(monkeypatch, WEB_CONCURRENCY="4")
+    assert (served["worker_class"], served["workers"], served["threads"]) == ("gthread", 1, 8)
+
+
+def test_an_operators_worker_class_and_threads_are_kept(monkeypatch):
+    served = _configuration(
+        monkeypatch, REDIS_URL="redis://x", GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS="4"
+    )
+    assert (served["worker_class"], served["threads"]) == ("gthread", 4)
+    assert (
+        _configuration(monkeypatch, REDIS_URL="redis://x", GUNICORN_WORKER_CLASS="gthread")[
+            "threads"
+        ]
+        == 8
+    )
