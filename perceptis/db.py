@@ -1,5 +1,6 @@
 """Database helpers every app uses."""
 
+import hashlib
 import weakref
 
 from django.conf import settings
@@ -44,7 +45,6 @@ class PreparedStatement:
     """
 
     def __init__(self, name: str, sql: str, params: list[tuple[str, str]]):
-        self.name = name
         self.sql = sql
         positional = sql.replace("%%", "%")
         for position, (param, _) in enumerate(params, start=1):
@@ -53,8 +53,12 @@ class PreparedStatement:
                 raise ValueError(f"{name}: no {placeholder} in the statement")
             positional = positional.replace(placeholder, f"${position}")
         types = ", ".join(sql_type for _, sql_type in params)
-        self.prepare_sql = f"PREPARE {name}({types}) AS {positional}"
-        self.execute_sql = f"EXECUTE {name}({', '.join(f'%({p})s' for p, _ in params)})"
+        body = f"({types}) AS {positional}"
+        # Named after its text too: a session kept across a deploy (a pooler in session mode)
+        # may hold the previous version's statement under the same name.
+        self.name = f"{name}_{hashlib.sha256(body.encode()).hexdigest()[:12]}"
+        self.prepare_sql = f"PREPARE {self.name}{body}"
+        self.execute_sql = f"EXECUTE {self.name}({', '.join(f'%({p})s' for p, _ in params)})"
         self._prepared_on = weakref.WeakSet()  # the driver's connections that have it
 
     def execute(self, connection, cursor, values: dict) -> None:
