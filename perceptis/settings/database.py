@@ -28,8 +28,9 @@ DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 # On PostgreSQL the hot paths' statements (the key lookup, a submission) are prepared once per
 # database session (``perceptis.db.PreparedStatement``). Turn them off behind a pooler in
 # transaction mode, where a session's statements do not follow its client.
-# ``APIKEYS_PREPARED_KEY_LOOKUP`` is this setting's earlier name, still read.
+# ``APIKEYS_PREPARED_KEY_LOOKUP`` is the earlier name of the switch, when it covered the key
+# lookup only: a deployment that turned it off keeps every statement unprepared.
+APIKEYS_PREPARED_KEY_LOOKUP = env.bool("APIKEYS_PREPARED_KEY_LOOKUP", default=True)
 DATABASE_PREPARED_STATEMENTS = env.bool(
-    "DATABASE_PREPARED_STATEMENTS",
-    default=env.bool("APIKEYS_PREPARED_KEY_LOOKUP", default=True),
+    "DATABASE_PREPARED_STATEMENTS", default=APIKEYS_PREPARED_KEY_LOOKUP
 )
