@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from django.db.models import Case, IntegerField, Q, Sum, When
 
-from accounts.models import Organization
+from accounts.models import Organization, Project
 from apikeys.keys.models import ApiKey
 from jobs.errors import JobNotFound
 from jobs.models import Job
@@ -91,6 +91,11 @@ def spend_for_key(*, key: ApiKey, since: datetime | None) -> int:
 def spend_for_organization(*, organization: Organization, since: datetime | None) -> int:
     """Return the credits the organization's jobs submitted since ``since`` hold or were charged."""
     return _spend(Q(organization_id=organization.pk), since)
+
+
+def spend_for_project(*, project: Project, since: datetime | None) -> int:
+    """Return the credits the project's jobs submitted since ``since`` hold or were charged."""
+    return _spend(Q(project_id=project.project_id), since)
 
 
 def spend_by_key(*, keys, now: datetime) -> dict[int, int]:

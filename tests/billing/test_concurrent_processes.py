@@ -1,10 +1,10 @@
 """200 submissions at once from 4 processes (5 threads each) on PostgreSQL: every cap holds.
 
-Each scenario makes one cap the binding one (credits, a key's spend limit, the organization's
-spend limit, jobs in flight, an Idempotency-Key) and checks that exactly as many jobs as it
-allows were admitted, that every refusal carries its code, that the balance equals the
-ledger's sum and never went below zero, and that the counters a submission checks equal what
-the jobs themselves sum to.
+Each scenario makes one cap the binding one (credits, a key's spend limit, a project's spend
+limit, the organization's spend limit, jobs in flight, an Idempotency-Key) and checks that
+exactly as many jobs as it allows were admitted, that every refusal carries its code, that the
+balance equals the ledger's sum and never went below zero, and that the counters a submission
+checks equal what the jobs themselves sum to.
 """
 
 import json
@@ -19,12 +19,18 @@ from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from accounts.models import Plan
+from accounts.models import Plan, Project
+from accounts.projects.services import project_create
 from apikeys.keys.models import ApiKey
 from billing.models import CreditAccount, LedgerEntry
 from jobs.models import Job
-from jobs.selectors import spend_for_key, spend_for_organization, spend_period_start
-from tests.helpers import requires_postgres
+from jobs.selectors import (
+    spend_for_key,
+    spend_for_organization,
+    spend_for_project,
+    spend_period_start,
+)
+from tests.helpers import SYSTEM, requires_postgres
 
 pytestmark = [
     requires_postgres,
@@ -96,6 +102,10 @@ def assert_books_balance(org):
     month = spend_period_start(ApiKey.SpendPeriod.MONTH, timezone.now())
     assert account.jobs_in_flight == jobs.filter(status__in=["queued", "running"]).count()
     assert account.spend_month == spend_for_organization(organization=org, since=month)
+    for project in Project.objects.filter(organization=org):
+        assert project.spent_this_month(month.date()) == spend_for_project(
+            project=project, since=month
+        )
     for key in ApiKey.objects.filter(organization=org):
         assert key.spend_total == spend_for_key(key=key, since=None)
         assert key.spend_month == spend_for_key(key=key, since=month)
@@ -148,6 +158,28 @@ def test_the_organizations_spend_limit_holds(make_org, make_key):
         (202, ""): 29,
         (402, "org_spend_limit_reached"): REQUESTS - 29,
     }
+    assert_books_balance(org)
+
+
+def test_a_projects_spend_limit_holds_and_other_projects_are_not_held_back(make_org, make_key):
+    """A refusal by the project moves none of the caps checked before it (the key's)."""
+    org = open_org(make_org, 10_000)
+    web = project_create(organization=org, name="Web", monthly_spend_limit=19, actor=SYSTEM)
+    limited = [make_key(org, project=web)[1] for _ in range(2)]
+    _key, other = make_key(org)  # the Default project: no limit
+
+    requests = [[limited[0], BODY, None], [limited[1], BODY, None], [other, BODY, None]] * 67
+    outcomes = submit_from_processes(requests[:REQUESTS])
+
+    by_key = Counter((request[0], outcome[:2]) for request, outcome in zip(requests, outcomes))
+    assert by_key[other, (202, "")] == len([r for r in requests[:REQUESTS] if r[0] == other])
+    admitted = by_key[limited[0], (202, "")] + by_key[limited[1], (202, "")]
+    refused = sum(n for (k, o), n in by_key.items() if k in limited and o[0] == 402)
+    assert admitted == 19
+    assert {o[1] for (k, o) in by_key if k in limited and o[0] == 402} == {
+        "project_spend_limit_reached"
+    }
+    assert admitted + refused == len([r for r in requests[:REQUESTS] if r[0] in limited])
     assert_books_balance(org)
 
 
