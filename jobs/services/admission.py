@@ -86,11 +86,16 @@ class _Cap:
         return f"UPDATE {table} SET {self.move}\nWHERE {self.row} AND {self.check}"  # noqa: S608
 
     def lock(self, tables: dict, *, after: str | None = None) -> str:
-        """The row, locked, if the job fits it (and ``after``, a CTE, has a row)."""
+        """The row, locked, if the job fits it (and ``after``, a CTE, has a row).
+
+        Locked as its ``UPDATE`` will (``FOR NO KEY UPDATE``): ``FOR UPDATE`` would also block
+        the foreign-key checks of other transactions' rows that point at it (a worker's ledger
+        row naming the project), which wait at their commit while holding the account.
+        """
         also = f" AND EXISTS (SELECT 1 FROM {after})" if after else ""  # noqa: S608
         return (
             f"SELECT 1 FROM {tables[self.table]}\n"  # noqa: S608
-            f"WHERE {self.row}{also} AND {self.check}\nFOR UPDATE"
+            f"WHERE {self.row}{also} AND {self.check}\nFOR NO KEY UPDATE"
         )
 
     def update(self, tables: dict, *, when: str) -> str:

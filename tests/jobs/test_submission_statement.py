@@ -192,3 +192,61 @@ def test_inside_a_transaction_a_reused_idempotency_key_leaves_it_usable(org, liv
         again = job_submit(key=key, prompt="p", idempotency_key="same")
         assert again.replayed and again.job.pk == first.pk
         assert Job.objects.filter(api_key=key).count() == 1
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_submission_waiting_for_the_account_does_not_block_foreign_key_checks(org, live_key):
+    """A worker settling a job holds the account and, at its commit, checks its ledger row's
+    foreign keys (the project's row among them): the waiting submission, which has locked the
+    key and the project, must not block that check, or the two deadlock."""
+    import threading
+    import time
+
+    from django.db import connections
+    from django.db.models import F
+
+    key, _ = live_key
+    job_submit(key=key, prompt="the price table and the prepared statement")
+    project = key.project_id
+    outcome = {}
+
+    def submit():
+        try:
+            outcome["job"] = job_submit(key=key, prompt="waits for the account").job
+        except Exception as error:  # asserted below
+            outcome["error"] = error
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        # The worker's settlement: the account first.
+        CreditAccount.objects.filter(organization=org).update(balance=F("balance"))
+        submitter = threading.Thread(target=submit)
+        submitter.start()
+        watcher = connections.create_connection("default")
+        try:
+            for _ in range(100):  # until the submission waits for the account's row
+                with watcher.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE 'EXECUTE perceptis_job_submit%%'"
+                    )
+                    waiting = cursor.fetchone()[0] == 1
+                if waiting:
+                    break
+                time.sleep(0.05)
+        finally:
+            watcher.close()
+        assert waiting
+        # What the settlement's ledger row checks at commit: the project's row, for key share.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SET LOCAL lock_timeout = '5s'; "
+                "SELECT 1 FROM accounts_project WHERE project_id = %s FOR KEY SHARE",
+                [project],
+            )
+    submitter.join(timeout=30)
+
+    assert "error" not in outcome, outcome
+    assert Job.objects.filter(pk=outcome["job"].pk).exists()
