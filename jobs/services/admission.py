@@ -57,15 +57,14 @@ def _tables() -> dict:
     }
 
 
-# The key's spend in its limit's period, before this job.
-_KEY_SPENT = """CASE spend_limit_period
-    WHEN 'day' THEN CASE WHEN spend_day_start = %(day)s THEN spend_day ELSE 0 END
-    WHEN 'month' THEN CASE WHEN spend_month_start = %(month)s THEN spend_month ELSE 0 END
-    ELSE spend_total END"""
-
-# The month's spend of a key, a project or an account, before this job.
-_MONTH_SPENT = "CASE WHEN spend_month_start = %(month)s THEN spend_month ELSE 0 END"
+# The spend of a key's day, and of a key's, a project's or an account's month, before this job.
 _DAY_SPENT = "CASE WHEN spend_day_start = %(day)s THEN spend_day ELSE 0 END"
+_MONTH_SPENT = "CASE WHEN spend_month_start = %(month)s THEN spend_month ELSE 0 END"
+# The key's spend in its limit's period, before this job.
+_KEY_SPENT = f"""CASE spend_limit_period
+    WHEN 'day' THEN {_DAY_SPENT}
+    WHEN 'month' THEN {_MONTH_SPENT}
+    ELSE spend_total END"""
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ class _Cap:
         )
 
 
-_KEY, _PROJECT, _ACCOUNT = _CAPS = (
+_KEY, _PROJECT, _ACCOUNT = (
     _Cap(
         table="key",
         row="id = %(key_id)s",
