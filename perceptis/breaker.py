@@ -6,6 +6,11 @@ instead of one per request. The first call after the cooldown tries again; a suc
 breaker. An outage logs one warning when it starts and one line when it ends, never a
 traceback per request.
 
+The call that gets through after an outage first runs the ``on_return`` hooks (``catch_up``):
+what was done without the dependency is given back to it (the request path's counts,
+``apikeys.keys.fallback``) before anything else, whichever caller probes first (an API request
+or a page's cache read).
+
 On one Redis there is one breaker per process (``redis_breaker``). On Redis Cluster there is one
 per node (``breaker_for``): a node that fails sends only the keys of its slots to the fallback,
 and the other nodes keep counting for everyone.
@@ -24,13 +29,26 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger("perceptis.breaker")
 
 
+# Run, with the breaker, by the first call that gets through after an outage, before its own
+# work. A hook that finds the dependency still away raises an outage error: the call then fails
+# as any other, and the next probe runs the hooks again.
+on_return: list[Callable[["CircuitBreaker"], None]] = []
+
+
 class CircuitBreaker:
-    def __init__(self, name: str, *, cooldown: float | Callable[[], float]):
+    def __init__(
+        self, name: str, *, cooldown: float | Callable[[], float], node: str | None = None
+    ):
         self.name = name
+        self.node = node  # a Redis Cluster node ("host:port"), or None for the one server
         self._cooldown = cooldown
         self._lock = threading.Lock()
+        self._catching_up = threading.Lock()
         self._open_until = 0.0  # monotonic time; 0 while closed
         self._outage_since: float | None = None
+        # The identity of the server this process last counted on (its ``run_id``; "" when
+        # it cannot be told), to tell a server that came back empty from one out of reach.
+        self.server_id: str | None = None
 
     @property
     def cooldown(self) -> float:
@@ -51,6 +69,19 @@ class CircuitBreaker:
             # Let this caller probe; the others keep using the fallback meanwhile.
             self._open_until = now + self.cooldown
             return True
+
+    def catch_up(self) -> None:
+        """Before a probe's own work: run the ``on_return`` hooks if the breaker is open (once:
+        a thread that probes meanwhile waits for them, then finds the breaker still open only
+        if they failed)."""
+        if self._outage_since is None:
+            return
+        with self._catching_up:
+            if self._outage_since is None:
+                return
+            for hook in on_return:
+                hook(self)
+            self.succeeded()
 
     def failed(self, error: BaseException) -> None:
         now = time.monotonic()
@@ -80,6 +111,7 @@ class CircuitBreaker:
         """Close the breaker without logging (tests)."""
         with self._lock:
             self._outage_since, self._open_until = None, 0.0
+        self.server_id = None
 
 
 # One per process, for every Redis call of the request path (key records and counters,
@@ -129,6 +161,7 @@ def breaker_for(client, full_key: str) -> CircuitBreaker:
             CircuitBreaker(
                 f"Redis Cluster node {node}",
                 cooldown=lambda: settings.APIKEYS_REDIS_BREAKER_SECONDS,
+                node=node,
             ),
         )
     return breaker

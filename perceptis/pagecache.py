@@ -161,6 +161,7 @@ class PageCache(RedisCache):
         breaker = self._breaker(key)
         if breaker.allows():
             try:
+                breaker.catch_up()  # after an outage, the request path's counts first
                 result = call()
             except (ConnectionInterrupted, *_OUTAGE) as error:
                 cause = _outage_cause(error)

@@ -24,6 +24,7 @@ from tests.helpers import (
     PASSWORD,
     SYSTEM,
     bearer,
+    cache_on_redis,
     counter,
     enable_totp,
     mark_recently_authenticated,
@@ -340,14 +341,7 @@ def own_redis(settings):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-        }
-    }
-    settings.APIKEYS_KEY_CACHE = True
+    cache_on_redis(settings, port)
     wait_for(lambda: _answers(port), timeout=10, what="redis-server")
 
     def stop():

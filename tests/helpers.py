@@ -370,6 +370,23 @@ class HungRedis:
             conn.close()
 
 
+def cache_on_redis(settings, port: int, *, timeout: float = 0.5, backend: str = "") -> None:
+    """Put this test's cache, and the key cache, on the Redis at ``port`` (``backend``: the
+    cache class, django-redis's by default), and close the breaker, which forgets the server it
+    last talked to."""
+    from perceptis import breaker
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": backend or "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": timeout, "SOCKET_TIMEOUT": timeout},
+        }
+    }
+    settings.APIKEYS_KEY_CACHE = True
+    breaker.reset_all()
+
+
 def migrate(targets=None):
     """Migrate the test database to ``targets`` (``[(app, migration)]``; None: the latest) and
     return the models as they are there (``apps.get_model``), for tests of data migrations."""

@@ -6,6 +6,7 @@ counters are the cache's (local memory), with the same one-increment rule.
 """
 
 from django.core.cache import cache
+from redis.exceptions import ResponseError
 
 from apikeys.keys import redis_contract as contract
 from apikeys.keys.redis_client import prefix, redis_or_none
@@ -73,6 +74,26 @@ def add(counts: dict[str, int]) -> None:
         # The name holds its window, so a longer life never lets a count leak into another.
         pipe.expire(prefix() + name, ttl_of(name))
     pipe.execute()
+
+
+def server_id(node: str | None = None) -> str:
+    """The ``run_id`` of the Redis server (on a cluster: of ``node``, "host:port"), which
+    changes when it restarts; "" when there is no one server to ask (no Redis, a node the
+    client does not know, a cluster's calls that name no key, a server that refuses INFO)."""
+    redis = redis_or_none()
+    if redis is None:
+        return ""
+    if node is not None:
+        known = redis.get_node(node_name=node)
+        if known is None or known.redis_connection is None:
+            return ""
+        redis = known.redis_connection
+    elif hasattr(redis, "nodes_manager"):
+        return ""
+    try:
+        return str(redis.info("server")["run_id"])
+    except (ResponseError, KeyError):  # INFO refused (an ACL, a managed service): unknown
+        return ""
 
 
 def ttl_of(name: str) -> int:

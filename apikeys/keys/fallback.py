@@ -4,10 +4,27 @@ Every Redis call of the request path goes through ``shared_call``: after a conne
 a timeout the breaker (``redis_breaker``; on Redis Cluster the breaker of the node that holds the
 call's keys, ``breaker_for``) skips Redis for ``APIKEYS_REDIS_BREAKER_SECONDS``, and each
 process counts on its own (``local_counters``) at its share of each limit
-(``remaining_share``). When Redis answers again, the first call adds what the process counted
-alone to Redis's counters before anything else, so the minute an outage ends in still allows
-a key no more than its limit (on a cluster: the counters of the node that answers again). Any
-other error from Redis (a script that fails, a wrong type) is a bug, not an outage: it is
+(``remaining_share``). When Redis answers again, the first call (an API request's, or a page
+cache's: ``breaker.on_return``) adds what the process counted alone to Redis's counters before
+anything else, so the minute an outage ends in still allows a key no more than its limit (on a
+cluster: the counters of the node that answers again).
+
+Redis's counter alone is not enough for the rest of that minute: until every process has
+given back its counts (each does at its next call), or when Redis came back empty, it holds
+less than was counted. So a process that counted a key's minute alone keeps judging the rest of
+that minute at the share it had when the outage began (``remaining_share``, with every request
+it counted since), besides Redis's count: the minute then allows no more than its limit,
+whatever order the processes come back in.
+
+A Redis that comes back empty (restarted without persistence, its ``run_id`` changed) has lost
+the counts taken before the outage too: each process then also adds back what it had counted
+in Redis (``LocalCounters.own``), so across a restart the counters again hold every request
+of the window. (A process that made no call while Redis was away cannot tell, and its counts
+from before are lost with the server's; a replica promoted with its data is told apart from
+its old master by its ``run_id`` too, and gets them twice: a stricter limit for the rest of
+the window, never a looser one.)
+
+Any other error from Redis (a script that fails, a wrong type) is a bug, not an outage: it is
 logged as one and raised.
 """
 
@@ -67,9 +84,10 @@ def shared_call(function, *args, on: str | None = None, **kwargs):
     if not guard.allows():
         return None
     try:
-        if guard.is_open:
-            _add_local_counts(guard)
+        guard.catch_up()
         result = function(*args, **kwargs)
+        if guard.server_id is None:  # the first call through this server: learn which it is
+            guard.server_id = counters.server_id(guard.node)
     except OUTAGE_ERRORS as error:
         guard.failed(error)
         return None
@@ -81,14 +99,24 @@ def shared_call(function, *args, on: str | None = None, **kwargs):
 
 
 def _add_local_counts(guard) -> None:
-    if guard is redis_breaker:
-        taken = local_counters.take()
-    else:  # a cluster node: its counters only (the others may still be away)
-        taken = local_counters.take(lambda name: breaker_for(name) is guard)
+    """``breaker.on_return``'s hook: add what this process counted alone while the server
+    behind ``guard`` was away, and if it came back empty, what it had counted there before."""
+    select = None
+    if guard is not redis_breaker:  # a cluster node: its counters only (others may be away)
+        select = lambda name: breaker_for(name) is guard  # noqa: E731
+    server_id = counters.server_id(guard.node)
+    restarted = bool(guard.server_id and server_id) and server_id != guard.server_id
+    taken = local_counters.take(select)
+    lost = local_counters.own_counts(select) if restarted else {}
     try:
-        counters.add(taken)
+        counters.add({name: taken.get(name, 0) + lost.get(name, 0) for name in taken | lost})
     except OUTAGE_ERRORS:
-        # Still away: keep counting alone, with what was counted so far.
-        for name, count in taken.items():
-            local_counters.counts[name] = local_counters.counts.get(name, 0) + count
+        local_counters.put_back(taken)  # still away: keep counting alone, from there
         raise
+    local_counters.handed_over(taken)
+    guard.server_id = server_id
+    if restarted:
+        logger.warning("%s came back empty: this process's counts were added again", guard.name)
+
+
+breaker.on_return.append(_add_local_counts)

@@ -37,6 +37,9 @@ class LocalCounters:
         self.counts = Bounded()  # what this process counted alone, not yet added to Redis
         self.seen = Bounded()  # the last shared count of each counter this process saw
         self.own = Bounded()  # how many of a shared counter's counts this process added
+        # Counters this process counted alone and then gave to Redis, with how many it counted
+        # since the outage began: the rest of their window is still judged at its share.
+        self.since_outage = Bounded()
 
     def incr(self, name: str, ttl: int = 0) -> int:
         with self._lock:
@@ -65,11 +68,38 @@ class LocalCounters:
                 del self.counts[name]
             return taken
 
+    def handed_over(self, taken: dict[str, int]) -> None:
+        """Note counters counted alone that Redis now holds (``since_outage``)."""
+        with self._lock:
+            for name, count in taken.items():
+                self.since_outage[name] = self.since_outage.get(name, 0) + count
+
+    def count_since_outage(self, name: str) -> int | None:
+        """Count one more request on a counter this process counted alone in an outage that
+        has ended; None for any other counter."""
+        with self._lock:
+            if name not in self.since_outage:
+                return None
+            count = self.since_outage[name] = self.since_outage[name] + 1
+            return count
+
+    def put_back(self, taken: dict[str, int]) -> None:
+        """Count alone again what ``take`` returned (Redis could not be given it)."""
+        with self._lock:
+            for name, count in taken.items():
+                self.counts[name] = self.counts.get(name, 0) + count
+
+    def own_counts(self, select=None) -> dict[str, int]:
+        """What this process counted in Redis, per counter (all, or those ``select`` accepts)."""
+        with self._lock:
+            return {n: c for n, c in self.own.items() if select is None or select(n)}
+
     def clear(self) -> None:
         with self._lock:
             self.counts.clear()
             self.seen.clear()
             self.own.clear()
+            self.since_outage.clear()
 
 
 class ProcessState:

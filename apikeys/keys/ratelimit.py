@@ -17,7 +17,7 @@ with ``RateLimit-Policy`` and the per-process figures. Limits never open for wan
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -116,12 +116,19 @@ def hit(key: ApiKey, *, now: float | None = None, counts: Counts | None = None) 
             counts, per_process = _count(key, window, day, alone=True), True
     quota = settings.APIKEYS_TEST_DAILY_QUOTA
     org_quota = key.organization.plan.test_daily_quota
+    minute = _minute_key(key, window)
     if per_process:
-        limit = remaining_share(_minute_key(key, window), limit)
+        limit = remaining_share(minute, limit)
         quota = remaining_share(_day_key(key, day), quota)
         org_quota = remaining_share(_org_day_key(key.organization_id, day), org_quota)
     else:
-        local_counters.saw(_minute_key(key, window), counts.minute)
+        since_outage = local_counters.count_since_outage(minute)
+        if since_outage is None:
+            local_counters.saw(minute, counts.minute)
+        else:  # counted alone earlier this minute: still held to this process's share
+            share_left = remaining_share(minute, limit)
+            if since_outage - share_left > counts.minute - limit:
+                limit, counts, per_process = share_left, replace(counts, minute=since_outage), True
         local_counters.saw(_day_key(key, day), counts.day)
         local_counters.saw(_org_day_key(key.organization_id, day), counts.org_day)
     state = RateLimitState(limit, limit - counts.minute, reset, per_process)

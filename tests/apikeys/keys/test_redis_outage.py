@@ -8,7 +8,7 @@ import pytest
 
 from apikeys.keys import ratelimit
 from apikeys.keys.services import apikey_revoke
-from tests.helpers import SYSTEM, HungRedis
+from tests.helpers import SYSTEM, HungRedis, cache_on_redis
 
 MISSING_JOB = "/api/v1/status/job_missing"
 
@@ -19,14 +19,7 @@ def hung_redis(settings):
     server = HungRedis()
 
     def hang():
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django_redis.cache.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{server.port}/0",
-                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-            }
-        }
-        settings.APIKEYS_KEY_CACHE = True
+        cache_on_redis(settings, server.port, timeout=0.2)
         return server
 
     yield hang
