@@ -7,6 +7,10 @@ from perceptis.settings.base import BASE_DIR, env
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# PostgreSQL through Django's backend with a health check that costs no round trip while the
+# connection is sound (perceptis.postgresql).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "perceptis.postgresql"
 # Tests get a file, not an in-memory database, so that processes the tests start (a worker,
 # a web server, several clients) see the same data, as a worker beside the web process does.
 SQLITE_TEST_NAME = env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test-db.sqlite3"))
