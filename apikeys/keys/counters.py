@@ -96,9 +96,17 @@ def server_id(node: str | None = None) -> str:
         return ""
 
 
+def is_minute(name: str) -> bool:
+    """Whether ``name`` is a key's minute counter (its rate limit's)."""
+    return name.startswith(_MINUTE_PREFIX)
+
+
+_MINUTE_PREFIX = contract.MINUTE.template.split("{")[0]
+
+
 def ttl_of(name: str) -> int:
     """The lifetime of a counter, from its name's kind."""
-    if name.startswith(contract.MINUTE.template.split("{")[0]):
+    if is_minute(name):
         return contract.MINUTE_TTL
     if name.startswith(contract.FAILED_AUTH.template.split("{")[0]):
         return contract.FAILED_AUTH_TTL

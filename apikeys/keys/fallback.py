@@ -113,7 +113,7 @@ def _add_local_counts(guard) -> None:
     except OUTAGE_ERRORS:
         local_counters.put_back(taken)  # still away: keep counting alone, from there
         raise
-    local_counters.handed_over(taken)
+    local_counters.handed_over({name: n for name, n in taken.items() if counters.is_minute(name)})
     guard.server_id = server_id
     if restarted:
         logger.warning("%s came back empty: this process's counts were added again", guard.name)

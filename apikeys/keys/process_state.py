@@ -42,12 +42,16 @@ class LocalCounters:
         self.since_outage = Bounded()
 
     def incr(self, name: str, ttl: int = 0) -> int:
+        """Count one request alone; return what it is judged by: for a counter this process
+        counted alone in an earlier outage of its window, every request since that began."""
         with self._lock:
             count = self.counts[name] = self.counts.get(name, 0) + 1
-            return count
+            return count + self.since_outage.get(name, 0)
 
     def get(self, name: str) -> int:
-        return self.counts.get(name, 0)
+        """What ``incr`` would judge the counter by, without counting."""
+        with self._lock:
+            return self.counts.get(name, 0) + self.since_outage.get(name, 0)
 
     def saw(self, name: str, count: int) -> None:
         """Note one count this process added to the shared counter ``name``, now ``count``."""
@@ -69,7 +73,7 @@ class LocalCounters:
             return taken
 
     def handed_over(self, taken: dict[str, int]) -> None:
-        """Note counters counted alone that Redis now holds (``since_outage``)."""
+        """Note minute counters counted alone that Redis now holds (``since_outage``)."""
         with self._lock:
             for name, count in taken.items():
                 self.since_outage[name] = self.since_outage.get(name, 0) + count

@@ -179,23 +179,58 @@ def test_a_page_that_reaches_redis_first_after_it_restarted_gives_back_the_apis_
     assert _minute_count(redis_server) == 3
 
 
-def test_a_redis_that_was_only_out_of_reach_gets_the_counts_taken_alone_and_no_more(
-    redis_server, cache_on, monkeypatch, org, make_key, client_for
-):
-    # The server keeps running (a partition): what it counted before is still there.
-    cache_on(redis_server)
+@pytest.fixture
+def partition(monkeypatch):
+    """Redis out of this process's reach while it keeps running: ``begin()`` opens the breaker
+    as a failed call would, ``end()`` lets its interval pass (the breaker's clock, not time)."""
     clock = [time.monotonic()]
     monkeypatch.setattr(breaker, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+
+    def end():
+        clock[0] += django_settings.APIKEYS_REDIS_BREAKER_SECONDS + 1
+
+    return SimpleNamespace(
+        begin=lambda: redis_breaker.failed(ConnectionError("partition")), end=end
+    )
+
+
+def _statuses(client, n):
+    return [client.get(MISSING_JOB).status_code for _ in range(n)]
+
+
+def test_a_redis_that_was_only_out_of_reach_gets_the_counts_taken_alone_and_no_more(
+    redis_server, cache_on, partition, org, make_key, client_for
+):
+    # The server keeps running: what it counted before is still there.
+    cache_on(redis_server)
     _, plaintext = make_key(org, rate_limit_per_minute=10)
     client = client_for(plaintext)
-    assert [client.get(MISSING_JOB).status_code for _ in range(2)] == [404, 404]
-    redis_breaker.failed(ConnectionError("partition"))
-    assert [client.get(MISSING_JOB).status_code for _ in range(3)] == [404, 404, 404]
+    assert _statuses(client, 2) == [404, 404]
+    partition.begin()
+    assert _statuses(client, 3) == [404, 404, 404]
     assert _minute_count(redis_server) == 2  # the breaker kept those 3 away from Redis
 
-    clock[0] += django_settings.APIKEYS_REDIS_BREAKER_SECONDS + 1
+    partition.end()
     _page_cache_read()
 
     assert _minute_count(redis_server) == 5
     # The rest of the minute still at this process's share: 5 of 10, and it took 5.
     assert client.get(MISSING_JOB).status_code == 429
+
+
+def test_a_second_outage_in_the_minute_does_not_hand_the_process_a_fresh_share(
+    redis_server, cache_on, partition, org, make_key, client_for
+):
+    cache_on(redis_server)
+    _, plaintext = make_key(org, rate_limit_per_minute=10)
+    client = client_for(plaintext)
+    assert _statuses(client, 2) == [404, 404]  # in Redis: this process's share left is 3
+    partition.begin()
+    assert _statuses(client, 2) == [404, 404]  # alone
+    partition.end()
+    assert _statuses(client, 1) == [404]  # through Redis again: the third of its share
+
+    partition.begin()
+
+    # Alone again, the share is still the one it has used up, not 3 more.
+    assert _statuses(client, 2) == [429, 429]
