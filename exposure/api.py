@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.audit import Actor
 from apikeys.keys import counters, ratelimit
+from apikeys.keys import redis_contract as contract
 from exposure import github, services
 from exposure.errors import InvalidSignature, PayloadTooLarge, RevocationRateLimited
 from perceptis.clientip import client_ip
@@ -151,8 +152,8 @@ def _check_rate(ip: str | None) -> None:
     if not limit:
         return
     moment = time.time()
-    name = f"rl:revoke-exposed:{ip or '-'}:{int(moment // 60)}"
-    count = ratelimit.shared_call(counters.incr, name, 90, on=name)
+    name = contract.REVOKE_EXPOSED.format(ip=ip or "-", window=int(moment // 60))
+    count = ratelimit.shared_call(counters.incr, name, contract.MINUTE_TTL, on=name)
     if count is None:  # Redis unavailable: this process counts its share alone
         count, limit = ratelimit.local_counters.incr(name), max(1, ratelimit.share(limit))
     if count > limit:

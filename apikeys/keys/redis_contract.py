@@ -71,6 +71,9 @@ DAY = Name(f"rl:d:{ORGANIZATION_TAG}:{{key}}:{{day}}")
 ORGANIZATION_DAY = Name(f"rl:od:{ORGANIZATION_TAG}:{{day}}")
 # Failed key checks per client address and minute (one name per call: any slot).
 FAILED_AUTH = Name("rl:af:{ip}:{window}")
+# Requests to the public revocation of exposed keys per client address and minute (a minute's
+# lifetime, ``MINUTE_TTL``).
+REVOKE_EXPOSED = Name("rl:revoke-exposed:{ip}:{window}")
 # A view's cached answer for one key (a job's status body): a hash of version and data.
 READ_MODEL = Name(f"ak:rm:{ORGANIZATION_TAG}:{{key}}:{{name}}")
 # Names are never reused for another type: a rolling deploy must never read a key of another

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from apikeys.keys import keycache, lookup
+from apikeys.keys import counters, keycache, lookup
 from apikeys.keys import redis_contract as contract
 from apikeys.keys.fallback import redis_breaker, shared_call
 from apikeys.keys.redis_client import prefix, redis_or_none
@@ -140,6 +140,24 @@ def test_the_scripts_give_each_counter_the_contracts_lifetime(own_redis):
     assert contract.MINUTE_TTL - 5 < minute <= contract.MINUTE_TTL
     assert contract.DAY_TTL - 5 < day <= contract.DAY_TTL
     assert contract.DAY_TTL - 5 < org_day <= contract.DAY_TTL
+
+
+@pytest.mark.parametrize(
+    ("name", "lifetime"),
+    [
+        (contract.MINUTE.format(organization=ORGANIZATION, key=KEY, window=WINDOW), "MINUTE_TTL"),
+        (contract.DAY.format(organization=ORGANIZATION, key=KEY, day=DAY), "DAY_TTL"),
+        (contract.ORGANIZATION_DAY.format(organization=ORGANIZATION, day=DAY), "DAY_TTL"),
+        (contract.FAILED_AUTH.format(ip="203.0.113.9", window=WINDOW), "FAILED_AUTH_TTL"),
+        (contract.REVOKE_EXPOSED.format(ip="2001:db8::1", window=WINDOW), "MINUTE_TTL"),
+    ],
+)
+def test_counts_given_back_after_an_outage_keep_their_kinds_lifetime(own_redis, name, lifetime):
+    counters.add({name: 3})
+    redis = redis_or_none()
+    assert int(redis.get(prefix() + name)) == 3
+    expected = getattr(contract, lifetime)
+    assert expected - 5 < redis.ttl(prefix() + name) <= expected
 
 
 def test_not_counting_counts_nothing_in_either(own_redis):
