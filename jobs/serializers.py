@@ -14,7 +14,12 @@ from apikeys.keys.serializers import IsoDateTimeField
 from jobs import costs
 from jobs.models import Job
 from jobs.status import job_status_body
-from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictDictField
+from perceptis.fields import (
+    QuerySerializer,
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    StrictDictField,
+)
 
 MAX_OPTIONS_BYTES = 16 * 1024
 
@@ -150,7 +155,7 @@ class ModelListSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
 
 
-class JobListQuerySerializer(serializers.Serializer):
+class JobListQuerySerializer(QuerySerializer):
     status = serializers.ChoiceField(
         choices=Job.Status.choices, required=False, help_text="Only jobs in this status."
     )
@@ -178,7 +183,7 @@ COSTS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 COSTS_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-class CostsQuerySerializer(serializers.Serializer):
+class CostsQuerySerializer(QuerySerializer):
     start = IsoDateTimeField(
         help_text="ISO 8601, UTC when no offset is given; rounded down to its hour or day."
     )

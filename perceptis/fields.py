@@ -38,11 +38,20 @@ class StrictListField(serializers.ListField):
 class RejectUnknownFieldsMixin:
     """Refuse fields the serializer does not know, so a typo is an error and not a no-op."""
 
+    unknown_message = "Unknown field."
+
     def to_internal_value(self, data):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError(
-                    {name[:64]: ["Unknown field."] for name in unknown[:20]}
+                    {name[:64]: [self.unknown_message] for name in unknown[:20]}
                 )
         return super().to_internal_value(data)
+
+
+class QuerySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """A list endpoint's query string: a parameter it does not know (a typo such as
+    ``?stauts=active``) is refused, not ignored with every row answered."""
+
+    unknown_message = "Unknown query parameter."

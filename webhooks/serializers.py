@@ -8,7 +8,12 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from perceptis.fields import RejectUnknownFieldsMixin, StrictCharField, StrictListField
+from perceptis.fields import (
+    QuerySerializer,
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    StrictListField,
+)
 from webhooks.models import Event, WebhookDelivery
 
 # Far above any valid value: the services give the precise message.
@@ -59,7 +64,7 @@ class EndpointWithSecretSerializer(EndpointSerializer):
         return self.context["secret"]
 
 
-class PageQuerySerializer(serializers.Serializer):
+class PageQuerySerializer(QuerySerializer):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=100, help_text="Items per page (default 20)."
     )

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from accounts.models import PROJECT_ID_PATTERN
 from apikeys.keys.models import ApiKey, Permission
 from perceptis.fields import (
+    QuerySerializer,
     RejectUnknownFieldsMixin,
     StrictCharField,
     StrictIntegerField,
@@ -164,7 +165,7 @@ class KeyRotateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
 
 
-class KeyListQuerySerializer(serializers.Serializer):
+class KeyListQuerySerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=ApiKey.Status.choices, required=False)
     type = serializers.ChoiceField(choices=ApiKey.Type.choices, required=False)
     environment = serializers.ChoiceField(choices=ApiKey.Environment.choices, required=False)

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import PROJECT_ID_PATTERN
 from apikeys.keys.models import ApiKey
+from perceptis.fields import QuerySerializer
 
 
 class UsageFiguresSerializer(serializers.Serializer):
@@ -36,7 +37,7 @@ class CreditsSerializer(serializers.Serializer):
     balance = serializers.IntegerField()
 
 
-class UsageQuerySerializer(serializers.Serializer):
+class UsageQuerySerializer(QuerySerializer):
     project = serializers.RegexField(
         PROJECT_ID_PATTERN,
         required=False,

@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
+from apikeys.keys.models import Permission
 from billing.models import LedgerEntry
 from jobs.models import Job
 from tests.helpers import bearer
@@ -206,3 +207,24 @@ def test_odd_job_ids_get_404_job_not_found(client_for, live_key, job_id):
     response = client.get(f"/api/v1/status/{job_id}")
     assert response.status_code == 404, response.content
     assert code_of(response) in ("job_not_found", "not_found")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/keys?stauts=active",
+        "/api/v1/jobs?=null",
+        "/api/v1/webhooks?limt=5",
+        "/api/v1/usage?projet=prj_x",
+        "/api/v1/usage/costs?start=2026-01-01T00:00:00Z&end=2026-01-02T00:00:00Z&bukcet=day",
+    ],
+)
+def test_an_unknown_query_parameter_is_refused_with_its_name(make_org, make_key, path):
+    _, plaintext = make_key(make_org(), permissions=[p.value for p in Permission])
+    client = APIClient(HTTP_AUTHORIZATION=bearer(plaintext))
+
+    response = client.get(path)
+
+    assert_invalid(response)
+    unknown = path.split("&")[-1].split("?")[-1].split("=")[0]
+    assert response.json()["error"]["fields"] == {unknown: ["Unknown query parameter."]}
