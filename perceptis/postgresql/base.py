@@ -12,6 +12,7 @@ stream. So the socket is looked at first, without waiting; only when something i
 
 import select
 
+import psycopg
 from django.db.backends.postgresql import base
 from psycopg import pq
 
@@ -24,7 +25,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if connection.pgconn.transaction_status != pq.TransactionStatus.IDLE:
             return super().is_usable()
         try:
-            waiting, _, _ = select.select([connection.pgconn.socket], [], [], 0)
-        except (OSError, ValueError):  # the socket is gone
-            return False
+            # poll, not select: a busy process's socket may be numbered past select's 1024.
+            poller = select.poll()
+            poller.register(connection.pgconn.socket, select.POLLIN)
+            waiting = poller.poll(0)
+        except (OSError, psycopg.Error):  # no socket to look at: let the server decide
+            return super().is_usable()
         return not waiting or super().is_usable()

@@ -1,6 +1,8 @@
 """A persistent database connection is checked before each request's first query: one the
 server closed is replaced, and a sound one costs no round trip to find out."""
 
+import os
+
 import pytest
 from django.db import close_old_connections, connection
 from django.db.backends.postgresql import base as django_postgresql
@@ -60,6 +62,20 @@ def test_a_sound_idle_connection_passes_without_asking_the_server(round_trips):
     _backend_pid()  # connected, idle
     assert connection.is_usable()
     assert round_trips == []
+
+
+def test_a_socket_numbered_past_1024_is_checked_without_a_round_trip_too(round_trips):
+    connection.close()
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # a busy process's files
+    try:
+        _backend_pid()  # a new connection, its socket numbered after them
+        assert connection.connection.pgconn.socket > 1024
+        assert connection.is_usable()
+        assert round_trips == []
+    finally:
+        connection.close()
+        for fd in held:
+            os.close(fd)
 
 
 def test_a_connection_the_server_closed_is_found_and_replaced(round_trips, client):
