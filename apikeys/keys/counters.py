@@ -96,19 +96,15 @@ def server_id(node: str | None = None) -> str:
         return ""
 
 
-def _prefix(name: contract.Name) -> str:
-    return name.template.split("{")[0]
-
-
 def is_minute(name: str) -> bool:
     """Whether ``name`` is a key's minute counter (its rate limit's)."""
-    return name.startswith(_prefix(contract.MINUTE))
+    return name.startswith(contract.MINUTE.kind)
 
 
 def ttl_of(name: str) -> int:
     """The lifetime of a counter, from its name's kind."""
-    if is_minute(name) or name.startswith(_prefix(contract.REVOKE_EXPOSED)):
+    if is_minute(name) or name.startswith(contract.REVOKE_EXPOSED.kind):
         return contract.MINUTE_TTL
-    if name.startswith(_prefix(contract.FAILED_AUTH)):
+    if name.startswith(contract.FAILED_AUTH.kind):
         return contract.FAILED_AUTH_TTL
     return contract.DAY_TTL

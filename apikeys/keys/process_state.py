@@ -81,6 +81,8 @@ class LocalCounters:
     def count_since_outage(self, name: str) -> int | None:
         """Count one more request on a counter this process counted alone in an outage that
         has ended; None for any other counter."""
+        if name not in self.since_outage:  # every request asks: no lock for the usual answer
+            return None
         with self._lock:
             if name not in self.since_outage:
                 return None

@@ -39,6 +39,11 @@ class Name:
     def format(self, **values) -> str:
         return self.template.format(**values)
 
+    @property
+    def kind(self) -> str:
+        """The literal start every name of this template shares (``rl:m:``)."""
+        return self.template.split("{")[0]
+
     def lua(self, **expressions: str) -> str:
         """Return a Lua expression building the name (``prefix`` first), a Lua expression for
         each placeholder."""
