@@ -55,7 +55,7 @@ class DomainError(exceptions.APIException):
 
 class InvalidRequest(DomainError):
     code = "invalid_request"
-    default_message = "The request body is not valid."
+    default_message = "The request is not valid."
 
 
 class UnsupportedMediaType(DomainError):
