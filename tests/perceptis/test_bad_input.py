@@ -228,3 +228,14 @@ def test_an_unknown_query_parameter_is_refused_with_its_name(make_org, make_key,
     assert_invalid(response)
     unknown = path.split("&")[-1].split("?")[-1].split("=")[0]
     assert response.json()["error"]["fields"] == {unknown: ["Unknown query parameter."]}
+
+
+def test_a_key_pasted_as_a_query_parameter_is_not_echoed_in_the_refusal(make_org, make_key):
+    _, plaintext = make_key(make_org(), permissions=[p.value for p in Permission])
+    client = APIClient(HTTP_AUTHORIZATION=bearer(plaintext))
+
+    response = client.get(f"/api/v1/keys?{plaintext}=1")
+
+    assert_invalid(response)
+    assert plaintext not in response.content.decode()
+    assert plaintext[12:40] not in response.content.decode()
