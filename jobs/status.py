@@ -1,13 +1,17 @@
-"""A job's status body, built in one place, and its read model kept from creation on.
+"""A job's status body, built in one place, and its read model.
 
 ``job_status_body`` is what ``GET /api/v1/status/{job_id}`` answers, what the list and cancel
 endpoints return per job, and the ``data`` of the job's webhook events; ``JobSerializer``
 declares its schema and renders through it.
 
 The read model. With Redis, a job's status body is stored per key (``apikeys.keys.readmodels``)
-when the job is created and again on every transition (queued, running, cancel requested,
-succeeded, failed, canceled, queued again), on commit, read back from the row that committed.
-The authentication's Redis call returns it, so every poll is one round trip. Each write
+on every transition (running, cancel requested, succeeded, failed, canceled, queued again), on
+commit, read back from the row that committed, and by a poll that found none (it reads the
+database and stores what it read). The authentication's Redis call returns it, so every poll
+after the first is one round trip. A submission does not store it: its body is the generate's
+response, and the worker's claim, milliseconds later when the queue is short, replaces it;
+writing it would cost every generate a Redis round trip (an eighth of its time) for a body
+that, when the queue is short, no poll reads. Each write
 carries the job's version, the time of its latest transition as the row records it, and
 replaces only an older one: a late write never undoes a newer state. A body that can still
 change lives ``JOBS_READ_MODEL_LIVE_SECONDS``, so a write lost to a Redis outage is corrected
@@ -110,19 +114,18 @@ def job_status_store(job: Job) -> None:
     )
 
 
-def job_status_changed(job: Job, *, as_created: bool = False) -> None:
+def job_status_changed(job: Job) -> None:
     """Store the job's status body once the current transaction commits.
 
-    Call it after every transition, read back from the committed row so that the body is the
-    state that committed, whatever instance the caller holds; and at creation with
-    ``as_created=True``, where the new instance is the row (no query).
+    Call it after every transition: the body is read back from the committed row, so that it
+    is the state that committed, whatever instance the caller holds.
     """
     if not settings.JOBS_READ_MODEL_SECONDS or not readmodels.shared():
         return
     pk = job.pk
 
     def store():
-        committed = job if as_created else Job.objects.filter(pk=pk).first()
+        committed = Job.objects.filter(pk=pk).first()
         if committed is None:
             return
         try:

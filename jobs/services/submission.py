@@ -18,7 +18,6 @@ from jobs.models import Job
 from jobs.services.admission import admission_insert, admission_refusal
 from jobs.services.pricing import job_price
 from jobs.services.queue import enqueue, queue_row
-from jobs.status import job_status_changed
 from perceptis.errors import DomainError, InvalidRequest
 
 logger = logging.getLogger(__name__)
@@ -138,17 +137,13 @@ def _admit(job: Job, key: ApiKey, cost: int) -> bool:
     if connection.vendor == "postgresql":
         queued = queue_row(job)
         admitted = admission_insert(job=job, key=key, cost=cost, queued=queued)
-        if admitted:
-            if queued is None:
-                enqueue(job)
-            job_created(job)
+        if admitted and queued is None:
+            enqueue(job)
         return admitted
     with transaction.atomic():
         enqueue(job)
         admitted = admission_insert(job=job, key=key, cost=cost)
-        if admitted:
-            job_created(job)
-        else:
+        if not admitted:
             transaction.set_rollback(True)
     return admitted
 
@@ -179,15 +174,6 @@ def _new_job(key, prompt, options, priced, idempotency_key, request_hash, now) -
         created_at=now,
         enqueued_at=now,
     )
-
-
-def job_created(job: Job) -> None:
-    """Follow a job's creation, inside the transaction that created it.
-
-    The one place after a job is created: what is to be written for a new job (its status
-    read model, on commit) is called from here.
-    """
-    job_status_changed(job, as_created=True)
 
 
 def job_get_for_key(*, key: ApiKey, job_id: str) -> Job:

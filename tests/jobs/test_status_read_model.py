@@ -1,6 +1,7 @@
-"""A job's status body is kept in the read model from creation on: with Redis every poll, in
-every state, is answered by the authentication's one Redis call; a late write never replaces a
-newer state; a miss reads the database; another key never reads it."""
+"""A job's status body is kept in the read model: with Redis every poll after the first, in
+every state, is answered by the authentication's one Redis call; a submission stores none (its
+first poll or its claim does); a late write never replaces a newer state; a miss reads the
+database; another key never reads it."""
 
 from datetime import timedelta
 
@@ -98,11 +99,46 @@ def test_a_late_write_never_replaces_a_newer_state(redis_read_models, live_key, 
     assert _poll(client_for(plaintext), job)["status"] == "running"
 
 
+def test_a_generate_stores_no_read_model_its_first_poll_or_its_claim_does(
+    redis_read_models,
+    live_key,
+    client_for,
+    django_assert_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    key, plaintext = live_key
+    client = client_for(plaintext)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(
+            "/api/v1/generate", {"prompt": "a"}, content_type="application/json"
+        ).json()
+        second = client.post(
+            "/api/v1/generate", {"prompt": "b"}, content_type="application/json"
+        ).json()
+    stored = [
+        readmodels.read_model_get(key.organization_id, key.pk, read_model_name(body["job_id"]))
+        for body in (first, second)
+    ]
+    assert stored == [None, None]
+
+    # The first: polled while queued; the database answers once, then the read model.
+    submitted = {name: value for name, value in first.items() if name != "status_url"}
+    with django_assert_num_queries(1):
+        assert _poll(client, Job(job_id=first["job_id"])) == submitted
+    with django_assert_num_queries(0):
+        assert _poll(client, Job(job_id=first["job_id"]))["status"] == "queued"
+    # The second: claimed before any poll; the claim stores it.
+    with django_capture_on_commit_callbacks(execute=True):
+        job_claim(job_id=second["job_id"])
+    with django_assert_num_queries(0):
+        assert _poll(client, Job(job_id=second["job_id"]))["status"] == "running"
+
+
 def test_a_miss_reads_the_database_and_stores_what_it_read(
     redis_read_models, live_key, client_for, django_assert_num_queries
 ):
     key, plaintext = live_key
-    job = job_submit(key=key, prompt="hi").job  # no commit hook ran: nothing stored
+    job = job_submit(key=key, prompt="hi").job  # a submission stores nothing
     client = client_for(plaintext)
     assert (
         readmodels.read_model_get(key.organization_id, key.pk, read_model_name(job.job_id)) is None
