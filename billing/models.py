@@ -62,7 +62,10 @@ class LedgerEntry(AppendOnlyModel):
         CAPTURE = "capture", "Capture"
         RELEASE = "release", "Release"
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    # Served by the (account, -created_at) index: every submission writes a row.
+    account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     amount = models.BigIntegerField()
     # The job link survives the job's retention purge as ``job_ref`` (its public id).
@@ -79,6 +82,7 @@ class LedgerEntry(AppendOnlyModel):
         null=True,
         blank=True,
         related_name="ledger_entries",
+        db_index=False,  # its index is in Meta: without the pattern-matching twin
     )
     reason = models.CharField(max_length=255, blank=True)
     # The billing period ("2026-11") of a plan's recurring grant: one grant per period.
@@ -93,7 +97,10 @@ class LedgerEntry(AppendOnlyModel):
     class Meta:
         verbose_name_plural = "ledger entries"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["account", "-created_at"])]
+        indexes = [
+            models.Index(fields=["account", "-created_at"]),
+            models.Index(fields=["project"], name="ledger_project_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["job"], condition=Q(kind="reserve"), name="one_reserve_per_job"

@@ -24,14 +24,26 @@ class Job(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 
-    job_id = models.CharField(max_length=40, unique=True)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="jobs")
+    # Every submission inserts a row and updates each of its indexes, so the table has none that
+    # another already serves: unique by a constraint (``unique=True`` would add a second,
+    # pattern-matching index no lookup uses), and the foreign keys by the composite indexes
+    # below that begin with them.
+    job_id = models.CharField(max_length=40)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="jobs", db_index=False
+    )
     # Jobs belong to the key, not to one of its secrets: rotation keeps them reachable.
-    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="jobs")
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, related_name="jobs", db_index=False
+    )
     # The key's project when the job was submitted (a key moved later leaves its jobs, and
     # their spend, where they were), by its public id.
     project = models.ForeignKey(
-        Project, on_delete=models.PROTECT, to_field="project_id", related_name="jobs"
+        Project,
+        on_delete=models.PROTECT,
+        to_field="project_id",
+        related_name="jobs",
+        db_index=False,
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     test = models.BooleanField(default=False)
@@ -84,11 +96,12 @@ class Job(models.Model):
             models.Index(fields=["api_key", "-created_at", "-id"], name="jobs_key_newest_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["job_id"], name="one_job_per_job_id"),
             models.UniqueConstraint(
                 fields=["api_key", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="one_job_per_idempotency_key",
-            )
+            ),
         ]
 
     def __str__(self):
