@@ -25,7 +25,8 @@ measures twice, without and with those variables, and prints the ratios. ``--con
 NAME:VAR=VALUE,VAR=VALUE`` (repeatable) names serving configurations to compare instead (the
 worker class, processes and threads: ``GUNICORN_WORKER_CLASS``, ``WEB_CONCURRENCY``,
 ``GUNICORN_THREADS``), and ``CODE=DIR`` in one serves another checkout of the product (the
-code before a change) on the same database; with ``--rounds`` they alternate round by round
+code before a change) on the same database, ``PYTHON=PATH`` with another interpreter (that
+checkout's own packages); with ``--rounds`` they alternate round by round
 and every round is printed, then the median round.
 """
 
@@ -155,7 +156,8 @@ def measure(env: dict, fixture, args) -> dict[str, Result]:
 
     env = dict(env)
     root = Path(env.pop("CODE", ROOT))
-    server = Server(env, args.workers, root)
+    python = env.pop("PYTHON", sys.executable)
+    server = Server(env, args.workers, root, python)
     try:
         server.wait_ready()
         points = endpoints(fixture)

@@ -19,11 +19,11 @@ HOST = "127.0.0.1"
 class Server:
     """gunicorn in its own process group, stopped (TERM, then KILL) however the run ends."""
 
-    def __init__(self, env: dict, workers: int, root: Path = ROOT):
+    def __init__(self, env: dict, workers: int, root: Path = ROOT, python: str = sys.executable):
         self.port = _free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "perceptis.wsgi"],
+            [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "perceptis.wsgi"],
             cwd=root,
             env={
                 **os.environ,
