@@ -19,14 +19,16 @@ from billing.models import LedgerEntry, ModelAccess, ModelPrice
 from billing.prices import modelprice_access_recorded, modelprice_save
 from billing.selectors import credits_ledger_sum, ledger_net
 from billing.services import credits_adjust, credits_grant
-from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
+from perceptis.admin import IndexedSearchMixin, NoSecretLookupsMixin, ReadOnlyAdminMixin
 from perceptis.errors import DomainError
 
 CREDITS_PERMISSION = "billing.add_ledgerentry"
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(
+    IndexedSearchMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin
+):
     list_display = [
         "created_at",
         "organization",
@@ -40,8 +42,10 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmi
     ]
     list_select_related = ["account__organization", "job"]
     list_filter = ["kind", "created_at", "account__organization__plan"]
-    search_fields = ["account__organization__name", "=account__organization__slug", "=job__job_id"]
-    search_help_text = "Organization name or slug (exact), or Job ID (exact)."
+    search_fields = ["job_ref"]  # shows the search box; IndexedSearchMixin searches
+    id_searches = ((lambda term: term.startswith("job_"), "job__job_id"),)
+    organization_lookup = "account__organization"
+    search_help_text = "A Job ID (exact), or an organization's name (part) or slug."
     show_full_result_count = False
     list_per_page = 100
     fields = [

@@ -8,7 +8,12 @@ from django.utils.html import format_html
 from accounts.audit import Actor
 from jobs.models import Job
 from jobs.services import job_cancel, job_retry
-from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin, apply_service
+from perceptis.admin import (
+    IndexedSearchMixin,
+    NoSecretLookupsMixin,
+    ReadOnlyAdminMixin,
+    apply_service,
+)
 
 
 def _pretty(value) -> str:
@@ -18,7 +23,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(Job)
-class JobAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
+class JobAdmin(IndexedSearchMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     list_display = [
         "job_id",
         "status",
@@ -35,8 +40,12 @@ class JobAdmin(ReadOnlyAdminMixin, NoSecretLookupsMixin, admin.ModelAdmin):
     ]
     list_select_related = ["organization", "api_key"]
     list_filter = ["status", "test", "model", "created_at", "organization__plan"]
-    search_fields = ["=job_id", "=api_key__key_id", "organization__name", "=organization__slug"]
-    search_help_text = "Job ID or Key ID (exact), organization name or slug (exact)."
+    search_fields = ["job_id"]  # shows the search box; IndexedSearchMixin searches
+    id_searches = (
+        (lambda term: term.startswith("job_"), "job_id"),
+        (lambda term: term.startswith("key_"), "api_key__key_id"),
+    )
+    search_help_text = "A Job ID or Key ID (exact), or an organization's name (part) or slug."
     show_full_result_count = False
     list_per_page = 50
     actions = ["retry_jobs", "cancel_jobs"]

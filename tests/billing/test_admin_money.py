@@ -50,3 +50,28 @@ def test_support_reads_prices_but_only_a_superuser_may_add_one(support, root, ba
     assert bare.get("/admin/billing/modelprice/").status_code == 403
     assert support.get("/admin/billing/modelprice/add/").status_code == 403
     assert root.get("/admin/billing/modelprice/add/").status_code == 200
+
+
+def test_ledger_search_finds_a_jobs_rows_or_an_organizations_without_a_scan(
+    support, org, make_org, make_key
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    key, _ = make_key(org)
+    job = job_submit(key=key, prompt="p", options=FIVE).job
+    other = make_org(name="Globex Research")
+    LEDGER = "/admin/billing/ledgerentry/"
+
+    def search(term):
+        with CaptureQueriesContext(connection) as captured:
+            page = support.get(LEDGER, {"q": term})
+        assert page.status_code == 200
+        ledger_sql = [q["sql"] for q in captured if 'FROM "billing_ledgerentry"' in q["sql"]]
+        assert ledger_sql and not any("UPPER(" in sql for sql in ledger_sql), ledger_sql
+        return {(e.account.organization_id, e.kind) for e in page.context["cl"].result_list}
+
+    assert search(job.job_id) == {(org.pk, "reserve")}
+    assert search("globex") == {(other.pk, "grant")}
+    assert search(org.slug) == {(org.pk, "grant"), (org.pk, "reserve")}
+    assert search("job_nosuchjob000000000000000") == set()

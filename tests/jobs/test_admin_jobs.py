@@ -115,3 +115,47 @@ def test_staff_without_the_group_cannot_see_or_change_jobs(bare, queued_job, run
     assert run_action(bare, JOBS, "cancel_jobs", [queued_job]).status_code == 403
     queued_job.refresh_from_db()
     assert queued_job.status == Job.Status.QUEUED
+
+
+def _searched(support, url, term):
+    """The rows a search finds, and the SQL it ran against the table searched."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = support.get(url, {"q": term})
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list), [q["sql"] for q in captured]
+
+
+def test_search_finds_jobs_by_job_id_key_id_organization_name_or_slug(
+    support, queued_job, make_org, make_key
+):
+    elsewhere = make_org(name="Globex Research")
+    other_key, _ = make_key(elsewhere)
+    other = job_submit(key=other_key, prompt="elsewhere").job
+    org = queued_job.organization
+    for term, expected in (
+        (queued_job.job_id, [queued_job]),
+        (f"  {other.job_id} ", [other]),
+        (queued_job.api_key.key_id, [queued_job]),
+        (other_key.key_id, [other]),
+        ("globex", [other]),
+        (org.name.lower(), [queued_job]),
+        (org.slug, [queued_job]),
+        ("job_doesnotexistanywhere000000000", []),
+        ("key_nosuchkey0000000", []),
+    ):
+        found, _ = _searched(support, JOBS, term)
+        assert found == expected, term
+
+
+def test_a_search_by_id_is_an_exact_comparison_an_index_answers(support, queued_job):
+    """Django's own search compares UPPER(column) in one OR of every field: a scan of the table."""
+    for term in (queued_job.job_id, queued_job.api_key.key_id, "acme"):
+        _, sqls = _searched(support, JOBS, term)
+        searched = [sql for sql in sqls if 'FROM "jobs_job"' in sql]
+        assert searched, term
+        assert not any("UPPER(" in sql for sql in searched), (term, searched)
+    _, sqls = _searched(support, JOBS, queued_job.job_id)
+    assert any('"jobs_job"."job_id" = ' in sql for sql in sqls)
