@@ -98,8 +98,9 @@ def spend_for_project(*, project: Project, since: datetime | None) -> int:
     return _spend(Q(project_id=project.project_id), since)
 
 
-def spend_by_key(*, keys, now: datetime) -> dict[int, int]:
-    """Return ``{key pk: credits spent in the key's current period}`` for ``keys``, one query."""
+def spend_figures_by_key(*, keys, now: datetime) -> dict[int, dict[str, int]]:
+    """Return ``{key pk: {"day": …, "month": …, "total": …}}``, what each of ``keys``'s jobs
+    spent in the UTC day and month of ``now`` and in all (of the jobs kept), one query."""
     keys = list(keys)
     if not keys:
         return {}
@@ -116,7 +117,20 @@ def spend_by_key(*, keys, now: datetime) -> dict[int, int]:
         )
     )
     figures = {row["api_key"]: row for row in rows}
-    return {key.pk: (figures.get(key.pk) or {}).get(key.spend_limit_period) or 0 for key in keys}
+    return {
+        key.pk: {period: (figures.get(key.pk) or {}).get(period) or 0 for period in _PERIODS}
+        for key in keys
+    }
+
+
+_PERIODS = (ApiKey.SpendPeriod.DAY, ApiKey.SpendPeriod.MONTH, ApiKey.SpendPeriod.TOTAL)
+
+
+def spend_by_key(*, keys, now: datetime) -> dict[int, int]:
+    """Return ``{key pk: credits spent in the key's current period}`` for ``keys``, one query."""
+    keys = list(keys)
+    figures = spend_figures_by_key(keys=keys, now=now)
+    return {key.pk: figures[key.pk].get(key.spend_limit_period, 0) for key in keys}
 
 
 def _spend_since(since: datetime):

@@ -8,6 +8,7 @@ from apikeys.keys.services import form_tokens_purge
 from apikeys.usage.retention import request_log_purge, usage_purge
 from jobs.services import job_run, jobs_purge_finished, jobs_reconcile
 from jobs.services.costs import costs_rollup
+from jobs.services.recount import counters_audit
 from webhooks.retention import webhookdelivery_purge
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,10 @@ def reconcile_jobs():
 
 def roll_up_costs():
     return costs_rollup()
+
+
+def audit_counters():
+    return counters_audit()
 
 
 def purge_old_data(*, now=None, batch_size: int | None = None) -> dict:

@@ -30,6 +30,7 @@ from jobs.selectors import (
     spend_for_project,
     spend_period_start,
 )
+from jobs.services.recount import counters_recount
 from tests.helpers import SYSTEM, requires_postgres
 
 pytestmark = [
@@ -111,6 +112,7 @@ def assert_books_balance(org):
         assert key.spend_month == spend_for_key(key=key, since=month)
         day = spend_period_start(ApiKey.SpendPeriod.DAY, timezone.now())
         assert key.spend_day == spend_for_key(key=key, since=day)
+    assert counters_recount(organization=org) == []
 
 
 def open_org(make_org, credits):
@@ -225,4 +227,31 @@ def test_an_idempotency_key_makes_one_job_however_many_processes_send_it(make_or
     assert all(len(ids) == 1 for ids in by_key.values())
     assert {i for ids in by_key.values() for i in ids} == set(jobs.values_list("job_id", flat=True))
     assert statuses(outcomes)[202, ""] >= 20
+    assert_books_balance(org)
+
+
+def test_a_recount_that_fixes_counters_while_processes_submit_leaves_them_exact(make_org, make_key):
+    """The recount locks the rows submissions lock, in their order, before it counts: a fix made
+    in the middle of 200 submissions neither loses nor counts twice any of them."""
+    import threading
+
+    org = open_org(make_org, 10_000)
+    keys = [make_key(org) for _ in range(2)]
+    CreditAccount.objects.filter(organization=org).update(jobs_in_flight=5, spend_month=3)
+    ApiKey.objects.filter(pk=keys[0][0].pk).update(spend_day=7, spend_day_start=timezone.now())
+    outcomes = []
+    submitting = threading.Thread(
+        target=lambda: outcomes.extend(
+            submit_from_processes([[keys[i % 2][1], BODY, None] for i in range(REQUESTS)])
+        )
+    )
+
+    submitting.start()
+    fixes = []
+    while submitting.is_alive():
+        fixes.append(len(counters_recount(organization=org, fix=True)))
+    submitting.join()
+
+    assert fixes[0] > 0  # the drift was found and fixed while the submissions ran
+    assert statuses(outcomes) == {(202, ""): REQUESTS}
     assert_books_balance(org)
