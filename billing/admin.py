@@ -13,13 +13,13 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from accounts.admin import OrganizationAdmin
+from accounts.admin import IndexedSearchMixin, OrganizationAdmin
 from accounts.audit import Actor
 from billing.models import LedgerEntry, ModelAccess, ModelPrice
 from billing.prices import modelprice_access_recorded, modelprice_save
 from billing.selectors import credits_ledger_sum, ledger_net
 from billing.services import credits_adjust, credits_grant
-from perceptis.admin import IndexedSearchMixin, NoSecretLookupsMixin, ReadOnlyAdminMixin
+from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin
 from perceptis.errors import DomainError
 
 CREDITS_PERMISSION = "billing.add_ledgerentry"

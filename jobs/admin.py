@@ -5,15 +5,11 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
+from accounts.admin import IndexedSearchMixin
 from accounts.audit import Actor
 from jobs.models import Job
 from jobs.services import job_cancel, job_retry
-from perceptis.admin import (
-    IndexedSearchMixin,
-    NoSecretLookupsMixin,
-    ReadOnlyAdminMixin,
-    apply_service,
-)
+from perceptis.admin import NoSecretLookupsMixin, ReadOnlyAdminMixin, apply_service
 
 
 def _pretty(value) -> str:

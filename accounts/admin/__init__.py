@@ -11,10 +11,17 @@ deleted here: organizations, plans and audit events are protected, for superuser
 from django.contrib import admin
 
 from accounts.admin import members, organizations, people, projects
-from accounts.admin.organizations import OrganizationAdmin
+from accounts.admin.organizations import IndexedSearchMixin, OrganizationAdmin
 
 admin.site.site_header = "Perceptis support"
 admin.site.site_title = "Perceptis support"
 admin.site.index_title = "Support"
 
-__all__ = ["OrganizationAdmin", "members", "organizations", "people", "projects"]
+__all__ = [
+    "IndexedSearchMixin",
+    "OrganizationAdmin",
+    "members",
+    "organizations",
+    "people",
+    "projects",
+]
