@@ -9,6 +9,7 @@ import importlib
 import itertools
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -398,3 +399,10 @@ def migrate(targets=None):
     executor.migrate(targets)
     executor.loader.build_graph()
     return executor.loader.project_state(targets).apps
+
+
+# An admin search that scans the table: what Django's own search makes of ``=column``,
+# UPPER("table"."column") = … on PostgreSQL, "table"."column" LIKE … on SQLite, which the
+# column's index does not serve. (An organization subquery's name match, ``U0."name"``, is on
+# the small organizations table.)
+SCAN = re.compile(r'UPPER\("|"\w+"\."\w+"(::text)? LIKE')
