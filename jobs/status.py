@@ -11,12 +11,14 @@ database and stores what it read). The authentication's Redis call returns it, s
 after the first is one round trip. A submission does not store it: its body is the generate's
 response, and the worker's claim, milliseconds later when the queue is short, replaces it;
 writing it would cost every generate a Redis round trip (an eighth of its time) for a body
-that, when the queue is short, no poll reads. Each write
-carries the job's version, the time of its latest transition as the row records it, and
-replaces only an older one: a late write never undoes a newer state. A body that can still
-change lives ``JOBS_READ_MODEL_LIVE_SECONDS``, so a write lost to a Redis outage is corrected
-by a poll (a miss reads the database and stores what it read) within that time. Without Redis
-the read model is each process's own, so only finished bodies, which never change, are kept.
+that, when the queue is short, no poll reads.
+
+Each write carries the job's version, the time of its latest transition as the row records
+it, and replaces only an older one: a late write never undoes a newer state. A body that can
+still change lives ``JOBS_READ_MODEL_LIVE_SECONDS``, so a write lost to a Redis outage is
+corrected by a poll (a miss reads the database and stores what it read) within that time.
+Without Redis the read model is each process's own, so only finished bodies, which never
+change, are kept.
 """
 
 import logging
