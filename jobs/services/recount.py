@@ -6,11 +6,12 @@ month's and total spend. They are moved in the same statements as the jobs and l
 count, so they never drift; ``counters_recount`` is how an operator sees that they have not (and
 puts them right if a bug or a hand-edit of the database ever made them).
 
-The recount of an organization locks its keys, its projects, then its credit account, the order
-every submission and settlement locks them in, and only then sums the jobs: a transaction that
-changed a job and waits for one of those rows has not committed, so its job is counted as it
-was and its move to the counters lands on the recount's figures afterwards. The figures are
-exact even while the organization submits. The balance is compared with the ledger's sum and
+The recount that fixes (and the check of a difference seen without locks) locks the
+organization's keys, its projects, then its credit account, the order every submission and
+settlement locks them in, and only then sums the jobs: a transaction that changed a job and
+waits for one of those rows has not committed, so its job is counted as it was and its move to
+the counters lands on the recount's figures afterwards. The figures are exact even while the
+organization submits. The balance is compared with the ledger's sum and
 reported, never changed: a difference there is a fault in the money path, for a person to read.
 A key's total spend is only raised, never lowered: jobs past their retention are deleted, and
 the total keeps what they spent.
@@ -60,19 +61,28 @@ def counters_recount(
     """Return the organization's counters that differ from what its jobs and ledger count.
 
     With ``fix``, set every fixable one to its count in the same transaction, audited with
-    ``actor`` (``counters.recounted``, each difference in its metadata).
+    ``actor`` (``counters.recounted``, each difference in its metadata). Without, the counters
+    are first compared without locks, which holds no submission back; only a difference found
+    that way is counted again under the locks (a submission committing between two reads can
+    make one appear) and reported if it is still there.
     """
+    if not fix and not _recount(organization, now=now, lock=False):
+        return []
+    return _recount(organization, now=now, lock=True, fix=fix, actor=actor)
+
+
+def _recount(organization, *, now, lock: bool, fix: bool = False, actor=None) -> list:
     now = now or timezone.now()
     day, month = spend_periods(now)
     month_start = spend_period_start(ApiKey.SpendPeriod.MONTH, now)
+
+    def rows(model):
+        return model.objects.select_for_update() if lock else model.objects
+
     with transaction.atomic():
-        keys = list(
-            ApiKey.objects.select_for_update().filter(organization=organization).order_by("pk")
-        )
-        projects = list(
-            Project.objects.select_for_update().filter(organization=organization).order_by("pk")
-        )
-        account = CreditAccount.objects.select_for_update().get(organization=organization)
+        keys = list(rows(ApiKey).filter(organization=organization).order_by("pk"))
+        projects = list(rows(Project).filter(organization=organization).order_by("pk"))
+        account = rows(CreditAccount).get(organization=organization)
 
         differences, moves = [], []
 
