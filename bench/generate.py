@@ -12,7 +12,10 @@ Through Django's full WSGI handler in this process, it alternates request by req
   read from the database, as every running job's poll was when the target below was set;
 - ``generate``: ``POST /api/v1/generate`` with a fresh ``Idempotency-Key`` each time, on a live
   key whose organization has a monthly spend limit and the key a daily one, so that every
-  check a submission makes is made.
+  check a submission makes is made;
+- ``poll-new``: the first poll of a job a generate of this run made, still queued (no worker
+  runs): a submission writes no read model, so this poll reads the job from the database and
+  stores it (with a worker, the job's claim usually writes it first).
 
 It prints the SQL statements one warm generate and one warm poll make, the median time of
 each, what the polls and the generate add over the ping, and the generate's added time over
@@ -22,6 +25,7 @@ creates and drops.
 """
 
 import argparse
+import collections
 import contextlib
 import io
 import json
@@ -40,7 +44,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
 from bench.inprocess import environ, send, throwaway_database  # noqa: E402
 
-VARIANTS = ("ping", "poll", "poll-db", "generate")
+VARIANTS = ("ping", "poll", "poll-db", "generate", "poll-new")
 
 
 def make_generate_fixture():
@@ -77,6 +81,8 @@ class Driver:
 
         self.app = WSGIHandler()
         self.count = 0
+        self.api_key = api_key
+        self.new_jobs = collections.deque()  # made by generates, not polled yet
         self.body = json.dumps({"prompt": "A lighthouse at dusk", "options": {}}).encode()
         self.environs = {
             "ping": environ("/api/bench/ping"),
@@ -92,19 +98,31 @@ class Driver:
         }
 
     def environ(self, variant: str) -> dict:
-        environ = dict(self.environs[variant])
+        if variant == "poll-new":
+            fields = environ(
+                f"/api/v1/status/{self.new_jobs.popleft()}",
+                HTTP_AUTHORIZATION=f"Bearer {self.api_key}",
+            )
+        else:
+            fields = dict(self.environs[variant])
         if variant == "generate":
             self.count += 1
-            environ["HTTP_IDEMPOTENCY_KEY"] = f"bench-{os.getpid()}-{self.count}"
-            environ["wsgi.input"] = io.BytesIO(self.body)
+            fields["HTTP_IDEMPOTENCY_KEY"] = f"bench-{os.getpid()}-{self.count}"
+            fields["wsgi.input"] = io.BytesIO(self.body)
         else:
-            environ["wsgi.input"] = io.BytesIO()
-        return environ
+            fields["wsgi.input"] = io.BytesIO()
+        return fields
 
     def request(self, variant: str) -> tuple[str, bytes]:
         with self.settings_of(variant):
             status, _, body = send(self.app, self.environ(variant))
+        self.made(variant, body)
         return status, body
+
+    def made(self, variant: str, body: bytes) -> None:
+        """Keep the job a generate made, for a ``poll-new``."""
+        if variant == "generate":
+            self.new_jobs.append(json.loads(body)["job_id"])
 
     @staticmethod
     @contextlib.contextmanager
@@ -136,9 +154,10 @@ class Driver:
                 with self.settings_of(variant):
                     began = clock()
                     result = self.app(environ, start_response)
-                    b"".join(result)
+                    body = b"".join(result)
                     result.close()
                     into[variant].append(clock() - began)
+                self.made(variant, body)
 
 
 def statements(driver: Driver, variant: str) -> list[str]:
@@ -154,14 +173,14 @@ def statements(driver: Driver, variant: str) -> list[str]:
     return [q["sql"] for q in captured.captured_queries]
 
 
-def _row(label: str, ping: float, poll: float, poll_db: float, gen: float) -> str:
+def _row(label: str, ping: float, poll: float, poll_db: float, gen: float, new: float) -> str:
     def ratio(over: float) -> str:
         return f"{(gen - ping) / (over - ping):.2f}" if over > ping else "nan"
 
     return (
         f"| {label} | {ping:.0f} | {poll:.0f} (+{poll - ping:.0f}) "
         f"| {poll_db:.0f} (+{poll_db - ping:.0f}) | {gen:.0f} (+{gen - ping:.0f}) "
-        f"| {ratio(poll)}, {ratio(poll_db)} |"
+        f"| {new:.0f} (+{new - ping:.0f}) | {ratio(poll)}, {ratio(poll_db)} |"
     )
 
 
@@ -182,12 +201,13 @@ def main(argv=None) -> int:
         database, cache = describe_backends()
         print(f"{args.label or 'generate benchmark'}: {database}; cache {cache}")
         counts = {}
-        for variant in ("poll", "poll-db", "generate"):
+        for variant in ("poll", "poll-db", "generate", "poll-new"):
             sqls = statements(driver, variant)
             counts[variant] = len(sqls)
             print(f"\n{variant}: {len(sqls)} statements")
             for sql in sqls:
                 print(f"  {sql[:160]}")
+        driver.request("generate")  # one job ahead: a round may poll before it generates
         driver.time_rounds(100, {v: [] for v in VARIANTS})  # warm up
         medians = {v: [] for v in VARIANTS}
         for _ in range(args.repeat):
@@ -198,15 +218,16 @@ def main(argv=None) -> int:
         print(f"\nmedian µs per request, {args.repeat} rounds of {args.requests} of each")
         print(
             "| round | ping | poll, read model (added) | poll, database (added) "
-            "| generate (added) | generate added / poll added (read model, database) |"
+            "| generate (added) | first poll of a new job (added) "
+            "| generate added / poll added (read model, database) |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for i in range(args.repeat):
             print(_row(str(i + 1), *(medians[v][i] for v in VARIANTS)))
         print(_row("median", *(statistics.median(medians[v]) for v in VARIANTS)))
         print(
             f"statements: poll {counts['poll']}, poll-db {counts['poll-db']}, "
-            f"generate {counts['generate']}"
+            f"generate {counts['generate']}, poll-new {counts['poll-new']}"
         )
     return 0
 
