@@ -81,16 +81,19 @@ def test_http_benchmark_runs_under_wrk():
 def test_generate_benchmark_prints_the_statements_and_the_ratio():
     out = _run("bench/generate.py", "--requests", "3", "--repeat", "1")
 
-    for variant in ("poll", "poll-db", "generate"):
+    for variant in ("poll", "poll-db", "generate", "poll-new"):
         assert re.search(rf"^{variant}: \d+ statements$", out, re.M), out
-    # ping, both polls and the generate with their added times, then both ratios
+    # ping, both polls, the generate and a new job's first poll with their added times, then
+    # both ratios
     assert re.search(
         r"^\| median \| \d+ \| \d+ \(\+-?\d+\) \| \d+ \(\+-?\d+\) \| \d+ \(\+-?\d+\) "
-        r"\| (-?[\d.]+|nan), (-?[\d.]+|nan) \|$",
+        r"\| \d+ \(\+-?\d+\) \| (-?[\d.]+|nan), (-?[\d.]+|nan) \|$",
         out,
         re.M,
     ), out
-    assert re.search(r"^statements: poll \d+, poll-db \d+, generate \d+$", out, re.M), out
+    assert re.search(
+        r"^statements: poll \d+, poll-db \d+, generate \d+, poll-new \d+$", out, re.M
+    ), out
 
 
 def test_costs_benchmark_prints_each_request():
