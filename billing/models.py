@@ -53,6 +53,10 @@ class CreditAccount(models.Model):
     def __str__(self):
         return f"{self.organization}: {self.balance} credits"
 
+    def spent_this_month(self, month) -> int:
+        """Return the credits counted this month (``month`` is its first day, UTC)."""
+        return self.spend_month if self.spend_month_start == month else 0
+
 
 class LedgerEntry(AppendOnlyModel):
     class Kind(models.TextChoices):

@@ -22,6 +22,7 @@ class Job(models.Model):
         FAILED = "failed", "Failed"
         CANCELED = "canceled", "Canceled"
 
+    IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 
     # Every submission inserts a row and updates each of its indexes, so the table has none that

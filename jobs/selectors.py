@@ -13,17 +13,22 @@ from jobs.models import Job
 # Failed jobs and jobs canceled before their engine returned are charged 0; a job canceled
 # after its engine returned pays what the engine reported.
 _CHARGED = [Job.Status.SUCCEEDED, Job.Status.CANCELED]
-_SPEND = Sum(
-    Case(
-        When(
-            status__in=[Job.Status.QUEUED, Job.Status.RUNNING],
-            then="credits_reserved",
-        ),
-        When(status__in=_CHARGED, then="credits_charged"),
-        default=0,
-        output_field=IntegerField(),
+
+
+def _spend_since(since: datetime | None):
+    """The spend of the jobs submitted since ``since`` (None: all), as an aggregate."""
+    period = {} if since is None else {"created_at__gte": since}
+    return Sum(
+        Case(
+            When(status__in=Job.IN_FLIGHT, then="credits_reserved", **period),
+            When(status__in=_CHARGED, then="credits_charged", **period),
+            default=0,
+            output_field=IntegerField(),
+        )
     )
-)
+
+
+_SPEND = _spend_since(None)
 
 
 def jobs_list(
@@ -98,6 +103,9 @@ def spend_for_project(*, project: Project, since: datetime | None) -> int:
     return _spend(Q(project_id=project.project_id), since)
 
 
+_PERIODS = (ApiKey.SpendPeriod.DAY, ApiKey.SpendPeriod.MONTH, ApiKey.SpendPeriod.TOTAL)
+
+
 def spend_figures_by_key(*, keys, now: datetime) -> dict[int, dict[str, int]]:
     """Return ``{key pk: {"day": …, "month": …, "total": …}}``, what each of ``keys``'s jobs
     spent in the UTC day and month of ``now`` and in all (of the jobs kept), one query."""
@@ -123,26 +131,8 @@ def spend_figures_by_key(*, keys, now: datetime) -> dict[int, dict[str, int]]:
     }
 
 
-_PERIODS = (ApiKey.SpendPeriod.DAY, ApiKey.SpendPeriod.MONTH, ApiKey.SpendPeriod.TOTAL)
-
-
 def spend_by_key(*, keys, now: datetime) -> dict[int, int]:
     """Return ``{key pk: credits spent in the key's current period}`` for ``keys``, one query."""
     keys = list(keys)
     figures = spend_figures_by_key(keys=keys, now=now)
     return {key.pk: figures[key.pk].get(key.spend_limit_period, 0) for key in keys}
-
-
-def _spend_since(since: datetime):
-    return Sum(
-        Case(
-            When(
-                created_at__gte=since,
-                status__in=[Job.Status.QUEUED, Job.Status.RUNNING],
-                then="credits_reserved",
-            ),
-            When(created_at__gte=since, status__in=_CHARGED, then="credits_charged"),
-            default=0,
-            output_field=IntegerField(),
-        )
-    )

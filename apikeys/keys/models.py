@@ -197,6 +197,14 @@ class ApiKey(models.Model):
             return plan_limit
         return min(self.rate_limit_per_minute, plan_limit)
 
+    def spent_today(self, day) -> int:
+        """Return the credits counted on ``day`` (a UTC date, today's)."""
+        return self.spend_day if self.spend_day_start == day else 0
+
+    def spent_this_month(self, month) -> int:
+        """Return the credits counted this month (``month`` is its first day, UTC)."""
+        return self.spend_month if self.spend_month_start == month else 0
+
 
 class KeyExpiryWarning(models.Model):
     """One expiry warning sent (or being sent) for one key, expiry and lead time.

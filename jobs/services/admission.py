@@ -333,10 +333,8 @@ def admission_refusal(*, key: ApiKey, cost: int, now: datetime) -> Exception | N
         limit, period = fresh.spend_limit_credits, fresh.spend_limit_period
         if limit is not None:
             spent = {
-                ApiKey.SpendPeriod.DAY: fresh.spend_day if fresh.spend_day_start == day else 0,
-                ApiKey.SpendPeriod.MONTH: (
-                    fresh.spend_month if fresh.spend_month_start == month else 0
-                ),
+                ApiKey.SpendPeriod.DAY: fresh.spent_today(day),
+                ApiKey.SpendPeriod.MONTH: fresh.spent_this_month(month),
             }.get(period, fresh.spend_total)
             if spent + cost > limit:
                 return SpendLimitReached(
@@ -352,7 +350,7 @@ def admission_refusal(*, key: ApiKey, cost: int, now: datetime) -> Exception | N
                     f"its {project.monthly_spend_limit}-credit limit for this month."
                 )
         org_limit = account.monthly_spend_limit
-        spent = account.spend_month if account.spend_month_start == month else 0
+        spent = account.spent_this_month(month)
         if org_limit is not None and spent + cost > org_limit:
             return OrgSpendLimitReached(
                 f"This job reserves {cost} credits; the organization has spent {spent} of "

@@ -105,16 +105,14 @@ def _recount(organization, *, now, lock: bool, fix: bool = False, actor=None) ->
             "credit account",
             "jobs_in_flight",
             account.jobs_in_flight,
-            Job.objects.filter(
-                organization=organization, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
-            ).count(),
+            Job.objects.filter(organization=organization, status__in=Job.IN_FLIGHT).count(),
         )
         counted = spend_for_organization(organization=organization, since=month_start)
         compare(
             account,
             "credit account",
             "spend_month",
-            account.spend_month if account.spend_month_start == month else 0,
+            account.spent_this_month(month),
             counted,
             move={"spend_month": counted, "spend_month_start": month},
         )
@@ -135,7 +133,7 @@ def _recount(organization, *, now, lock: bool, fix: bool = False, actor=None) ->
                 key,
                 label,
                 "spend_day",
-                key.spend_day if key.spend_day_start == day else 0,
+                key.spent_today(day),
                 counted["day"],
                 move={"spend_day": counted["day"], "spend_day_start": day},
             )
@@ -143,7 +141,7 @@ def _recount(organization, *, now, lock: bool, fix: bool = False, actor=None) ->
                 key,
                 label,
                 "spend_month",
-                key.spend_month if key.spend_month_start == month else 0,
+                key.spent_this_month(month),
                 counted["month"],
                 move={"spend_month": counted["month"], "spend_month_start": month},
             )
