@@ -43,7 +43,7 @@ class LedgerEntryAdmin(
     list_select_related = ["account__organization", "job"]
     list_filter = ["kind", "created_at", "account__organization__plan"]
     search_fields = ["job_ref"]  # shows the search box; IndexedSearchMixin searches
-    id_searches = ((lambda term: term.startswith("job_"), "job__job_id"),)
+    id_searches = (("job_", "job__job_id"),)
     organization_lookup = "account__organization"
     search_help_text = "A Job ID (exact), or an organization's name (part) or slug."
     show_full_result_count = False

@@ -37,10 +37,7 @@ class JobAdmin(IndexedSearchMixin, ReadOnlyAdminMixin, NoSecretLookupsMixin, adm
     list_select_related = ["organization", "api_key"]
     list_filter = ["status", "test", "model", "created_at", "organization__plan"]
     search_fields = ["job_id"]  # shows the search box; IndexedSearchMixin searches
-    id_searches = (
-        (lambda term: term.startswith("job_"), "job_id"),
-        (lambda term: term.startswith("key_"), "api_key__key_id"),
-    )
+    id_searches = (("job_", "job_id"), ("key_", "api_key__key_id"))
     search_help_text = "A Job ID or Key ID (exact), or an organization's name (part) or slug."
     show_full_result_count = False
     list_per_page = 50

@@ -1,6 +1,5 @@
 """Organizations, their members and plans in admin."""
 
-from collections.abc import Callable
 from functools import partial
 
 from django import forms
@@ -27,22 +26,22 @@ class IndexedSearchMixin:
 
     Django's own search (``search_fields``) joins every field into one ``OR`` and compares
     ``UPPER(field)``, which no index serves: on the jobs or the ledger table every search read
-    the whole table. Here a term that is a public id (``id_searches``: whether a term is one,
-    and its exact lookup) is looked up by that id alone; any other term is an organization's
+    the whole table. Here a term that is a public id (``id_searches``: the id's prefix, and
+    its exact lookup) is looked up by that id alone; any other term is an organization's
     name (contains) or slug (exact), found in the small organizations table first, and the rows
     are then those of the organizations found (``organization_lookup``), through the table's
     organization index.
     """
 
-    id_searches: tuple[tuple[Callable[[str], bool], str], ...] = ()
+    id_searches: tuple[tuple[str, str], ...] = ()
     organization_lookup = "organization"
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
             return queryset, False
-        for is_id, lookup in self.id_searches:
-            if is_id(term):
+        for prefix, lookup in self.id_searches:
+            if term.startswith(prefix):
                 return queryset.filter(**{lookup: term}), False
         found = Organization.objects.filter(Q(name__icontains=term) | Q(slug=term))
         return queryset.filter(**{f"{self.organization_lookup}__in": found}), False
