@@ -161,12 +161,16 @@ def _recount(organization, *, now, lock: bool, fix: bool = False, actor=None) ->
     return differences
 
 
+def recounted_organizations():
+    """Every organization with a credit account (so with counters), one at a time."""
+    return Organization.objects.filter(credit_account__isnull=False).order_by("pk").iterator()
+
+
 def counters_audit() -> int:
     """Recount every organization's counters, changing nothing; log each difference as an
     error (an operator runs ``recount_counters --fix`` after reading it). Return how many."""
     found = 0
-    organizations = Organization.objects.filter(credit_account__isnull=False).order_by("pk")
-    for organization in organizations.iterator():
+    for organization in recounted_organizations():
         for difference in counters_recount(organization=organization):
             found += 1
             logger.error("Counter differs from its count: %s: %s", organization.slug, difference)

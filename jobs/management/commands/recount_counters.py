@@ -1,9 +1,8 @@
 from django.core.management.base import CommandError
 
 from accounts.audit import Actor
-from accounts.models import Organization
 from accounts.selectors import organization_by_slug
-from jobs.services.recount import counters_recount
+from jobs.services.recount import counters_recount, recounted_organizations
 from perceptis.management.base import OperatorCommand
 
 
@@ -24,9 +23,7 @@ class Command(OperatorCommand):
         if options["org"]:
             organizations = [organization_by_slug(options["org"])]
         else:
-            organizations = (
-                Organization.objects.filter(credit_account__isnull=False).order_by("pk").iterator()
-            )
+            organizations = recounted_organizations()
         actor = Actor.system("operator (recount_counters)")
         checked = fixed = left = 0
         for organization in organizations:
