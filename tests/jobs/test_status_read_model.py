@@ -154,10 +154,16 @@ def test_another_key_of_the_organization_never_reads_a_jobs_read_model(
     key, plaintext = live_key
     with django_capture_on_commit_callbacks(execute=True):
         job = job_submit(key=key, prompt="hi").job
-    _, other = make_key(key.organization)
+        job_claim(job_id=job.job_id)
+    # Stored for its key, by the claim and by its key's first poll.
+    assert _poll(client_for(plaintext), job)["status"] == "running"
+    assert readmodels.read_model_get(key.organization_id, key.pk, read_model_name(job.job_id))
+    other_key, other = make_key(key.organization)
     response = client_for(other).get(STATUS.format(job.job_id))
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "job_not_found"
+    name = read_model_name(job.job_id)
+    assert readmodels.read_model_get(key.organization_id, other_key.pk, name) is None
 
 
 def test_a_body_that_can_still_change_lives_briefly(redis_read_models, live_key, settings):
